@@ -1,0 +1,455 @@
+"""DNS wire format: the per-query parser and the answers built without dnslib.
+
+The hot path reads only the header, the question and the OPT record, with
+``struct`` and byte indexing; a full parse with dnslib costs several times
+more CPU per query. Answers are assembled from fixed pieces: our header, the
+client's question bytes exactly as sent (so 0x20 letter case is echoed), the
+answer records, and our own OPT record.
+
+``scan_response`` walks an upstream answer once when it enters the cache and
+records where every TTL lives, so a cache hit is served by patching bytes.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from typing import Final
+
+# Header flag bits (RFC 1035 4.1.1, RFC 4035 for AD/CD).
+QR: Final = 0x8000
+OPCODE_MASK: Final = 0x7800
+AA: Final = 0x0400
+TC: Final = 0x0200
+RD: Final = 0x0100
+RA: Final = 0x0080
+AD: Final = 0x0020
+CD: Final = 0x0010
+RCODE_MASK: Final = 0x000F
+
+OPCODE_QUERY: Final = 0
+
+# Response codes. BADVERS needs the extended RCODE bits of the OPT record.
+NOERROR: Final = 0
+FORMERR: Final = 1
+SERVFAIL: Final = 2
+NXDOMAIN: Final = 3
+NOTIMP: Final = 4
+REFUSED: Final = 5
+BADVERS: Final = 16
+
+# Record types and classes used here.
+TYPE_A: Final = 1
+TYPE_NS: Final = 2
+TYPE_CNAME: Final = 5
+TYPE_SOA: Final = 6
+TYPE_PTR: Final = 12
+TYPE_HINFO: Final = 13
+TYPE_TXT: Final = 16
+TYPE_AAAA: Final = 28
+TYPE_OPT: Final = 41
+TYPE_SVCB: Final = 64
+TYPE_HTTPS: Final = 65
+TYPE_AXFR: Final = 252
+TYPE_IXFR: Final = 251
+TYPE_ANY: Final = 255
+CLASS_IN: Final = 1
+
+EDNS_DO: Final = 0x8000
+MIN_UDP_SIZE: Final = 512
+MAX_NAME_WIRE: Final = 255
+MAX_LABEL: Final = 63
+
+_HEADER = struct.Struct(">HHHHHH")
+_TYPE_CLASS = struct.Struct(">HH")
+_RR_FIXED = struct.Struct(">HHIH")  # type, class, ttl, rdlength
+_OPT_FIXED = struct.Struct(">HHBBHH")  # type, payload size, ext rcode, version, flags, rdlength
+_TTL = struct.Struct(">I")
+
+# Names made only of these bytes are shown as plain text; anything else is
+# escaped (RFC 4343 presentation format) so a label can never smuggle a dot,
+# a control character or markup into logs, lookups or the web UI.
+_PLAIN_NAME = re.compile(rb"[a-z0-9_\-.*]*\Z")
+
+
+class MalformedPacket(ValueError):
+    """The bytes are not a DNS message we can answer.
+
+    ``header`` is the 12-byte header when it was readable, so the caller can
+    still send FORMERR; it is None when the packet is too short to reply to.
+    """
+
+    def __init__(self, why: str, header: bytes | None = None) -> None:
+        super().__init__(why)
+        self.header = header
+
+
+class Query:
+    """One parsed client query: header fields, the question, and EDNS.
+
+    ``qname`` is lower case without the trailing dot ("" for the root), in
+    presentation format. ``question`` is the question section exactly as the
+    client sent it. ``edns_size`` is 0 when the client sent no OPT record.
+    """
+
+    __slots__ = (
+        "id",
+        "flags",
+        "qname",
+        "qtype",
+        "qclass",
+        "question",
+        "edns_size",
+        "edns_version",
+        "do",
+        "edns_options",
+    )
+
+    def __init__(
+        self,
+        id: int,
+        flags: int,
+        qname: str,
+        qtype: int,
+        qclass: int,
+        question: bytes,
+        edns_size: int = 0,
+        edns_version: int = 0,
+        do: bool = False,
+        edns_options: bytes = b"",
+    ) -> None:
+        self.id = id
+        self.flags = flags
+        self.qname = qname
+        self.qtype = qtype
+        self.qclass = qclass
+        self.question = question
+        self.edns_size = edns_size
+        self.edns_version = edns_version
+        self.do = do
+        self.edns_options = edns_options
+
+    @property
+    def opcode(self) -> int:
+        return (self.flags & OPCODE_MASK) >> 11
+
+    def __repr__(self) -> str:
+        return (
+            f"Query(id={self.id}, qname={self.qname!r}, qtype={self.qtype}, "
+            f"qclass={self.qclass}, edns_size={self.edns_size}, do={self.do})"
+        )
+
+
+def name_to_text(labels: list[bytes]) -> str:
+    """Presentation form of a name given as raw labels, lower-cased, escaped."""
+    joined = b".".join(labels).lower()
+    if _PLAIN_NAME.match(joined) and not any(b"." in label for label in labels):
+        return joined.decode("ascii")
+    return ".".join(_escape_label(label.lower()) for label in labels)
+
+
+def _escape_label(label: bytes) -> str:
+    out = []
+    for byte in label:
+        if byte in b".\\":
+            out.append("\\" + chr(byte))
+        elif 0x21 <= byte <= 0x7E:
+            out.append(chr(byte))
+        else:
+            out.append(f"\\{byte:03d}")
+    return "".join(out)
+
+
+def parse_query(data: bytes) -> Query:
+    """Parse a client query. Raises MalformedPacket for anything unanswerable.
+
+    Responses (QR set) are refused here too: answering them would let anyone
+    bounce packets between two resolvers.
+    """
+    if len(data) < 12:
+        raise MalformedPacket("shorter than a DNS header")
+    header = data[:12]
+    qid, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(data)
+    if flags & QR:
+        raise MalformedPacket("a response, not a query")
+    if qdcount != 1:
+        raise MalformedPacket(f"{qdcount} questions", header)
+    labels: list[bytes] = []
+    pos = 12
+    try:
+        length = data[pos]
+        while length:
+            if length > MAX_LABEL:
+                # Also catches compression pointers: nothing precedes the
+                # question that a pointer could legitimately refer to.
+                raise MalformedPacket("bad label in question", header)
+            end = pos + 1 + length
+            if end > len(data):
+                raise MalformedPacket("question cut short", header)
+            labels.append(data[pos + 1 : end])
+            pos = end
+            if pos - 12 >= MAX_NAME_WIRE:
+                raise MalformedPacket("name longer than 255 bytes", header)
+            length = data[pos]
+        pos += 1
+        if pos + 4 > len(data):
+            raise MalformedPacket("question cut short", header)
+        qtype, qclass = _TYPE_CLASS.unpack_from(data, pos)
+    except IndexError:
+        raise MalformedPacket("question cut short", header) from None
+    pos += 4
+    query = Query(qid, flags, name_to_text(labels), qtype, qclass, data[12:pos])
+    if arcount:
+        _read_edns(data, pos, ancount + nscount, arcount, query, header)
+    return query
+
+
+def _read_edns(
+    data: bytes, pos: int, skip: int, arcount: int, query: Query, header: bytes
+) -> None:
+    """Find the OPT record in the additional section and copy its fields."""
+    try:
+        for _ in range(skip):
+            pos = _skip_rr(data, pos)
+        seen_opt = False
+        for _ in range(arcount):
+            start = pos
+            pos = _skip_name(data, pos)
+            rtype, size, _ext, version, eflags, rdlength = _OPT_FIXED.unpack_from(data, pos)
+            pos += 10
+            if pos + rdlength > len(data):
+                raise MalformedPacket("additional record cut short", header)
+            if rtype == TYPE_OPT:
+                if seen_opt or data[start] != 0:
+                    # RFC 6891 6.1.1: more than one OPT, or an OPT not at the root.
+                    raise MalformedPacket("bad OPT record", header)
+                seen_opt = True
+                query.edns_size = max(size, MIN_UDP_SIZE)
+                query.edns_version = version
+                query.do = bool(eflags & EDNS_DO)
+                query.edns_options = data[pos : pos + rdlength]
+            pos += rdlength
+    except (IndexError, struct.error):
+        raise MalformedPacket("additional section cut short", header) from None
+
+
+def _skip_name(data: bytes, pos: int) -> int:
+    """Position after a possibly compressed name (pointers are not followed)."""
+    total = 0
+    while True:
+        length = data[pos]
+        if length == 0:
+            return pos + 1
+        if length & 0xC0 == 0xC0:
+            if pos + 2 > len(data):
+                raise IndexError(pos)
+            return pos + 2
+        if length > MAX_LABEL:
+            raise IndexError(pos)
+        pos += 1 + length
+        total += 1 + length
+        if total >= MAX_NAME_WIRE or pos > len(data):
+            raise IndexError(pos)
+
+
+def _skip_rr(data: bytes, pos: int) -> int:
+    pos = _skip_name(data, pos)
+    _rtype, _rclass, _ttl, rdlength = _RR_FIXED.unpack_from(data, pos)
+    pos += 10 + rdlength
+    if pos > len(data):
+        raise IndexError(pos)
+    return pos
+
+
+# --- building answers -------------------------------------------------------
+
+
+def opt_record(udp_size: int, do: bool = False, ext_rcode: int = 0) -> bytes:
+    """Our OPT pseudo-record: advertised buffer size, DO echoed, no options."""
+    return b"\x00" + _OPT_FIXED.pack(TYPE_OPT, udp_size, ext_rcode, 0, EDNS_DO if do else 0, 0)
+
+
+def reply_flags(query_flags: int, rcode: int, aa: bool = False) -> int:
+    """Response flags: QR and RA set, opcode, RD and CD copied from the query."""
+    flags = QR | RA | (query_flags & (OPCODE_MASK | RD | CD)) | (rcode & RCODE_MASK)
+    return flags | AA if aa else flags
+
+
+def build_reply(
+    query: Query,
+    udp_size: int,
+    rcode: int = NOERROR,
+    answers: bytes = b"",
+    ancount: int = 0,
+    authority: bytes = b"",
+    nscount: int = 0,
+    aa: bool = False,
+) -> bytes:
+    """A complete reply to ``query`` with the given sections.
+
+    ``udp_size`` is the buffer size we advertise in our OPT record, added only
+    when the client used EDNS. Answer record owners usually point at the
+    question (0xC00C), which is why the question is always at offset 12.
+    """
+    arcount = 1 if query.edns_size else 0
+    header = _HEADER.pack(
+        query.id, reply_flags(query.flags, rcode, aa), 1, ancount, nscount, arcount
+    )
+    opt = opt_record(udp_size, query.do, rcode >> 4) if arcount else b""
+    return b"".join((header, query.question, answers, authority, opt))
+
+
+def header_only_reply(header: bytes, rcode: int) -> bytes:
+    """FORMERR-style reply when the question could not be read: header only."""
+    qid, flags = struct.unpack_from(">HH", header)
+    return _HEADER.pack(qid, reply_flags(flags, rcode), 0, 0, 0, 0)
+
+
+def address_record(qtype: int, ttl: int, rdata: bytes) -> bytes:
+    """An answer record owned by the question name (compression pointer)."""
+    return b"\xc0\x0c" + _RR_FIXED.pack(qtype, CLASS_IN, ttl, len(rdata)) + rdata
+
+
+def rfc8482_hinfo(ttl: int) -> bytes:
+    """The minimal answer to ANY (RFC 8482 4.2): one synthesised HINFO."""
+    rdata = b"\x07RFC8482\x00"
+    return b"\xc0\x0c" + _RR_FIXED.pack(TYPE_HINFO, CLASS_IN, ttl, len(rdata)) + rdata
+
+
+def truncated(reply: bytes, query: Query, udp_size: int) -> bytes:
+    """The reply cut down to header + question (+OPT) with TC set."""
+    flags = struct.unpack_from(">H", reply, 2)[0] | TC
+    arcount = 1 if query.edns_size else 0
+    header = _HEADER.pack(query.id, flags, 1, 0, 0, arcount)
+    opt = opt_record(udp_size, query.do) if arcount else b""
+    return header + query.question + opt
+
+
+def max_udp_reply(query: Query, our_size: int) -> int:
+    """Largest UDP reply the client can take (RFC 6891 6.2.3, RFC 1035)."""
+    if query.edns_size:
+        return min(query.edns_size, our_size)
+    return MIN_UDP_SIZE
+
+
+# --- building queries for upstreams -----------------------------------------
+
+
+def build_upstream_query(qid: int, question: bytes, udp_size: int, do: bool, cd: bool = False) -> bytes:
+    """A recursive query with EDNS, as sent to an upstream resolver."""
+    flags = RD | (CD if cd else 0)
+    return _HEADER.pack(qid, flags, 1, 0, 0, 1) + question + opt_record(udp_size, do)
+
+
+def encode_name(name: str) -> bytes:
+    """Wire form of a plain (unescaped) presentation name; for tests and tools."""
+    name = name.rstrip(".")
+    if not name:
+        return b"\x00"
+    out = bytearray()
+    for label in name.split("."):
+        raw = label.encode("idna") if not label.isascii() else label.encode("ascii")
+        if not 0 < len(raw) <= MAX_LABEL:
+            raise ValueError(f"bad label {label!r} in {name!r}")
+        out.append(len(raw))
+        out += raw
+    out.append(0)
+    if len(out) > MAX_NAME_WIRE:
+        raise ValueError(f"name too long: {name!r}")
+    return bytes(out)
+
+
+# --- reading upstream answers -----------------------------------------------
+
+
+class ResponseInfo:
+    """What ``scan_response`` learnt about an upstream answer.
+
+    ``ttl_offsets`` and ``ttls`` list every TTL field outside the OPT record,
+    so a cached copy can be aged by patching bytes. ``negative_ttl`` is the
+    RFC 2308 TTL taken from the SOA in the authority section, or None.
+    ``opt_span`` is the (start, end) of the OPT record, or None.
+    """
+
+    __slots__ = ("rcode", "flags", "ancount", "ttl_offsets", "ttls", "negative_ttl", "opt_span", "end")
+
+    def __init__(self) -> None:
+        self.rcode = 0
+        self.flags = 0
+        self.ancount = 0
+        self.ttl_offsets: list[int] = []
+        self.ttls: list[int] = []
+        self.negative_ttl: int | None = None
+        self.opt_span: tuple[int, int] | None = None
+        self.end = 0
+
+
+def question_end(data: bytes) -> int:
+    """Offset just after the single, uncompressed question of a message."""
+    pos = 12
+    while True:
+        length = data[pos]
+        if length == 0:
+            break
+        if length > MAX_LABEL:
+            raise IndexError(pos)  # compressed or garbled: not what we sent
+        pos += 1 + length
+        if pos - 12 >= MAX_NAME_WIRE:
+            raise IndexError(pos)
+    pos += 5
+    if pos > len(data):
+        raise IndexError(pos)
+    return pos
+
+
+def scan_response(data: bytes) -> ResponseInfo:
+    """Walk an upstream response once; MalformedPacket if it does not hold up."""
+    info = ResponseInfo()
+    try:
+        _qid, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(data)
+        if qdcount != 1:
+            raise MalformedPacket(f"{qdcount} questions in answer")
+        info.flags = flags
+        info.ancount = ancount
+        pos = question_end(data)
+        ext_rcode = 0
+        for index in range(ancount + nscount + arcount):
+            start = pos
+            pos = _skip_name(data, pos)
+            rtype, _rclass, ttl, rdlength = _RR_FIXED.unpack_from(data, pos)
+            rdata = pos + 10
+            end = rdata + rdlength
+            if end > len(data):
+                raise MalformedPacket("record cut short")
+            if rtype == TYPE_OPT:
+                if info.opt_span is not None or index < ancount + nscount:
+                    raise MalformedPacket("misplaced OPT record")
+                info.opt_span = (start, end)
+                ext_rcode = data[pos + 4]
+            else:
+                info.ttl_offsets.append(pos + 4)
+                info.ttls.append(ttl & 0x7FFFFFFF)  # RFC 2181 8: top bit set means 0
+                if rtype == TYPE_SOA and ancount <= index < ancount + nscount and rdlength >= 20:
+                    minimum = _TTL.unpack_from(data, end - 4)[0]
+                    info.negative_ttl = min(ttl & 0x7FFFFFFF, minimum)
+            pos = end
+        info.rcode = (ext_rcode << 4) | (flags & RCODE_MASK)
+        info.end = pos
+    except (IndexError, struct.error):
+        raise MalformedPacket("answer cut short or garbled") from None
+    return info
+
+
+def without_opt(data: bytes, info: ResponseInfo) -> bytes:
+    """The answer with its OPT record removed (our own is added per client).
+
+    OPT is nearly always last; if it is not, nothing after it is moved and we
+    only drop it when that is safe (no record follows it).
+    """
+    if info.opt_span is None:
+        return data[: info.end]
+    start, end = info.opt_span
+    if end != info.end:
+        raise MalformedPacket("OPT record is not the last record")
+    arcount = struct.unpack_from(">H", data, 10)[0] - 1
+    return data[:10] + struct.pack(">H", arcount) + data[12:start]

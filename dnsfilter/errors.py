@@ -1,0 +1,33 @@
+"""The error hierarchy: everything dnsfilter raises on purpose is a DnsFilterError.
+
+Only the command-line entry point turns these into exit codes; messages are
+written for the parent reading them and say what to do next.
+"""
+
+from __future__ import annotations
+
+
+class DnsFilterError(Exception):
+    """Base of every error dnsfilter raises on purpose."""
+
+
+class ConfigError(DnsFilterError):
+    """The configuration file is missing, unreadable or invalid.
+
+    ``problems`` holds every problem found, each already formatted as
+    ``path (line N): what is wrong``, so all of them can be shown at once.
+    """
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{source}: {len(self.problems)} problem(s) in the configuration:\n{lines}")
+
+
+class ListenError(DnsFilterError):
+    """A listening socket could not be opened (port taken, no permission...)."""
+
+
+class UpstreamError(DnsFilterError):
+    """No upstream resolver gave a usable answer."""

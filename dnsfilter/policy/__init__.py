@@ -1,0 +1,1 @@
+"""Deciding what to do with a query: lists, clients, schedules, the engine."""
