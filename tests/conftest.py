@@ -1,0 +1,86 @@
+"""Fixtures shared by every test: a fake upstream, a DNS client, TLS contexts."""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import DnsClient, FakeUpstream
+
+
+@pytest.fixture
+async def fake_upstream() -> AsyncIterator[FakeUpstream]:
+    """A started FakeUpstream on 127.0.0.1 (UDP and TCP on ``.port``), closed afterwards."""
+    async with FakeUpstream() as fake:
+        yield fake
+
+
+@pytest.fixture
+def dns_client() -> DnsClient:
+    return DnsClient(timeout=2.0)
+
+
+@dataclass(frozen=True, slots=True)
+class TlsContexts:
+    """A throwaway CA and a server certificate for localhost, 127.0.0.1 and ::1.
+
+    ``server`` serves that certificate; ``client`` trusts only that CA and
+    verifies host names. The PEM files stay available for tests that need paths.
+    """
+
+    server: ssl.SSLContext
+    client: ssl.SSLContext
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    result = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise RuntimeError(f"openssl {args[0]} failed: {result.stderr.strip()}")
+
+
+def make_tls_contexts(directory: Path) -> TlsContexts:
+    """Create the CA and server certificate with the openssl command in ``directory``."""
+    key = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    _openssl(
+        "req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=dnsfilter test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        cwd=directory,
+    )  # fmt: skip
+    _openssl("req", "-new", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost", cwd=directory)
+    (directory / "server.ext").write_text(
+        "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n"
+        "basicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\n"
+        "extendedKeyUsage=serverAuth\n"
+        "authorityKeyIdentifier=keyid,issuer\n"
+        "subjectKeyIdentifier=hash\n"
+    )
+    _openssl(
+        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.pem", "-days", "2", "-extfile", "server.ext",
+        cwd=directory,
+    )  # fmt: skip
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(directory / "server.pem", directory / "server.key")
+    client = ssl.create_default_context(cafile=str(directory / "ca.pem"))
+    return TlsContexts(server, client, directory / "ca.pem", directory / "server.pem", directory / "server.key")
+
+
+@pytest.fixture(scope="session")
+def tls_context(tmp_path_factory: pytest.TempPathFactory) -> TlsContexts:
+    """Server and client SSL contexts from a throwaway CA; skips when openssl is missing."""
+    if shutil.which("openssl") is None:
+        print("openssl command not found: cannot make a throwaway CA")
+        pytest.skip("openssl command not found: cannot make a throwaway CA for TLS tests")
+    return make_tls_contexts(tmp_path_factory.mktemp("tls"))
