@@ -1,0 +1,5 @@
+import sys
+
+from dnsfilter.cli import main
+
+sys.exit(main())

@@ -1,0 +1,186 @@
+"""Assembling and running the filter: config in, listening service out.
+
+``build_*`` functions turn config sections into the pieces of the data
+path; ``Service`` owns them, starts and stops them, and applies a reloaded
+config without dropping queries. ``run`` is the asyncio main of
+``dnsfilter run``: signals, readiness notification, clean shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dnsfilter import sdnotify
+from dnsfilter.config import Config, UpstreamConfig, system_upstreams
+from dnsfilter.dns.cache import AnswerCache, CacheLimits
+from dnsfilter.dns.localzones import LocalZones
+from dnsfilter.dns.resolver import AnswerSettings, ClientAcl, Resolver
+from dnsfilter.dns.server import DnsListeners, TcpLimits
+from dnsfilter.dns.upstream import UpstreamPool
+from dnsfilter.errors import DnsFilterError
+from dnsfilter.policy.engine import StaticPolicy
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 2.0  # seconds for answers in flight to finish at stop
+
+
+def cache_limits(config: Config) -> CacheLimits:
+    c = config.cache
+    return CacheLimits(c.size, c.min_ttl, c.max_ttl, c.negative_max_ttl, c.stale_max_age)
+
+
+def answer_settings(config: Config) -> AnswerSettings:
+    return AnswerSettings(
+        udp_size=config.dns.udp_payload_size,
+        block_nxdomain=config.blocking.mode == "nxdomain",
+        block_ttl=config.blocking.ttl,
+        stale_ttl=config.cache.stale_ttl,
+    )
+
+
+def upstream_servers(config: Config) -> tuple[UpstreamConfig, ...]:
+    """The configured upstreams, or the machine's own resolvers (never us)."""
+    return config.upstream.servers or system_upstreams(exclude=config.dns.listen)
+
+
+@dataclass(slots=True)
+class _Upstreams:
+    public: UpstreamPool
+    local: UpstreamPool | None
+
+    async def aclose(self) -> None:
+        await self.public.aclose()
+        if self.local is not None:
+            await self.local.aclose()
+
+
+def build_upstreams(config: Config) -> _Upstreams:
+    udp_size = config.dns.udp_payload_size
+    timeout = config.upstream.timeout
+    public = UpstreamPool(upstream_servers(config), timeout, udp_size)
+    router = config.local.router
+    local = UpstreamPool((router,), timeout, udp_size) if router is not None else None
+    return _Upstreams(public, local)
+
+
+class Service:
+    """The running filter: listeners, resolver, upstream pools."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._upstreams = build_upstreams(config)
+        self.resolver = Resolver(
+            policy=StaticPolicy(config.blocking.deny),
+            cache=AnswerCache(cache_limits(config)),
+            upstreams=self._upstreams.public,
+            local_zones=LocalZones(config.local.domain),
+            local_upstreams=self._upstreams.local,
+            acl=ClientAcl(config.dns.allow_clients),
+            settings=answer_settings(config),
+        )
+        self.listeners = DnsListeners(self.resolver, _tcp_limits(config))
+
+    @property
+    def bound(self) -> list[tuple[str, int]]:
+        """Addresses actually listened on (port 0 in the config resolved)."""
+        return list(self.listeners.bound)
+
+    async def start(self) -> None:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for address in self.config.dns.listen:
+                await self.listeners.listen(address.host, address.port)
+        except DnsFilterError:
+            await self.listeners.close(0)
+            await self._upstreams.aclose()
+            raise
+
+    async def reload(self, config: Config) -> None:
+        """Apply a new config; on any error the running one stays in force."""
+        upstreams = build_upstreams(config)
+        listeners = self.listeners
+        if _listening(config) != _listening(self.config):
+            listeners = DnsListeners(self.resolver, _tcp_limits(config))
+            try:
+                for address in config.dns.listen:
+                    await listeners.listen(address.host, address.port)
+            except DnsFilterError:
+                await listeners.close(0)
+                await upstreams.aclose()
+                raise
+        resolver = self.resolver
+        old_upstreams = self._upstreams
+        # Plain attribute swaps between awaits: no query sees a half-applied config.
+        if cache_limits(config) != resolver.cache.limits:
+            resolver.cache = AnswerCache(cache_limits(config))
+        resolver.policy = StaticPolicy(config.blocking.deny)
+        resolver.upstreams = upstreams.public
+        resolver.local_upstreams = upstreams.local
+        resolver.local_zones = LocalZones(config.local.domain)
+        resolver.acl = ClientAcl(config.dns.allow_clients)
+        resolver.settings = answer_settings(config)
+        self._upstreams = upstreams
+        if listeners is not self.listeners:
+            old_listeners, self.listeners = self.listeners, listeners
+            await old_listeners.close(SHUTDOWN_GRACE)
+        self.config = config
+        await resolver.drain(SHUTDOWN_GRACE)
+        await old_upstreams.aclose()
+        log.info("configuration reloaded")
+
+    async def stop(self) -> None:
+        await self.listeners.close(SHUTDOWN_GRACE)
+        await self.resolver.drain(SHUTDOWN_GRACE)
+        await self._upstreams.aclose()
+
+
+def _listening(config: Config) -> tuple[object, ...]:
+    """The settings that need new sockets when they change."""
+    return (config.dns.listen, _tcp_limits(config))
+
+
+def _tcp_limits(config: Config) -> TcpLimits:
+    return TcpLimits(config.dns.tcp_idle_timeout, config.dns.tcp_max_connections)
+
+
+async def run(load: Callable[[], Config]) -> None:
+    """Run until SIGTERM/SIGINT; SIGHUP re-reads the config through ``load``."""
+    service = Service(load())
+    await service.start()
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    reloads: set[asyncio.Task[None]] = set()
+
+    async def reload() -> None:
+        sdnotify.notify("RELOADING=1")
+        try:
+            await service.reload(load())
+        except DnsFilterError as error:
+            log.error("the new configuration was not applied, the running one is kept:\n%s", error)
+        finally:
+            sdnotify.notify("READY=1")
+
+    def on_hup() -> None:
+        task = loop.create_task(reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGTERM, stopping.set)
+    loop.add_signal_handler(signal.SIGINT, stopping.set)
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+    sdnotify.notify("READY=1")
+    try:
+        await stopping.wait()
+    finally:
+        sdnotify.notify("STOPPING=1")
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(signum)
+        if reloads:
+            await asyncio.wait(reloads)
+        await service.stop()
+        log.info("stopped")

@@ -1,0 +1,132 @@
+"""The ``dnsfilter`` command. The only place errors become exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from dnsfilter import __version__
+from dnsfilter.config import DEFAULT_CONFIG, Config, load_config, parse_listen, parse_upstream
+from dnsfilter.errors import ConfigError, DnsFilterError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+log = logging.getLogger("dnsfilter")
+
+
+def _listen_arg(text: str) -> Any:
+    try:
+        return parse_listen(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _upstream_arg(text: str) -> Any:
+    try:
+        return parse_upstream(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dnsfilter",
+        description="Parental-control DNS filter for the home network.",
+    )
+    parser.add_argument("--version", action="version", version=f"dnsfilter {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="answer DNS queries until stopped")
+    run.add_argument("-c", "--config", type=Path, help="config file (default: built-in defaults)")
+    run.add_argument(
+        "--listen", action="append", type=_listen_arg, metavar="ADDR:PORT",
+        help="answer DNS on this address (repeatable; replaces dns.listen)",
+    )
+    run.add_argument(
+        "--upstream", action="append", type=_upstream_arg, metavar="SERVER",
+        help="ask this resolver: ADDR[:PORT], tcp://ADDR, tls://HOST[:PORT][#NAME] or "
+        "https://HOST/PATH (repeatable; replaces upstream.servers)",
+    )
+    run.add_argument("--data-dir", type=Path, metavar="DIR", help="where state is kept (replaces data_dir)")
+
+    check = commands.add_parser("check-config", help="check a config file and report every problem")
+    check.add_argument("-c", "--config", type=Path, required=True, help="config file to check")
+    return parser
+
+
+def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
+    if args.listen:
+        config = dataclasses.replace(config, dns=dataclasses.replace(config.dns, listen=tuple(args.listen)))
+    if args.upstream:
+        config = dataclasses.replace(
+            config, upstream=dataclasses.replace(config.upstream, servers=tuple(args.upstream))
+        )
+    if args.data_dir is not None:
+        config = dataclasses.replace(config, data_dir=args.data_dir)
+    return config
+
+
+def _loader(args: argparse.Namespace) -> Callable[[], Config]:
+    def load() -> Config:
+        config = load_config(args.config) if args.config is not None else DEFAULT_CONFIG
+        return _apply_overrides(config, args)
+
+    return load
+
+
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
+def _command_run(args: argparse.Namespace) -> int:
+    from dnsfilter import app  # imported here so check-config stays light
+
+    load = _loader(args)
+    config = load()  # fail before logging setup or sockets if it is wrong
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    _run_loop(app.run(load))
+    return EXIT_OK
+
+
+def _command_check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    print(f"{args.config}: the configuration is valid.")
+    listen = ", ".join(str(address) for address in config.dns.listen)
+    upstreams = ", ".join(str(server) for server in config.upstream.servers) or "this machine's resolvers"
+    print(f"  DNS on {listen}; upstream: {upstreams}; data in {config.data_dir}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"run": _command_run, "check-config": _command_check_config}
+    try:
+        return handlers[args.command](args)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return EXIT_CONFIG
+    except DnsFilterError as error:
+        print(f"dnsfilter: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

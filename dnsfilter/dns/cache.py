@@ -1,0 +1,184 @@
+"""The answer cache: upstream answers stored as bytes, served by patching.
+
+An answer is scanned once when it arrives (``wire.scan_response``): its TTLs
+are clamped to the configured bounds and the offset of every TTL field is
+kept. A hit then costs a header pack and, when time has passed, one
+``pack_into`` per record: no parsing.
+
+Entries live for their TTL (RFC 1035), negative answers for the SOA-derived
+TTL (RFC 2308), and past expiry they are kept a while longer so they can be
+served stale when every upstream is down (RFC 8767). The cache is an LRU
+bounded in entries.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+from dnsfilter.dns import wire
+
+_HEADER = struct.Struct(">HHHHHH")
+_TTL = struct.Struct(">I")
+
+CacheKey = Hashable
+
+
+@dataclass(frozen=True, slots=True)
+class CacheLimits:
+    size: int = 10000
+    min_ttl: int = 0
+    max_ttl: int = 86400
+    negative_max_ttl: int = 3600
+    stale_max_age: int = 86400
+
+
+class CachedAnswer:
+    """One upstream answer, ready to be replayed to any client.
+
+    ``body`` is everything after the question, OPT record removed; the
+    header counts are kept apart so our own OPT can be appended per client.
+    ``ttl_offsets`` are relative to ``body``. ``lifetime`` 0 means the
+    answer may be relayed but not cached (SERVFAIL, negative without SOA...).
+    """
+
+    __slots__ = ("flags", "counts", "body", "ttl_offsets", "ttls", "stored_at", "lifetime", "rcode")
+
+    def __init__(
+        self,
+        flags: int,
+        counts: tuple[int, int, int],
+        body: bytes,
+        ttl_offsets: tuple[int, ...],
+        ttls: tuple[int, ...],
+        stored_at: float,
+        lifetime: int,
+        rcode: int,
+    ) -> None:
+        self.flags = flags
+        self.counts = counts
+        self.body = body
+        self.ttl_offsets = ttl_offsets
+        self.ttls = ttls
+        self.stored_at = stored_at
+        self.lifetime = lifetime
+        self.rcode = rcode
+
+    def render(self, query: wire.Query, now: float, udp_size: int, stale_ttl: int = 0) -> bytes:
+        """This answer for ``query``: its ID, its question bytes, aged TTLs.
+
+        With ``stale_ttl`` every TTL is set to it (RFC 8767 4: stale answers
+        carry a short TTL so clients come back soon).
+        """
+        body = self.body
+        if stale_ttl:
+            patched = bytearray(body)
+            for offset in self.ttl_offsets:
+                _TTL.pack_into(patched, offset, stale_ttl)
+            body = bytes(patched)
+        else:
+            elapsed = int(now - self.stored_at)
+            if elapsed > 0 and self.ttl_offsets:
+                patched = bytearray(body)
+                for offset, ttl in zip(self.ttl_offsets, self.ttls):
+                    _TTL.pack_into(patched, offset, ttl - elapsed if ttl > elapsed else 0)
+                body = bytes(patched)
+        # RD and CD follow the client's query; the rest is the upstream's.
+        flags = (self.flags & ~(wire.RD | wire.CD)) | (query.flags & (wire.RD | wire.CD))
+        answers, authority, additional = self.counts
+        if query.edns_size:
+            header = _HEADER.pack(query.id, flags, 1, answers, authority, additional + 1)
+            opt = wire.opt_record(udp_size, query.do, self.rcode >> 4)
+            return b"".join((header, query.question, body, opt))
+        return b"".join((_HEADER.pack(query.id, flags, 1, answers, authority, additional), query.question, body))
+
+
+def answer_from_upstream(response: bytes, now: float, limits: CacheLimits) -> CachedAnswer:
+    """Turn a validated upstream response into a CachedAnswer.
+
+    Raises ``wire.MalformedPacket`` when the response does not hold up.
+    """
+    info = wire.scan_response(response)
+    trimmed = wire.without_opt(response, info)
+    start = wire.question_end(trimmed)
+    body = bytearray(trimmed[start:])
+    clamped = tuple(min(max(ttl, limits.min_ttl), limits.max_ttl) for ttl in info.ttls)
+    offsets = tuple(offset - start for offset in info.ttl_offsets)
+    for offset, ttl in zip(offsets, clamped):
+        _TTL.pack_into(body, offset, ttl)
+    _qid, flags, _qd, answers, authority, additional = _HEADER.unpack_from(trimmed)
+    flags &= ~wire.AA  # we are not the authority for anything we relay
+    return CachedAnswer(
+        flags,
+        (answers, authority, additional),
+        bytes(body),
+        offsets,
+        clamped,
+        now,
+        _lifetime(info, clamped, limits),
+        info.rcode,
+    )
+
+
+def _lifetime(info: wire.ResponseInfo, ttls: tuple[int, ...], limits: CacheLimits) -> int:
+    if info.flags & wire.TC:
+        return 0
+    if info.rcode == wire.NXDOMAIN or (info.rcode == wire.NOERROR and info.ancount == 0):
+        # RFC 2308 5: without an SOA a negative answer must not be cached.
+        if info.negative_ttl is None:
+            return 0
+        return min(info.negative_ttl, limits.negative_max_ttl)
+    if info.rcode != wire.NOERROR:
+        return 0
+    return min(ttls[: info.ancount]) if info.ancount else 0
+
+
+class AnswerCache:
+    """LRU of CachedAnswer by key, bounded in entries."""
+
+    __slots__ = ("limits", "_entries", "hits", "misses", "stale_served")
+
+    def __init__(self, limits: CacheLimits) -> None:
+        self.limits = limits
+        self._entries: OrderedDict[CacheKey, CachedAnswer] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+        self.stale_served = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: CacheKey, now: float) -> CachedAnswer | None:
+        """A fresh entry, or None (expired entries are kept for serve-stale)."""
+        entry = self._entries.get(key)
+        if entry is not None and now - entry.stored_at < entry.lifetime:
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry
+        self.misses += 1
+        return None
+
+    def get_stale(self, key: CacheKey, now: float) -> CachedAnswer | None:
+        """An expired entry still within the stale window, or None."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if now - entry.stored_at >= entry.lifetime + self.limits.stale_max_age:
+            del self._entries[key]
+            return None
+        self.stale_served += 1
+        return entry
+
+    def put(self, key: CacheKey, entry: CachedAnswer) -> None:
+        if entry.lifetime <= 0 or self.limits.size <= 0:
+            return
+        entries = self._entries
+        entries[key] = entry
+        entries.move_to_end(key)
+        while len(entries) > self.limits.size:
+            entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()

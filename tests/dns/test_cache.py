@@ -1,0 +1,122 @@
+"""The answer cache: TTL ageing by patching, clamping, negative caching, stale, LRU."""
+
+from __future__ import annotations
+
+import pytest
+from dnslib import EDNS0, RCODE, RR, DNSRecord
+
+from dnsfilter.dns import wire
+from dnsfilter.dns.cache import AnswerCache, CacheLimits, answer_from_upstream
+
+
+def client_query(name: str = "example.org", qtype: str = "A", qid: int = 99, edns: bool = False) -> wire.Query:
+    record = DNSRecord.question(name, qtype)
+    record.header.id = qid
+    if edns:
+        record.add_ar(EDNS0(udp_len=1232))
+    return wire.parse_query(record.pack())
+
+
+def upstream(records: list[str], *, rcode: int = 0, authority: list[str] | None = None,
+             qname: str = "example.org") -> bytes:
+    reply = DNSRecord.question(qname).reply()
+    reply.header.id = 4242
+    reply.header.aa = 1
+    reply.header.rcode = rcode
+    for text in records:
+        reply.add_answer(*RR.fromZone(text))
+    for text in authority or []:
+        reply.add_auth(*RR.fromZone(text))
+    reply.add_ar(EDNS0(udp_len=4096))
+    return reply.pack()
+
+
+SOA = "example.org. 900 IN SOA ns.example.org. host.example.org. 1 2 3 4 300"
+
+
+class TestRender:
+    def test_fresh_hit_is_the_upstream_answer_with_the_clients_id_and_case(self) -> None:
+        entry = answer_from_upstream(upstream(["example.org. 300 IN A 192.0.2.1"]), 1000.0, CacheLimits())
+        query = client_query("ExAmPle.org", qid=7)
+        reply = DNSRecord.parse(entry.render(query, 1000.0, 1232))
+        assert reply.header.id == 7
+        assert str(reply.q.qname) == "ExAmPle.org."
+        assert str(reply.rr[0].rdata) == "192.0.2.1"
+        assert reply.rr[0].ttl == 300
+        assert not reply.header.aa  # we relay, we are not the authority
+        assert reply.ar == []  # the upstream's OPT is never passed on
+
+    def test_ttls_decrease_with_age(self) -> None:
+        data = upstream(["example.org. 300 IN CNAME www.example.org.", "www.example.org. 60 IN A 192.0.2.1"])
+        entry = answer_from_upstream(data, 1000.0, CacheLimits())
+        reply = DNSRecord.parse(entry.render(client_query(), 1045.7, 1232))
+        assert [rr.ttl for rr in reply.rr] == [255, 15]
+
+    def test_our_opt_is_added_for_edns_clients(self) -> None:
+        entry = answer_from_upstream(upstream(["example.org. 300 IN A 192.0.2.1"]), 0.0, CacheLimits())
+        reply = DNSRecord.parse(entry.render(client_query(edns=True), 0.0, 1232))
+        assert len(reply.ar) == 1 and reply.ar[0].rclass == 1232
+
+    def test_stale_render_uses_stale_ttl(self) -> None:
+        entry = answer_from_upstream(upstream(["example.org. 60 IN A 192.0.2.1"]), 0.0, CacheLimits())
+        reply = DNSRecord.parse(entry.render(client_query(), 5000.0, 1232, stale_ttl=30))
+        assert reply.rr[0].ttl == 30
+
+
+@pytest.mark.parametrize(
+    ("records", "rcode", "authority", "limits", "lifetime"),
+    [
+        (["example.org. 300 IN A 192.0.2.1"], 0, None, CacheLimits(), 300),
+        (["example.org. 5 IN A 192.0.2.1"], 0, None, CacheLimits(min_ttl=60), 60),
+        (["example.org. 999999 IN A 192.0.2.1"], 0, None, CacheLimits(max_ttl=3600), 3600),
+        ([], RCODE.NXDOMAIN, [SOA], CacheLimits(), 300),
+        ([], RCODE.NXDOMAIN, [SOA], CacheLimits(negative_max_ttl=60), 60),
+        ([], 0, [SOA], CacheLimits(), 300),
+        ([], RCODE.NXDOMAIN, None, CacheLimits(), 0),
+        ([], RCODE.SERVFAIL, None, CacheLimits(), 0),
+        ([], RCODE.REFUSED, None, CacheLimits(), 0),
+    ],
+    ids=["ttl", "min-ttl", "max-ttl", "nxdomain-soa", "negative-cap", "nodata-soa",
+         "nxdomain-no-soa", "servfail", "refused"],
+)
+def test_lifetime(records: list[str], rcode: int, authority: list[str] | None,
+                  limits: CacheLimits, lifetime: int) -> None:
+    assert answer_from_upstream(upstream(records, rcode=rcode, authority=authority), 0.0, limits).lifetime == lifetime
+
+
+def test_truncated_answers_are_not_cached() -> None:
+    data = bytearray(upstream(["example.org. 300 IN A 192.0.2.1"]))
+    data[2] |= 0x02  # TC
+    assert answer_from_upstream(bytes(data), 0.0, CacheLimits()).lifetime == 0
+
+
+class TestAnswerCache:
+    def entry(self, ttl: int = 60, now: float = 0.0):  # type: ignore[no-untyped-def]
+        return answer_from_upstream(upstream([f"example.org. {ttl} IN A 192.0.2.1"]), now, CacheLimits())
+
+    def test_hit_until_expiry_then_stale_then_gone(self) -> None:
+        cache = AnswerCache(CacheLimits(stale_max_age=100))
+        cache.put("k", self.entry(ttl=60))
+        assert cache.get("k", 59.9) is not None
+        assert cache.get("k", 60.0) is None
+        assert cache.get_stale("k", 159.0) is not None
+        assert cache.get_stale("k", 160.0) is None
+        assert len(cache) == 0
+
+    def test_bounded_least_recently_used_goes_first(self) -> None:
+        cache = AnswerCache(CacheLimits(size=2))
+        cache.put("a", self.entry())
+        cache.put("b", self.entry())
+        assert cache.get("a", 1.0) is not None  # a is now the most recent
+        cache.put("c", self.entry())
+        assert len(cache) == 2
+        assert cache.get("b", 1.0) is None
+        assert cache.get("a", 1.0) is not None and cache.get("c", 1.0) is not None
+
+    def test_uncacheable_and_disabled(self) -> None:
+        cache = AnswerCache(CacheLimits())
+        cache.put("x", answer_from_upstream(upstream([], rcode=RCODE.SERVFAIL), 0.0, CacheLimits()))
+        assert len(cache) == 0
+        disabled = AnswerCache(CacheLimits(size=0))
+        disabled.put("x", self.entry())
+        assert len(disabled) == 0
