@@ -1,0 +1,346 @@
+"""The configuration file: how this instance runs.
+
+The file (``config/dnsfilter.yaml``) holds listen addresses, upstream servers,
+cache and blocking settings, the database URL and the data directory. The
+family's policy lives in the database, not here.
+
+``load_config`` reads it into frozen dataclasses. Each key is declared once,
+below, as a field with its default and its converter (see ``configschema``);
+every mistake in the file is reported at once, with its dotted path and line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import yaml
+
+from dnsfilter.configschema import (
+    NULL_TAG,
+    Invalid,
+    Problems,
+    choice,
+    from_text,
+    integer,
+    number,
+    optional,
+    required,
+    section,
+    sequence,
+    setting,
+)
+from dnsfilter.configvalues import (
+    IPAddress,
+    ListenAddress,
+    Network,
+    UpstreamConfig,
+    ip_or_none,
+    normalise_name,
+    parse_blocked_name,
+    parse_certificate_name,
+    parse_database_url,
+    parse_directory,
+    parse_listen,
+    parse_network,
+    parse_router,
+    parse_time_zone,
+    parse_upstream,
+    parse_web_listen,
+)
+from dnsfilter.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "BlockingSettings",
+    "CacheSettings",
+    "Config",
+    "DatabaseSettings",
+    "DnsSettings",
+    "ListenAddress",
+    "LocalSettings",
+    "UpstreamConfig",
+    "UpstreamSettings",
+    "WebSettings",
+    "load_config",
+    "normalise_name",
+    "parse_config",
+    "parse_listen",
+    "parse_upstream",
+    "system_upstreams",
+]
+
+DATABASE_FILE: Final = "dnsfilter.db"
+
+
+# --- the settings ----------------------------------------------------------
+
+LAN_NETWORKS: Final[tuple[Network, ...]] = tuple(
+    ipaddress.ip_network(text)
+    for text in (
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "fe80::/10",
+        "fc00::/7",
+    )
+)
+
+
+def _check_dns(dns: DnsSettings) -> Iterator[tuple[str, str]]:
+    repeated = sorted({str(listen) for listen in dns.listen if dns.listen.count(listen) > 1})
+    if repeated:
+        yield "listen", f"lists {', '.join(repeated)} more than once; remove the repeat"
+
+
+@dataclass(frozen=True, slots=True)
+class DnsSettings:
+    listen: tuple[ListenAddress, ...] = setting(
+        (ListenAddress("127.0.0.1", 5353),),
+        sequence(from_text(parse_listen), empty="is empty; give at least one address, such as 0.0.0.0:53"),
+    )
+    udp_payload_size: int = setting(1232, integer(512, 4096))
+    tcp_idle_timeout: float = setting(10.0, number(0.5, 300))
+    tcp_max_connections: int = setting(256, integer(1, 65535))
+    allow_clients: tuple[Network, ...] = setting(
+        LAN_NETWORKS,
+        sequence(
+            from_text(parse_network),
+            empty="is empty, so every device would be refused; list your home network, like 192.168.1.0/24",
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _ServerEntry:
+    """An upstream written as a mapping: {address: tls://9.9.9.9, tls_name: dns.quad9.net}."""
+
+    address: UpstreamConfig = required(from_text(parse_upstream))
+    tls_name: str | None = setting(None, optional(from_text(parse_certificate_name)))
+
+
+def _check_server_entry(entry: _ServerEntry) -> Iterator[tuple[str, str]]:
+    address = entry.address
+    if entry.tls_name is None:
+        return
+    if address.protocol not in ("tls", "https"):
+        yield (
+            "tls_name",
+            f"plain DNS servers have no certificate; remove tls_name, or write tls://{address.host}",
+        )
+    elif address.tls_name not in (None, address.host, entry.tls_name):
+        yield (
+            "tls_name",
+            f'the address already ends in "#{address.tls_name}"; give the name in one place only',
+        )
+
+
+_SERVER_ENTRY: Final = section(_ServerEntry, check=_check_server_entry)
+_SERVER_TEXT: Final = from_text(parse_upstream)
+
+
+def _upstream_server(node: yaml.Node, path: str, problems: Problems) -> UpstreamConfig:
+    if not isinstance(node, yaml.MappingNode):
+        return _SERVER_TEXT(node, path, problems)
+    entry = _SERVER_ENTRY(node, path, problems)
+    if entry.tls_name is None:
+        return entry.address
+    return dataclasses.replace(entry.address, tls_name=entry.tls_name)
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSettings:
+    # Empty: the machine's own resolvers, from /etc/resolv.conf (see system_upstreams).
+    servers: tuple[UpstreamConfig, ...] = setting((), sequence(_upstream_server))
+    timeout: float = setting(2.0, number(0.05, 30))
+
+
+@dataclass(frozen=True, slots=True)
+class LocalSettings:
+    domain: str = setting("lan", from_text(normalise_name))
+    # None: local names are answered NXDOMAIN, never leaked to public resolvers.
+    router: UpstreamConfig | None = setting(None, optional(from_text(parse_router)))
+
+
+def _check_cache(cache: CacheSettings) -> Iterator[tuple[str, str]]:
+    if cache.min_ttl > cache.max_ttl:
+        yield (
+            "min_ttl",
+            (
+                f"min_ttl ({cache.min_ttl}) is larger than max_ttl ({cache.max_ttl}); "
+                "make min_ttl smaller or max_ttl larger"
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    size: int = setting(10000, integer(0, 10_000_000))
+    min_ttl: int = setting(0, integer(0, 86400))
+    max_ttl: int = setting(86400, integer(1, 604800))
+    negative_max_ttl: int = setting(3600, integer(0, 86400))
+    stale_ttl: int = setting(30, integer(1, 3600))
+    stale_max_age: int = setting(86400, integer(0, 604800))
+
+
+@dataclass(frozen=True, slots=True)
+class BlockingSettings:
+    mode: str = setting("null_ip", choice("null_ip", "nxdomain"))
+    ttl: int = setting(10, integer(0, 86400))
+    deny: tuple[str, ...] = setting((), sequence(from_text(parse_blocked_name)))
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    listen: ListenAddress = setting(ListenAddress("127.0.0.1", 8080), from_text(parse_web_listen))
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    # None: an SQLite file in data_dir (see Config.database_url).
+    url: str | None = setting(None, optional(from_text(parse_database_url)))
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    dns: DnsSettings = setting(DnsSettings(), section(DnsSettings, check=_check_dns))
+    upstream: UpstreamSettings = setting(UpstreamSettings(), section(UpstreamSettings))
+    local: LocalSettings = setting(LocalSettings(), section(LocalSettings))
+    cache: CacheSettings = setting(CacheSettings(), section(CacheSettings, check=_check_cache))
+    blocking: BlockingSettings = setting(BlockingSettings(), section(BlockingSettings))
+    web: WebSettings = setting(WebSettings(), section(WebSettings))
+    database: DatabaseSettings = setting(DatabaseSettings(), section(DatabaseSettings))
+    data_dir: Path = setting(Path("data"), from_text(parse_directory))
+    time_zone: str | None = setting(None, optional(from_text(parse_time_zone)))
+    log_level: str = setting("info", choice("debug", "info", "warning", "error"))
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url is not None:
+            return self.database.url
+        return "sqlite:///" + (self.data_dir.absolute() / DATABASE_FILE).as_posix()
+
+
+DEFAULT_CONFIG: Final = Config()
+
+_CONFIG: Final = section(Config)
+
+
+# --- reading the file ------------------------------------------------------
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    """The configuration in ``text``; ConfigError lists every problem found."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        raise ConfigError(source, [_syntax_problem(error)]) from error
+    except yaml.YAMLError as error:
+        raise ConfigError(source, [f"the file cannot be read as YAML: {error}"]) from error
+    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == NULL_TAG):
+        return Config()  # an empty file, or one with only comments
+    problems = Problems()
+    if not isinstance(root, yaml.MappingNode):
+        problems.add(
+            "", root, "the file must hold sections such as dns: and upstream:, each with its keys below it"
+        )
+        raise ConfigError(source, problems.messages)
+    try:
+        return _CONFIG(root, "", problems)
+    except Invalid as error:
+        if error.message is not None:
+            problems.add("", root, error.message)
+        raise ConfigError(source, problems.messages) from None
+
+
+def _syntax_problem(error: yaml.MarkedYAMLError) -> str:
+    mark = error.problem_mark or error.context_mark
+    line = f"line {mark.line + 1}: " if mark is not None else ""
+    what = "; ".join(part for part in (error.context, error.problem) if part)
+    if "\\t" in what or "\t" in what:
+        hint = "indent with spaces, not tabs"
+    elif "single document" in what:
+        hint = 'keep one document: remove the "---" line'
+    else:
+        hint = "check the indentation, colons and quotes on that line and the line before"
+    return f"{line}this is not valid YAML ({what}); {hint}"
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and check the configuration file at ``path``."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        problem = "the file does not exist; copy config/dnsfilter.yaml there, or give the right path"
+    except IsADirectoryError:
+        problem = "is a directory; give the path of the configuration file itself"
+    except PermissionError:
+        problem = "cannot be read (permission denied); make it readable by the user dnsfilter runs as"
+    except OSError as error:
+        problem = f"cannot be read ({error.strerror}); check the path and the disk"
+    except UnicodeDecodeError as error:
+        problem = f"is not UTF-8 text (a bad byte at position {error.start}); save it as UTF-8"
+    else:
+        return parse_config(text, source)
+    raise ConfigError(source, [problem])
+
+
+# --- the machine's own resolvers ---------------------------------------------
+
+
+def system_upstreams(
+    resolv_conf: str | Path = "/etc/resolv.conf", exclude: Iterable[ListenAddress] = ()
+) -> tuple[UpstreamConfig, ...]:
+    """The ``nameserver`` lines of resolv.conf as UDP upstreams, minus this filter itself.
+
+    When the machine's resolver is the filter (its own address on port 53),
+    forwarding there would loop, so such entries are skipped.
+    """
+    source = str(resolv_conf)
+    advice = "add upstream servers to the config, for example upstream: {servers: [9.9.9.9]}"
+    try:
+        lines = Path(resolv_conf).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as error:
+        raise ConfigError(source, [f"cannot read {source} ({error.strerror}); {advice}"]) from error
+    listening = [(ip_or_none(listen.host), listen.port) for listen in exclude]
+    servers: list[UpstreamConfig] = []
+    ourselves: list[str] = []
+    for line in lines:
+        words = re.split(r"[#;]", line, maxsplit=1)[0].split()
+        if len(words) < 2 or words[0] != "nameserver":
+            continue
+        address = ip_or_none(words[1])
+        if address is None:
+            continue  # the C library skips these as well
+        server = UpstreamConfig("udp", str(address), 53)
+        if any(port == 53 and _is_same_machine(address, own) for own, port in listening):
+            if str(address) not in ourselves:
+                ourselves.append(str(address))
+        elif server not in servers:
+            servers.append(server)
+    if not servers:
+        itself = f" (only {', '.join(ourselves)}, which is this filter itself)" if ourselves else ""
+        raise ConfigError(source, [f"no usable nameserver in {source}{itself}; {advice}"])
+    return tuple(servers)
+
+
+def _is_same_machine(server: IPAddress, listen: IPAddress | None) -> bool:
+    if listen is None:
+        return False
+    if server == listen:
+        return True
+    if not listen.is_unspecified:
+        return False
+    # 0.0.0.0 takes every local IPv4 address; :: takes every address, IPv4 too (dual stack).
+    # Of those, only loopback ones can be recognised without asking the interfaces.
+    local = server.is_loopback or server.is_unspecified
+    return local and (listen.version == 6 or server.version == 4)

@@ -1,0 +1,327 @@
+"""Generic checking of YAML nodes against frozen dataclasses.
+
+A settings class declares each key once, as a dataclass field whose default is
+the default value and whose metadata holds a converter::
+
+    size: int = setting(10000, integer(0, 10_000_000))
+
+``section(SettingsClass)`` then turns a YAML mapping node into an instance:
+unknown keys, duplicate keys, wrong types and out-of-range values are all
+collected in a ``Problems`` list, each with its dotted path and line number,
+so every mistake in a file is reported at once.
+
+Converters work on ``yaml.Node`` objects (from ``yaml.compose``) rather than on
+loaded Python values, because only nodes carry line numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import yaml
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T")
+D = TypeVar("D", bound="DataclassInstance")
+
+_CONVERTER: Final = "dnsfilter.convert"
+
+STR_TAG: Final = "tag:yaml.org,2002:str"
+INT_TAG: Final = "tag:yaml.org,2002:int"
+FLOAT_TAG: Final = "tag:yaml.org,2002:float"
+BOOL_TAG: Final = "tag:yaml.org,2002:bool"
+NULL_TAG: Final = "tag:yaml.org,2002:null"
+
+# Turns plain scalars into Python values with YAML's own rules (0x1F, 1_000, .inf...).
+_SCALARS: Final = yaml.constructor.SafeConstructor()
+
+
+class Invalid(Exception):
+    """A value cannot be used.
+
+    With a message, the caller reports it at the value's path and line. Without
+    one, the problems inside the value were already reported one by one.
+    """
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def line_of(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+class Problems:
+    """Every problem found so far, formatted ``path (line N): message``."""
+
+    def __init__(self) -> None:
+        self._found: list[tuple[int, str]] = []
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+    @property
+    def messages(self) -> list[str]:
+        """The problems in the order of their lines in the file."""
+        return [message for _, message in sorted(self._found, key=lambda found: found[0])]
+
+    def add(self, path: str, node: yaml.Node | None, message: str) -> None:
+        line = line_of(node) if node is not None else 0
+        where = path or "configuration"
+        if line:
+            where = f"{path} (line {line})" if path else f"line {line}"
+        self._found.append((line, f"{where}: {message}"))
+
+
+Convert = Callable[[yaml.Node, str, Problems], T]
+"""Turns a node at a dotted path into a value; raises Invalid when it cannot."""
+
+Check = Callable[[T], Iterable[tuple[str, str]]]
+"""A rule across several keys of a section: yields (key, message) for each breach."""
+
+
+def setting(default: T, convert: Convert[T]) -> T:
+    """Declare a key with its default and its converter (a dataclass field)."""
+    field: T = dataclasses.field(default=default, metadata={_CONVERTER: convert})
+    return field
+
+
+def required(convert: Convert[T]) -> T:
+    """Declare a key that must be given (a dataclass field without default)."""
+    field: T = dataclasses.field(metadata={_CONVERTER: convert})
+    return field
+
+
+def describe(node: yaml.Node) -> str:
+    """Say what a node holds, in the words a parent would use."""
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if isinstance(node, yaml.MappingNode):
+        return "a section of keys"
+    if node.tag == NULL_TAG:
+        return "nothing"
+    if node.tag == BOOL_TAG:
+        return f"{node.value} (a yes/no value)"
+    if node.tag in (INT_TAG, FLOAT_TAG):
+        return f"the number {node.value}"
+    if node.tag == STR_TAG:
+        return f'the text "{node.value}"'
+    return f"a value tagged {node.tag}"
+
+
+def scalar(node: yaml.Node) -> object:
+    """The Python value of a plain YAML scalar; lists, sections and nulls are refused."""
+    if isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG:
+        raise Invalid("has no value; give one, or remove the line to use the default")
+    if not isinstance(node, yaml.ScalarNode):
+        raise Invalid(f"must be a single value, not {describe(node)}")
+    if node.tag not in (STR_TAG, INT_TAG, FLOAT_TAG, BOOL_TAG):
+        raise Invalid(f"uses the YAML tag {node.tag}, which is not supported here; remove the tag")
+    # Called directly: construct_object() would remember every node it has seen.
+    value: object = _SCALARS.yaml_constructors[node.tag](_SCALARS, node)
+    return value
+
+
+def integer(low: int, high: int) -> Convert[int]:
+    """A whole number from low to high; true/false is not a number."""
+
+    def convert(node: yaml.Node, path: str, problems: Problems) -> int:
+        value = scalar(node)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise Invalid(f"must be a whole number from {low} to {high}, not {describe(node)}")
+        if not low <= value <= high:
+            raise Invalid(f"{value} is out of range; use a whole number from {low} to {high}")
+        return value
+
+    return convert
+
+
+def number(low: float, high: float) -> Convert[float]:
+    """A number from low to high; whole numbers are accepted too."""
+
+    def convert(node: yaml.Node, path: str, problems: Problems) -> float:
+        value = scalar(node)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise Invalid(f"must be a number from {low:g} to {high:g}, not {describe(node)}")
+        if not low <= value <= high:  # also true for .nan
+            raise Invalid(f"{node.value} is out of range; use a number from {low:g} to {high:g}")
+        return float(value)
+
+    return convert
+
+
+def text(node: yaml.Node, path: str, problems: Problems) -> str:
+    """Text; a number or true/false where text is expected is a mistake."""
+    value = scalar(node)
+    if not isinstance(value, str):
+        raise Invalid(f"must be text, not {describe(node)}; put it in quotes if it is meant as text")
+    return value
+
+
+def from_text(parse: Callable[[str], T]) -> Convert[T]:
+    """Text turned into a value by ``parse``, whose ValueError message is reported."""
+
+    def convert(node: yaml.Node, path: str, problems: Problems) -> T:
+        try:
+            return parse(text(node, path, problems))
+        except ValueError as error:
+            raise Invalid(str(error)) from error
+
+    return convert
+
+
+def choice(*options: str) -> Convert[str]:
+    """One word out of a fixed set, in any letter case."""
+
+    def parse(value: str) -> str:
+        word = value.strip().lower()
+        if word not in options:
+            raise ValueError(f'"{value}" is not allowed; use one of: {", ".join(options)}')
+        return word
+
+    return from_text(parse)
+
+
+def optional(convert: Convert[T]) -> Convert[T | None]:
+    """A value that may be null (``~`` or nothing), meaning None."""
+
+    def maybe(node: yaml.Node, path: str, problems: Problems) -> T | None:
+        if isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG:
+            return None
+        return convert(node, path, problems)
+
+    return maybe
+
+
+def sequence(convert: Convert[T], *, empty: str | None = None) -> Convert[tuple[T, ...]]:
+    """A YAML list of values; ``empty``, when given, is the message for an empty list."""
+
+    def convert_all(node: yaml.Node, path: str, problems: Problems) -> tuple[T, ...]:
+        if isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG:
+            raise Invalid("has no value; write [] for an empty list, or remove the line to use the default")
+        if isinstance(node, yaml.ScalarNode):
+            raise Invalid(f"must be a list; write it in brackets: [{node.value}]")
+        if not isinstance(node, yaml.SequenceNode):
+            raise Invalid(f"must be a list, like [first, second], not {describe(node)}")
+        if empty is not None and not node.value:
+            raise Invalid(empty)
+        items: list[T] = []
+        failed = False
+        for index, item in enumerate(node.value):
+            item_path = f"{path}[{index}]"
+            try:
+                items.append(convert(item, item_path, problems))
+            except Invalid as error:
+                failed = True
+                if error.message is not None:
+                    problems.add(item_path, item, error.message)
+        if failed:
+            raise Invalid()
+        return tuple(items)
+
+    return convert_all
+
+
+def section(cls: type[D], check: Check[D] | None = None) -> Convert[D]:
+    """A YAML mapping turned into ``cls``, whose fields were declared with setting()."""
+
+    def convert(node: yaml.Node, path: str, problems: Problems) -> D:
+        if isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG:
+            # A section whose keys are all commented out: nothing to change.
+            return build(cls, {}, node, path, problems, check)
+        if not isinstance(node, yaml.MappingNode):
+            raise Invalid(f"must be a section of keys (key: value on lines below it), not {describe(node)}")
+        found_before = len(problems)
+        given = read_mapping(cls, node, path, problems)
+        result = build(cls, given, node, path, problems, check)
+        if len(problems) > found_before:  # unknown or duplicate keys
+            raise Invalid()
+        return result
+
+    return convert
+
+
+def build(
+    cls: type[D],
+    given: dict[str, tuple[yaml.Node, yaml.Node]],
+    node: yaml.Node,
+    path: str,
+    problems: Problems,
+    check: Check[D] | None,
+) -> D:
+    """Convert the keys given and construct ``cls``; Invalid when anything failed."""
+    values: dict[str, Any] = {}
+    failed = False
+    for field in dataclasses.fields(cls):
+        field_path = join(path, field.name)
+        if field.name not in given:
+            if field.default is dataclasses.MISSING:
+                failed = True
+                problems.add(path, node, f'the key "{field.name}" is missing; add it')
+            continue
+        _, value_node = given[field.name]
+        try:
+            values[field.name] = field.metadata[_CONVERTER](value_node, field_path, problems)
+        except Invalid as error:
+            failed = True
+            if error.message is not None:
+                problems.add(field_path, value_node, error.message)
+    if failed:
+        raise Invalid()
+    result = cls(**values)
+    breaches = list(check(result)) if check is not None else []
+    for key, message in breaches:
+        key_node = given[key][0] if key in given else node
+        problems.add(join(path, key), key_node, message)
+    if breaches:
+        raise Invalid()
+    return result
+
+
+def read_mapping(
+    cls: type[DataclassInstance], node: yaml.MappingNode, path: str, problems: Problems
+) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    """The known keys of a mapping node with their key and value nodes.
+
+    Unknown and duplicate keys are reported here; the first of two duplicates wins
+    only so that its value can still be checked.
+    """
+    known = [field.name for field in dataclasses.fields(cls)]
+    given: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    seen: dict[str, yaml.Node] = {}
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == NULL_TAG:
+            problems.add(path, key_node, f"a key must be a plain name, not {describe(key_node)}")
+            continue
+        key = str(key_node.value)
+        key_path = join(path, key)
+        if key in seen:
+            problems.add(
+                key_path,
+                key_node,
+                f'"{key}" is given twice (first on line {line_of(seen[key])}); keep only one',
+            )
+            continue
+        seen[key] = key_node
+        if key not in known:
+            problems.add(key_path, key_node, unknown_key_message(key, known))
+            continue
+        given[key] = (key_node, value_node)
+    return given
+
+
+def unknown_key_message(key: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if close:
+        return f'unknown key "{key}"; did you mean "{close[0]}"?'
+    return f'unknown key "{key}"; the keys allowed here are: {", ".join(known)}'
+
+
+def join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
