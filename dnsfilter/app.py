@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dnsfilter import sdnotify
-from dnsfilter.config import Config, UpstreamConfig, system_upstreams
+from dnsfilter.config import Config, ListenAddress, UpstreamConfig, system_upstreams
 from dnsfilter.dns.cache import AnswerCache, CacheLimits
 from dnsfilter.dns.localzones import LocalZones
 from dnsfilter.dns.resolver import AnswerSettings, ClientAcl, Resolver
@@ -84,35 +84,50 @@ class Service:
             settings=answer_settings(config),
         )
         self.listeners = DnsListeners(self.resolver, _tcp_limits(config))
+        # Which socket serves each configured address (port 0 resolved).
+        self._bound: dict[ListenAddress, tuple[str, int]] = {}
 
     @property
     def bound(self) -> list[tuple[str, int]]:
-        """Addresses actually listened on (port 0 in the config resolved)."""
-        return list(self.listeners.bound)
+        """Addresses actually listened on, in config order."""
+        return list(self._bound.values())
 
     async def start(self) -> None:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            for address in self.config.dns.listen:
-                await self.listeners.listen(address.host, address.port)
+            self._bound = await self._open(self.config.dns.listen)
         except DnsFilterError:
             await self.listeners.close(0)
             await self._upstreams.aclose()
             raise
 
+    async def _open(self, addresses: tuple[ListenAddress, ...]) -> dict[ListenAddress, tuple[str, int]]:
+        """Sockets for ``addresses``, reusing those already open for them."""
+        bound: dict[ListenAddress, tuple[str, int]] = {}
+        opened: list[tuple[str, int]] = []
+        try:
+            for address in addresses:
+                current = self._bound.get(address)
+                if current is None and (address.host, address.port) in self._bound.values():
+                    current = (address.host, address.port)
+                if current is None:
+                    current = await self.listeners.listen(address.host, address.port)
+                    opened.append(current)
+                bound[address] = current
+        except DnsFilterError:
+            for host, port in opened:
+                await self.listeners.unlisten(host, port)
+            raise
+        return bound
+
     async def reload(self, config: Config) -> None:
         """Apply a new config; on any error the running one stays in force."""
         upstreams = build_upstreams(config)
-        listeners = self.listeners
-        if _listening(config) != _listening(self.config):
-            listeners = DnsListeners(self.resolver, _tcp_limits(config))
-            try:
-                for address in config.dns.listen:
-                    await listeners.listen(address.host, address.port)
-            except DnsFilterError:
-                await listeners.close(0)
-                await upstreams.aclose()
-                raise
+        try:
+            bound = await self._open(config.dns.listen)
+        except DnsFilterError:
+            await upstreams.aclose()
+            raise
         resolver = self.resolver
         old_upstreams = self._upstreams
         # Plain attribute swaps between awaits: no query sees a half-applied config.
@@ -124,11 +139,12 @@ class Service:
         resolver.local_zones = LocalZones(config.local.domain)
         resolver.acl = ClientAcl(config.dns.allow_clients)
         resolver.settings = answer_settings(config)
+        self.listeners.set_limits(_tcp_limits(config))
         self._upstreams = upstreams
-        if listeners is not self.listeners:
-            old_listeners, self.listeners = self.listeners, listeners
-            await old_listeners.close(SHUTDOWN_GRACE)
         self.config = config
+        for host, port in set(self._bound.values()) - set(bound.values()):
+            await self.listeners.unlisten(host, port)
+        self._bound = bound
         await resolver.drain(SHUTDOWN_GRACE)
         await old_upstreams.aclose()
         log.info("configuration reloaded")
@@ -137,11 +153,6 @@ class Service:
         await self.listeners.close(SHUTDOWN_GRACE)
         await self.resolver.drain(SHUTDOWN_GRACE)
         await self._upstreams.aclose()
-
-
-def _listening(config: Config) -> tuple[object, ...]:
-    """The settings that need new sockets when they change."""
-    return (config.dns.listen, _tcp_limits(config))
 
 
 def _tcp_limits(config: Config) -> TcpLimits:

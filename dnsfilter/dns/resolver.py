@@ -118,8 +118,8 @@ class Resolver:
         self.acl = acl
         self.settings = settings
         self.stats = ResolverStats()
-        self._clock = clock
-        self._wall_clock = wall_clock
+        self.clock = clock
+        self.wall_clock = wall_clock
         self._inflight: dict[tuple[str, int, int, bool, bool], asyncio.Task[CachedAnswer]] = {}
 
     def handle(self, data: bytes, client: str, tcp: bool) -> Outcome:
@@ -146,7 +146,7 @@ class Resolver:
         if qtype == wire.TYPE_OPT:
             return wire.build_reply(query, settings.udp_size, wire.FORMERR)
 
-        decision = self.policy.decide(query.qname, qtype, client, self._wall_clock())
+        decision = self.policy.decide(query.qname, qtype, client, self.wall_clock())
         if decision.blocked:
             self.stats.blocked += 1
             return self._fit(self._block_answer(query), query, tcp)
@@ -163,7 +163,7 @@ class Resolver:
             upstreams = self.local_upstreams
 
         key = (query.qname, qtype, query.qclass, query.do, bool(query.flags & wire.CD))
-        now = self._clock()
+        now = self.clock()
         entry = self.cache.get(key, now)
         if entry is not None:
             return self._fit(entry.render(query, now, settings.udp_size), query, tcp)
@@ -202,7 +202,7 @@ class Resolver:
             entry = await asyncio.shield(task)
         except UpstreamError as error:
             self.stats.upstream_failures += 1
-            now = self._clock()
+            now = self.clock()
             stale = self.cache.get_stale(key, now)
             if stale is not None:
                 log.info("serving %s stale: %s", query.qname, error)
@@ -212,7 +212,7 @@ class Resolver:
             return wire.build_reply(query, self.settings.udp_size, wire.SERVFAIL)
         except wire.MalformedPacket:
             return wire.build_reply(query, self.settings.udp_size, wire.SERVFAIL)
-        return self._fit(entry.render(query, self._clock(), self.settings.udp_size), query, tcp)
+        return self._fit(entry.render(query, self.clock(), self.settings.udp_size), query, tcp)
 
     def _forget(self, key: tuple[str, int, int, bool, bool], task: asyncio.Task[CachedAnswer]) -> None:
         self._inflight.pop(key, None)
@@ -228,7 +228,7 @@ class Resolver:
         # Ask in lower case so differently-cased clients share one answer.
         question = question[:-4].lower() + question[-4:]
         response = await upstreams.resolve(question, do=query.do, cd=bool(query.flags & wire.CD))
-        entry = answer_from_upstream(response, self._clock(), self.cache.limits)
+        entry = answer_from_upstream(response, self.clock(), self.cache.limits)
         self.cache.put(key, entry)
         return entry
 

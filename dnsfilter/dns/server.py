@@ -13,7 +13,7 @@ import logging
 import socket
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from dnsfilter.errors import ListenError
 
@@ -69,8 +69,8 @@ class UdpProtocol(asyncio.DatagramProtocol):
         self._transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        # uvloop's transports do not subclass asyncio's: no isinstance check.
+        self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         try:
@@ -119,14 +119,13 @@ class TcpProtocol(asyncio.Protocol):
         self._write_paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)
         if not self._server.admit(self):
-            transport.abort()
+            self._transport.abort()
             return
         peer = transport.get_extra_info("peername")
         self._client = peer[0] if peer else ""
-        transport.set_write_buffer_limits(high=_TCP_BUFFER_LIMIT)
+        self._transport.set_write_buffer_limits(high=_TCP_BUFFER_LIMIT)
         self._arm_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -261,9 +260,16 @@ class DnsListeners:
         self._tasks = _Tasks()
         self._tcp = TcpServer(handler, limits, self._tasks, self.stats)
         self._handler = handler
-        self._udp: list[asyncio.DatagramTransport] = []
-        self._servers: list[asyncio.Server] = []
-        self.bound: list[tuple[str, int]] = []
+        self._sockets: dict[tuple[str, int], tuple[asyncio.DatagramTransport, asyncio.Server]] = {}
+
+    @property
+    def bound(self) -> list[tuple[str, int]]:
+        """The (host, port) pairs listened on, ports resolved."""
+        return list(self._sockets)
+
+    def set_limits(self, limits: TcpLimits) -> None:
+        """New TCP limits apply to new connections and the next idle check."""
+        self._tcp.limits = limits
 
     async def listen(self, host: str, port: int) -> tuple[str, int]:
         """Open UDP and TCP on host:port (port 0: the same free port for both)."""
@@ -289,27 +295,30 @@ class DnsListeners:
                 raise ListenError(_listen_advice(host, bound_port, "TCP", error)) from error
             for sock in server.sockets:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._udp.append(udp)
-            self._servers.append(server)
-            self.bound.append((host, bound_port))
+            self._sockets[(host, bound_port)] = (udp, server)
             log.info("answering DNS on %s port %d (UDP and TCP)", host, bound_port)
             return host, bound_port
         raise ListenError(f"could not find a free port on {host} for both UDP and TCP")
 
+    async def unlisten(self, host: str, port: int) -> None:
+        """Stop answering on one address; other addresses are untouched."""
+        udp, server = self._sockets.pop((host, port))
+        server.close()
+        udp.close()
+        await server.wait_closed()
+        log.info("no longer answering DNS on %s port %d", host, port)
+
     async def close(self, grace: float = 2.0) -> None:
         """Stop accepting, let answers in flight finish (bounded), close all."""
-        for server in self._servers:
+        for _udp, server in self._sockets.values():
             server.close()
         await self._tasks.wait(grace)
         for connection in list(self._tcp.connections):
             connection.shutdown()
-        for udp in self._udp:
+        for udp, server in self._sockets.values():
             udp.close()
-        for server in self._servers:
             await server.wait_closed()
-        self._udp.clear()
-        self._servers.clear()
-        self.bound.clear()
+        self._sockets.clear()
 
 
 def _listen_advice(host: str, port: int, transport: str, error: OSError) -> str:

@@ -1,0 +1,61 @@
+"""Start the real filter service in-process for integration tests."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from dnsfilter.app import Service
+from dnsfilter.config import DEFAULT_CONFIG, Config, ListenAddress, parse_upstream
+
+
+class FrozenClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def make_config(data_dir: Path, upstreams: list[str], **sections: dict[str, Any]) -> Config:
+    """Defaults, listening on 127.0.0.1 port 0, with section fields replaced."""
+    config = dataclasses.replace(
+        DEFAULT_CONFIG,
+        data_dir=data_dir,
+        dns=dataclasses.replace(DEFAULT_CONFIG.dns, listen=(ListenAddress("127.0.0.1", 0),)),
+        upstream=dataclasses.replace(
+            DEFAULT_CONFIG.upstream, servers=tuple(parse_upstream(u) for u in upstreams), timeout=0.5
+        ),
+    )
+    for name, changes in sections.items():
+        config = dataclasses.replace(config, **{name: dataclasses.replace(getattr(config, name), **changes)})
+    return config
+
+
+@asynccontextmanager
+async def running_service(config: Config, clock: FrozenClock | None = None) -> AsyncIterator[RunningFilter]:
+    service = Service(config)
+    if clock is not None:
+        service.resolver.clock = clock
+    await service.start()
+    try:
+        yield RunningFilter(service)
+    finally:
+        await service.stop()
+
+
+class RunningFilter:
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.service.bound[0]

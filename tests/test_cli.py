@@ -1,0 +1,192 @@
+"""The ``dnsfilter`` command as a parent or systemd runs it: a real process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from dnslib import RCODE
+
+from dnsfilter.cli import main
+from tests.fakes import DnsClient, FakeUpstream
+
+REPO = Path(__file__).resolve().parent.parent
+LISTENING = re.compile(r"answering DNS on (\S+) port (\d+)")
+
+
+class FilterProcess:
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.address: tuple[str, int] = ("", 0)
+        self.log: list[str] = []
+
+    async def read_until(self, pattern: re.Pattern[str] | str, timeout: float = 10.0) -> re.Match[str]:
+        """Read the service log until a line matches (the process's own readiness signal)."""
+        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+        assert self.process.stderr is not None
+        while True:
+            line = await asyncio.wait_for(self.process.stderr.readline(), timeout)
+            if not line:
+                raise AssertionError("dnsfilter exited early:\n" + "".join(self.log))
+            text = line.decode()
+            self.log.append(text)
+            match = regex.search(text)
+            if match:
+                return match
+
+
+@asynccontextmanager
+async def dnsfilter_process(*args: str, env: dict[str, str] | None = None) -> AsyncIterator[FilterProcess]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "dnsfilter", "run", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
+    running = FilterProcess(process)
+    try:
+        match = await running.read_until(LISTENING)
+        running.address = (match.group(1), int(match.group(2)))
+        yield running
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+def write_config(path: Path, upstream: str, deny: list[str], extra: str = "", port: int = 0) -> None:
+    deny_yaml = "".join(f"\n    - {name}" for name in deny) or " []"
+    path.write_text(
+        f"dns:\n  listen: [\"127.0.0.1:{port}\"]\n"
+        f"upstream:\n  servers: [\"{upstream}\"]\n"
+        f"blocking:\n  deny:{deny_yaml}\n"
+        f"data_dir: {path.parent / 'data'}\n{extra}"
+    )
+
+
+async def test_quick_start_flags_answer_and_sigterm_stops_cleanly(
+    fake_upstream: FakeUpstream, dns_client: DnsClient, tmp_path: Path
+) -> None:
+    fake_upstream.add("example.org. 300 IN A 192.0.2.1")
+    data_dir = tmp_path / "state"
+    async with dnsfilter_process(
+        "--listen", "127.0.0.1:0", "--upstream", fake_upstream.address, "--data-dir", str(data_dir)
+    ) as running:
+        reply = await dns_client.query("example.org", "A", running.address)
+        assert str(reply.rr[0].rdata) == "192.0.2.1"
+        assert data_dir.is_dir()
+        running.process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(running.process.wait(), 10) == 0
+
+
+async def test_sighup_applies_a_good_config_and_keeps_the_running_one_on_a_bad_one(
+    fake_upstream: FakeUpstream, dns_client: DnsClient, tmp_path: Path
+) -> None:
+    fake_upstream.add("example.org. 300 IN A 192.0.2.1", "games.example. 300 IN A 192.0.2.7")
+    config = tmp_path / "dnsfilter.yaml"
+    write_config(config, fake_upstream.address, deny=[])
+    async with dnsfilter_process("-c", str(config)) as running:
+        reply = await dns_client.query("games.example", "A", running.address)
+        assert str(reply.rr[0].rdata) == "192.0.2.7"
+
+        write_config(config, fake_upstream.address, deny=["games.example"], port=running.address[1])
+        running.process.send_signal(signal.SIGHUP)
+        await running.read_until("configuration reloaded")
+        reply = await dns_client.query("games.example", "A", running.address)
+        assert str(reply.rr[0].rdata) == "0.0.0.0"
+
+        config.write_text("dns:\n  udp_payload_size: 99\n  no_such_key: 1\n")
+        running.process.send_signal(signal.SIGHUP)
+        await running.read_until("the running one is kept")
+        await running.read_until(r"dns\.no_such_key")
+        reply = await dns_client.query("games.example", "A", running.address)
+        assert str(reply.rr[0].rdata) == "0.0.0.0"
+        running.process.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(running.process.wait(), 10) == 0
+
+
+async def test_tells_systemd_when_ready(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
+    notify_path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(str(notify_path))
+        notify.setblocking(False)
+        loop = asyncio.get_running_loop()
+        async with dnsfilter_process(
+            "--listen", "127.0.0.1:0", "--upstream", fake_upstream.address, "--data-dir", str(tmp_path / "d"),
+            env={"NOTIFY_SOCKET": str(notify_path)},
+        ):
+            message = await asyncio.wait_for(loop.sock_recv(notify, 256), 10)
+    assert message == b"READY=1"
+
+
+async def test_a_port_in_use_is_reported_plainly(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "dnsfilter", "run", "--listen", f"127.0.0.1:{port}",
+            "--upstream", fake_upstream.address, "--data-dir", str(tmp_path / "d"),
+            stderr=asyncio.subprocess.PIPE, cwd=REPO,
+        )
+        _, stderr = await asyncio.wait_for(process.communicate(), 15)
+    assert process.returncode == 1
+    text = stderr.decode()
+    assert f"cannot answer DNS on 127.0.0.1 port {port}" in text
+    assert "Traceback" not in text
+
+
+def test_check_config_accepts_the_shipped_example(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", "-c", str(REPO / "config" / "dnsfilter.yaml")]) == 0
+    assert "the configuration is valid" in capsys.readouterr().out
+
+
+def test_check_config_reports_every_problem_with_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("dns:\n  udp_payload_size: 99\ncache:\n  size: lots\nupstream:\n  servers: [\"tls://\"]\n")
+    assert main(["check-config", "-c", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "dns.udp_payload_size (line 2)" in err
+    assert "cache.size (line 4)" in err
+    assert "upstream.servers[0] (line 6)" in err
+
+
+def test_check_config_on_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", "-c", str(tmp_path / "nope.yaml")]) == 2
+    assert "nope.yaml" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["run", "--upstream", "tcp://dns.example"], ["run", "--listen", "localhost:99999"], ["run", "--bogus"]],
+    ids=["upstream-needs-ip", "bad-listen", "unknown-flag"],
+)
+def test_bad_command_line_is_an_error_not_a_crash(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+async def test_blocked_name_through_the_real_process(
+    fake_upstream: FakeUpstream, dns_client: DnsClient, tmp_path: Path
+) -> None:
+    config = tmp_path / "dnsfilter.yaml"
+    write_config(config, fake_upstream.address, deny=["ads.example"], extra="blocking_typo: 1\n")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "dnsfilter", "run", "-c", str(config), stderr=asyncio.subprocess.PIPE, cwd=REPO
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 15)
+    assert process.returncode == 2 and "blocking_typo" in stderr.decode()
+    write_config(config, fake_upstream.address, deny=["ads.example"])
+    async with dnsfilter_process("-c", str(config)) as running:
+        reply = await dns_client.query("tracker.ads.example", "AAAA", running.address, "tcp")
+        assert reply.header.rcode == RCODE.NOERROR and str(reply.rr[0].rdata) == "::"
