@@ -13,14 +13,16 @@ bounded in entries.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
 from dnsfilter.dns import wire
 
 _HEADER = struct.Struct(">HHHHHH")
+_HEADER_TAIL = struct.Struct(">HHHHH")
 _TTL = struct.Struct(">I")
 
 CacheKey = Hashable
@@ -44,7 +46,10 @@ class CachedAnswer:
     answer may be relayed but not cached (SERVFAIL, negative without SOA...).
     """
 
-    __slots__ = ("flags", "counts", "body", "ttl_offsets", "ttls", "stored_at", "lifetime", "rcode")
+    __slots__ = (
+        "flags", "counts", "body", "ttl_offsets", "ttls", "stored_at", "lifetime", "rcode",
+        "_aged_for", "_aged_body",
+    )
 
     def __init__(
         self,
@@ -65,34 +70,43 @@ class CachedAnswer:
         self.stored_at = stored_at
         self.lifetime = lifetime
         self.rcode = rcode
+        # The body as last aged, and for how many seconds: a popular name is
+        # asked many times a second, so TTLs are rewritten once per second.
+        self._aged_for = 0
+        self._aged_body = body
 
-    def render(self, query: wire.Query, now: float, udp_size: int, stale_ttl: int = 0) -> bytes:
+    def aged_body(self, now: float) -> bytes:
+        elapsed = int(now - self.stored_at)
+        if elapsed != self._aged_for:
+            self._aged_body = self._with_ttls(ttl - elapsed if ttl > elapsed else 0 for ttl in self.ttls)
+            self._aged_for = elapsed
+        return self._aged_body
+
+    def _with_ttls(self, ttls: Iterable[int]) -> bytes:
+        patched = bytearray(self.body)
+        for offset, ttl in zip(self.ttl_offsets, ttls):
+            _TTL.pack_into(patched, offset, ttl)
+        return bytes(patched)
+
+    def render(self, qid: bytes, query: wire.Query, now: float, udp_size: int, stale_ttl: int = 0) -> bytes:
         """This answer for ``query``: its ID, its question bytes, aged TTLs.
 
         With ``stale_ttl`` every TTL is set to it (RFC 8767 4: stale answers
         carry a short TTL so clients come back soon).
         """
-        body = self.body
         if stale_ttl:
-            patched = bytearray(body)
-            for offset in self.ttl_offsets:
-                _TTL.pack_into(patched, offset, stale_ttl)
-            body = bytes(patched)
+            body = self._with_ttls(itertools.repeat(stale_ttl))
         else:
-            elapsed = int(now - self.stored_at)
-            if elapsed > 0 and self.ttl_offsets:
-                patched = bytearray(body)
-                for offset, ttl in zip(self.ttl_offsets, self.ttls):
-                    _TTL.pack_into(patched, offset, ttl - elapsed if ttl > elapsed else 0)
-                body = bytes(patched)
+            body = self.aged_body(now)
         # RD and CD follow the client's query; the rest is the upstream's.
         flags = (self.flags & ~(wire.RD | wire.CD)) | (query.flags & (wire.RD | wire.CD))
         answers, authority, additional = self.counts
         if query.edns_size:
-            header = _HEADER.pack(query.id, flags, 1, answers, authority, additional + 1)
+            header = _HEADER_TAIL.pack(flags, 1, answers, authority, additional + 1)
             opt = wire.opt_record(udp_size, query.do, self.rcode >> 4)
-            return b"".join((header, query.question, body, opt))
-        return b"".join((_HEADER.pack(query.id, flags, 1, answers, authority, additional), query.question, body))
+            return b"".join((qid, header, query.question, body, opt))
+        header = _HEADER_TAIL.pack(flags, 1, answers, authority, additional)
+        return b"".join((qid, header, query.question, body))
 
 
 def answer_from_upstream(response: bytes, now: float, limits: CacheLimits) -> CachedAnswer:

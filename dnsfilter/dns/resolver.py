@@ -7,8 +7,8 @@ One ordered list, read top to bottom in ``Resolver.handle``:
     opcode, EDNS version, class, transfer types -> NOTIMP / BADVERS / REFUSED
     policy decision  -> block answer
     ANY              -> RFC 8482 minimal answer
-    local names      -> the home router, never public upstreams
     cache hit        -> patched stored bytes
+    local names      -> the home router, never public upstreams
     miss             -> coalesced upstream query (the only await)
 
 Everything up to the cache hit runs synchronously inside the listener's
@@ -40,6 +40,8 @@ Outcome = bytes | None | Pending
 _NULL_RDATA = {wire.TYPE_A: b"\x00" * 4, wire.TYPE_AAAA: b"\x00" * 16}
 _ANY_TTL = 3600
 _ACL_MEMO_LIMIT = 4096
+_BLOCK_MEMO_LIMIT = 8192
+_SAFE_UDP_SIZE = wire.MIN_UDP_SIZE  # every client takes this much
 
 
 class Upstreams(Protocol):
@@ -116,85 +118,96 @@ class Resolver:
         self.local_zones = local_zones
         self.local_upstreams = local_upstreams
         self.acl = acl
-        self.settings = settings
         self.stats = ResolverStats()
         self.clock = clock
         self.wall_clock = wall_clock
-        self._inflight: dict[tuple[str, int, int, bool, bool], asyncio.Task[CachedAnswer]] = {}
+        self._parser = wire.QueryParser()
+        self._block_replies: dict[wire.Query, bytes] = {}
+        self.settings = settings
+        self._inflight: dict[wire.AnswerKey, asyncio.Task[CachedAnswer]] = {}
+
+    @property
+    def settings(self) -> AnswerSettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: AnswerSettings) -> None:
+        self._settings = settings
+        self._block_replies.clear()
 
     def handle(self, data: bytes, client: str, tcp: bool) -> Outcome:
         """Answer one packet: bytes now, None to drop, or a coroutine (miss)."""
         self.stats.queries += 1
         try:
-            query = wire.parse_query(data)
+            query = self._parser.parse(data)
         except wire.MalformedPacket as error:
             self.stats.malformed += 1
             if error.header is None or not self.acl.allows(client):
                 return None
             return wire.header_only_reply(error.header, wire.FORMERR)
-        settings = self.settings
+        qid = data[:2]
+        settings = self._settings
         if not self.acl.allows(client):
             self.stats.refused += 1
-            return wire.build_reply(query, settings.udp_size, wire.REFUSED)
-        if query.opcode != wire.OPCODE_QUERY:
-            return wire.build_reply(query, settings.udp_size, wire.NOTIMP)
-        if query.edns_version:
-            return wire.build_reply(query, settings.udp_size, wire.BADVERS)
-        qtype = query.qtype
-        if query.qclass != wire.CLASS_IN or qtype in (wire.TYPE_AXFR, wire.TYPE_IXFR):
-            return wire.build_reply(query, settings.udp_size, wire.REFUSED)
-        if qtype == wire.TYPE_OPT:
-            return wire.build_reply(query, settings.udp_size, wire.FORMERR)
+            return wire.build_reply(qid, query, settings.udp_size, wire.REFUSED)
+        if query.error_rcode:
+            return wire.build_reply(qid, query, settings.udp_size, query.error_rcode)
 
-        decision = self.policy.decide(query.qname, qtype, client, self.wall_clock())
+        decision = self.policy.decide(query.qname, query.qtype, client, self.wall_clock())
         if decision.blocked:
             self.stats.blocked += 1
-            return self._fit(self._block_answer(query), query, tcp)
-        if qtype == wire.TYPE_ANY:
-            return self._fit(
-                wire.build_reply(query, settings.udp_size, answers=wire.rfc8482_hinfo(_ANY_TTL), ancount=1),
-                query,
-                tcp,
-            )
-        upstreams = self.upstreams
-        if self.local_zones.covers(query.qname, qtype):
-            if self.local_upstreams is None:
-                return wire.build_reply(query, settings.udp_size, wire.NXDOMAIN)
-            upstreams = self.local_upstreams
-
-        key = (query.qname, qtype, query.qclass, query.do, bool(query.flags & wire.CD))
+            return qid + self._block_reply(query)
+        if query.qtype == wire.TYPE_ANY:
+            answer = wire.rfc8482_hinfo(_ANY_TTL)
+            return wire.build_reply(qid, query, settings.udp_size, answers=answer, ancount=1)
         now = self.clock()
-        entry = self.cache.get(key, now)
+        entry = self.cache.get(query.key, now)
         if entry is not None:
-            return self._fit(entry.render(query, now, settings.udp_size), query, tcp)
-        return self._forward(query, key, upstreams, tcp)
+            reply = entry.render(qid, query, now, settings.udp_size)
+            if tcp or len(reply) <= _SAFE_UDP_SIZE:
+                return reply
+            return self._fit(reply, query, tcp)
+        # Only answers from the router can be cached for local names, so
+        # checking whether a name is local can wait until the cache misses.
+        upstreams = self.upstreams
+        if self.local_zones.covers(query.qname, query.qtype):
+            if self.local_upstreams is None:
+                return wire.build_reply(qid, query, settings.udp_size, wire.NXDOMAIN)
+            upstreams = self.local_upstreams
+        return self._forward(qid, query, upstreams, tcp)
 
-    def _block_answer(self, query: wire.Query) -> bytes:
-        settings = self.settings
+    def _block_reply(self, query: wire.Query) -> bytes:
+        """The block answer for ``query`` after its ID, built once per query shape."""
+        reply = self._block_replies.get(query)
+        if reply is None:
+            reply = self._build_block_reply(query)[2:]
+            if len(self._block_replies) >= _BLOCK_MEMO_LIMIT:
+                self._block_replies.clear()
+            self._block_replies[query] = reply
+        return reply
+
+    def _build_block_reply(self, query: wire.Query) -> bytes:
+        settings = self._settings
+        qid = b"\x00\x00"
         if settings.block_nxdomain:
-            return wire.build_reply(query, settings.udp_size, wire.NXDOMAIN)
+            return wire.build_reply(qid, query, settings.udp_size, wire.NXDOMAIN)
         rdata = _NULL_RDATA.get(query.qtype)
         if rdata is None:
-            return wire.build_reply(query, settings.udp_size)  # NODATA
+            return wire.build_reply(qid, query, settings.udp_size)  # NODATA
         record = wire.address_record(query.qtype, settings.block_ttl, rdata)
-        return wire.build_reply(query, settings.udp_size, answers=record, ancount=1)
+        return wire.build_reply(qid, query, settings.udp_size, answers=record, ancount=1)
 
     def _fit(self, reply: bytes, query: wire.Query, tcp: bool) -> bytes:
         """Truncate a UDP reply the client cannot take (TC=1 sends it to TCP)."""
-        if not tcp and len(reply) > wire.max_udp_reply(query, self.settings.udp_size):
-            return wire.truncated(reply, query, self.settings.udp_size)
+        if not tcp and len(reply) > wire.max_udp_reply(query, self._settings.udp_size):
+            return wire.truncated(reply, query, self._settings.udp_size)
         return reply
 
-    async def _forward(
-        self,
-        query: wire.Query,
-        key: tuple[str, int, int, bool, bool],
-        upstreams: Upstreams,
-        tcp: bool,
-    ) -> bytes | None:
+    async def _forward(self, qid: bytes, query: wire.Query, upstreams: Upstreams, tcp: bool) -> bytes | None:
+        key = query.key
         task = self._inflight.get(key)
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._fetch(query, key, upstreams))
+            task = asyncio.get_running_loop().create_task(self._fetch(query, upstreams))
             self._inflight[key] = task
             task.add_done_callback(lambda done: self._forget(key, done))
         try:
@@ -206,30 +219,27 @@ class Resolver:
             stale = self.cache.get_stale(key, now)
             if stale is not None:
                 log.info("serving %s stale: %s", query.qname, error)
-                return self._fit(
-                    stale.render(query, now, self.settings.udp_size, self.settings.stale_ttl), query, tcp
-                )
-            return wire.build_reply(query, self.settings.udp_size, wire.SERVFAIL)
+                reply = stale.render(qid, query, now, self._settings.udp_size, self._settings.stale_ttl)
+                return self._fit(reply, query, tcp)
+            return wire.build_reply(qid, query, self._settings.udp_size, wire.SERVFAIL)
         except wire.MalformedPacket:
-            return wire.build_reply(query, self.settings.udp_size, wire.SERVFAIL)
-        return self._fit(entry.render(query, self.clock(), self.settings.udp_size), query, tcp)
+            return wire.build_reply(qid, query, self._settings.udp_size, wire.SERVFAIL)
+        return self._fit(entry.render(qid, query, self.clock(), self._settings.udp_size), query, tcp)
 
-    def _forget(self, key: tuple[str, int, int, bool, bool], task: asyncio.Task[CachedAnswer]) -> None:
+    def _forget(self, key: wire.AnswerKey, task: asyncio.Task[CachedAnswer]) -> None:
         self._inflight.pop(key, None)
         if not task.cancelled():
             task.exception()  # retrieved here, so an unawaited failure is not reported as lost
 
-    async def _fetch(
-        self, query: wire.Query, key: tuple[str, int, int, bool, bool], upstreams: Upstreams
-    ) -> CachedAnswer:
-        """Ask upstream once for everyone waiting on ``key``, and cache it."""
+    async def _fetch(self, query: wire.Query, upstreams: Upstreams) -> CachedAnswer:
+        """Ask upstream once for everyone waiting on this question, and cache it."""
         self.stats.forwarded += 1
         question = query.question
         # Ask in lower case so differently-cased clients share one answer.
         question = question[:-4].lower() + question[-4:]
         response = await upstreams.resolve(question, do=query.do, cd=bool(query.flags & wire.CD))
         entry = answer_from_upstream(response, self.clock(), self.cache.limits)
-        self.cache.put(key, entry)
+        self.cache.put(query.key, entry)
         return entry
 
     async def drain(self, timeout: float) -> None:

@@ -61,6 +61,7 @@ MAX_NAME_WIRE: Final = 255
 MAX_LABEL: Final = 63
 
 _HEADER = struct.Struct(">HHHHHH")
+_HEADER_TAIL = struct.Struct(">HHHHH")  # the header after the ID
 _TYPE_CLASS = struct.Struct(">HH")
 _RR_FIXED = struct.Struct(">HHIH")  # type, class, ttl, rdlength
 _OPT_FIXED = struct.Struct(">HHBBHH")  # type, payload size, ext rcode, version, flags, rdlength
@@ -70,6 +71,9 @@ _TTL = struct.Struct(">I")
 # escaped (RFC 4343 presentation format) so a label can never smuggle a dot,
 # a control character or markup into logs, lookups or the web UI.
 _PLAIN_NAME = re.compile(rb"[a-z0-9_\-.*]*\Z")
+
+# What an upstream answer is filed under: (qname, qtype, qclass, DO, CD).
+AnswerKey = tuple[str, int, int, bool, bool]
 
 
 class MalformedPacket(ValueError):
@@ -85,15 +89,22 @@ class MalformedPacket(ValueError):
 
 
 class Query:
-    """One parsed client query: header fields, the question, and EDNS.
+    """One parsed client query, everything but its ID.
+
+    The ID is left out so that a repeated query (the same device asking the
+    same name again) is parsed once and shared: see ``QueryParser``. Replies
+    take the ID as the first two bytes of the client's packet.
 
     ``qname`` is lower case without the trailing dot ("" for the root), in
     presentation format. ``question`` is the question section exactly as the
     client sent it. ``edns_size`` is 0 when the client sent no OPT record.
+    ``key`` identifies the upstream answer that fits this query.
+    ``error_rcode`` is not NOERROR when the query is one we answer with an
+    error whatever the name: an unknown opcode, a newer EDNS version, a
+    class other than IN, a zone transfer.
     """
 
     __slots__ = (
-        "id",
         "flags",
         "qname",
         "qtype",
@@ -103,31 +114,22 @@ class Query:
         "edns_version",
         "do",
         "edns_options",
+        "key",
+        "error_rcode",
     )
 
-    def __init__(
-        self,
-        id: int,
-        flags: int,
-        qname: str,
-        qtype: int,
-        qclass: int,
-        question: bytes,
-        edns_size: int = 0,
-        edns_version: int = 0,
-        do: bool = False,
-        edns_options: bytes = b"",
-    ) -> None:
-        self.id = id
+    def __init__(self, flags: int, qname: str, qtype: int, qclass: int, question: bytes) -> None:
         self.flags = flags
         self.qname = qname
         self.qtype = qtype
         self.qclass = qclass
         self.question = question
-        self.edns_size = edns_size
-        self.edns_version = edns_version
-        self.do = do
-        self.edns_options = edns_options
+        self.edns_size = 0
+        self.edns_version = 0
+        self.do = False
+        self.edns_options = b""
+        self.key: AnswerKey = (qname, qtype, qclass, False, bool(flags & CD))
+        self.error_rcode = NOERROR
 
     @property
     def opcode(self) -> int:
@@ -135,9 +137,35 @@ class Query:
 
     def __repr__(self) -> str:
         return (
-            f"Query(id={self.id}, qname={self.qname!r}, qtype={self.qtype}, "
-            f"qclass={self.qclass}, edns_size={self.edns_size}, do={self.do})"
+            f"Query(qname={self.qname!r}, qtype={self.qtype}, qclass={self.qclass}, "
+            f"edns_size={self.edns_size}, do={self.do})"
         )
+
+
+class QueryParser:
+    """``parse_query`` with a bounded memo keyed by the packet minus its ID.
+
+    A home network asks the same few hundred names over and over, with the
+    same flags and EDNS, so most packets differ from one seen before only in
+    their ID. The memo is safe because a Query is a pure function of those
+    bytes, and bounded: when full it starts again.
+    """
+
+    __slots__ = ("_memo", "_limit")
+
+    def __init__(self, limit: int = 8192) -> None:
+        self._memo: dict[bytes, Query] = {}
+        self._limit = limit
+
+    def parse(self, data: bytes) -> Query:
+        body = data[2:]
+        query = self._memo.get(body)
+        if query is None:
+            query = parse_query(data)
+            if len(self._memo) >= self._limit:
+                self._memo.clear()
+            self._memo[body] = query
+        return query
 
 
 def name_to_text(labels: list[bytes]) -> str:
@@ -169,7 +197,7 @@ def parse_query(data: bytes) -> Query:
     if len(data) < 12:
         raise MalformedPacket("shorter than a DNS header")
     header = data[:12]
-    qid, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(data)
+    _qid, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(data)
     if flags & QR:
         raise MalformedPacket("a response, not a query")
     if qdcount != 1:
@@ -198,10 +226,23 @@ def parse_query(data: bytes) -> Query:
     except IndexError:
         raise MalformedPacket("question cut short", header) from None
     pos += 4
-    query = Query(qid, flags, name_to_text(labels), qtype, qclass, data[12:pos])
+    query = Query(flags, name_to_text(labels), qtype, qclass, data[12:pos])
     if arcount:
         _read_edns(data, pos, ancount + nscount, arcount, query, header)
+    query.error_rcode = _error_rcode(query)
     return query
+
+
+def _error_rcode(query: Query) -> int:
+    if query.opcode != OPCODE_QUERY:
+        return NOTIMP
+    if query.edns_version:
+        return BADVERS  # RFC 6891 6.1.3
+    if query.qtype == TYPE_OPT:
+        return FORMERR  # a meta-type cannot be asked for
+    if query.qclass != CLASS_IN or query.qtype in (TYPE_AXFR, TYPE_IXFR):
+        return REFUSED  # no CHAOS answers, no zone transfers from a filter
+    return NOERROR
 
 
 def _read_edns(
@@ -228,6 +269,7 @@ def _read_edns(
                 query.edns_version = version
                 query.do = bool(eflags & EDNS_DO)
                 query.edns_options = data[pos : pos + rdlength]
+                query.key = (query.qname, query.qtype, query.qclass, query.do, bool(query.flags & CD))
             pos += rdlength
     except (IndexError, struct.error):
         raise MalformedPacket("additional section cut short", header) from None
@@ -264,9 +306,18 @@ def _skip_rr(data: bytes, pos: int) -> int:
 # --- building answers -------------------------------------------------------
 
 
+_OPT_RECORDS: dict[tuple[int, bool, int], bytes] = {}
+
+
 def opt_record(udp_size: int, do: bool = False, ext_rcode: int = 0) -> bytes:
     """Our OPT pseudo-record: advertised buffer size, DO echoed, no options."""
-    return b"\x00" + _OPT_FIXED.pack(TYPE_OPT, udp_size, ext_rcode, 0, EDNS_DO if do else 0, 0)
+    key = (udp_size, do, ext_rcode)
+    record = _OPT_RECORDS.get(key)
+    if record is None:
+        # Few distinct values (one buffer size, DO, a handful of RCODEs): kept.
+        record = b"\x00" + _OPT_FIXED.pack(TYPE_OPT, udp_size, ext_rcode & 0xFF, 0, EDNS_DO if do else 0, 0)
+        _OPT_RECORDS[key] = record
+    return record
 
 
 def reply_flags(query_flags: int, rcode: int, aa: bool = False) -> int:
@@ -276,6 +327,7 @@ def reply_flags(query_flags: int, rcode: int, aa: bool = False) -> int:
 
 
 def build_reply(
+    qid: bytes,
     query: Query,
     udp_size: int,
     rcode: int = NOERROR,
@@ -287,16 +339,14 @@ def build_reply(
 ) -> bytes:
     """A complete reply to ``query`` with the given sections.
 
-    ``udp_size`` is the buffer size we advertise in our OPT record, added only
+    ``qid`` is the client's 2-byte ID as sent. ``udp_size`` is the buffer size we advertise in our OPT record, added only
     when the client used EDNS. Answer record owners usually point at the
     question (0xC00C), which is why the question is always at offset 12.
     """
     arcount = 1 if query.edns_size else 0
-    header = _HEADER.pack(
-        query.id, reply_flags(query.flags, rcode, aa), 1, ancount, nscount, arcount
-    )
+    header = _HEADER_TAIL.pack(reply_flags(query.flags, rcode, aa), 1, ancount, nscount, arcount)
     opt = opt_record(udp_size, query.do, rcode >> 4) if arcount else b""
-    return b"".join((header, query.question, answers, authority, opt))
+    return b"".join((qid, header, query.question, answers, authority, opt))
 
 
 def header_only_reply(header: bytes, rcode: int) -> bytes:
@@ -320,9 +370,9 @@ def truncated(reply: bytes, query: Query, udp_size: int) -> bytes:
     """The reply cut down to header + question (+OPT) with TC set."""
     flags = struct.unpack_from(">H", reply, 2)[0] | TC
     arcount = 1 if query.edns_size else 0
-    header = _HEADER.pack(query.id, flags, 1, 0, 0, arcount)
+    header = _HEADER_TAIL.pack(flags, 1, 0, 0, arcount)
     opt = opt_record(udp_size, query.do) if arcount else b""
-    return header + query.question + opt
+    return b"".join((reply[:2], header, query.question, opt))
 
 
 def max_udp_reply(query: Query, our_size: int) -> int:

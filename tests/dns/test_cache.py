@@ -38,7 +38,7 @@ class TestRender:
     def test_fresh_hit_is_the_upstream_answer_with_the_clients_id_and_case(self) -> None:
         entry = answer_from_upstream(upstream(["example.org. 300 IN A 192.0.2.1"]), 1000.0, CacheLimits())
         query = client_query("ExAmPle.org", qid=7)
-        reply = DNSRecord.parse(entry.render(query, 1000.0, 1232))
+        reply = DNSRecord.parse(entry.render(b"\x00\x07", query, 1000.0, 1232))
         assert reply.header.id == 7
         assert str(reply.q.qname) == "ExAmPle.org."
         assert str(reply.rr[0].rdata) == "192.0.2.1"
@@ -49,17 +49,17 @@ class TestRender:
     def test_ttls_decrease_with_age(self) -> None:
         data = upstream(["example.org. 300 IN CNAME www.example.org.", "www.example.org. 60 IN A 192.0.2.1"])
         entry = answer_from_upstream(data, 1000.0, CacheLimits())
-        reply = DNSRecord.parse(entry.render(client_query(), 1045.7, 1232))
+        reply = DNSRecord.parse(entry.render(b"\x00\x63", client_query(), 1045.7, 1232))
         assert [rr.ttl for rr in reply.rr] == [255, 15]
 
     def test_our_opt_is_added_for_edns_clients(self) -> None:
         entry = answer_from_upstream(upstream(["example.org. 300 IN A 192.0.2.1"]), 0.0, CacheLimits())
-        reply = DNSRecord.parse(entry.render(client_query(edns=True), 0.0, 1232))
+        reply = DNSRecord.parse(entry.render(b"\x00\x63", client_query(edns=True), 0.0, 1232))
         assert len(reply.ar) == 1 and reply.ar[0].rclass == 1232
 
     def test_stale_render_uses_stale_ttl(self) -> None:
         entry = answer_from_upstream(upstream(["example.org. 60 IN A 192.0.2.1"]), 0.0, CacheLimits())
-        reply = DNSRecord.parse(entry.render(client_query(), 5000.0, 1232, stale_ttl=30))
+        reply = DNSRecord.parse(entry.render(b"\x00\x63", client_query(), 5000.0, 1232, stale_ttl=30))
         assert reply.rr[0].ttl == 30
 
 
