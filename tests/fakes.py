@@ -18,8 +18,9 @@ import collections
 import os
 import random
 import socket
+import ssl
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +82,8 @@ class FakeUpstream:
     Use ``async with FakeUpstream() as fake`` or ``await fake.start()`` /
     ``await fake.close()``. Program it with ``add()``, ``add_nxdomain()`` and
     ``behave()``; read ``query_counts``, ``transport_counts``, ``last_queries``.
+    ``start_tls()`` adds a DNS-over-TLS listener with the same answers, and
+    ``respond()`` answers raw bytes for any other front end (a DoH test server).
     """
 
     def __init__(self, host: str = "127.0.0.1") -> None:
@@ -95,11 +98,13 @@ class FakeUpstream:
         self.last_queries: collections.deque[bytes] = collections.deque(maxlen=32)
         self.last_udp_peer: Address | None = None
         self.tcp_connections_accepted = 0
+        self.tls_port = 0
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
+        self._tls: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._changed: asyncio.Condition | None = None
+        self._changed = asyncio.Event()
 
     # --- programming it ---------------------------------------------------------
 
@@ -131,36 +136,61 @@ class FakeUpstream:
     def total_queries(self) -> int:
         return sum(self.transport_counts.values())
 
+    @property
+    def open_tcp_connections(self) -> int:
+        """TCP and TLS connections open right now."""
+        return len(self._writers)
+
     async def wait_for_queries(self, count: int, timeout: float = 5.0) -> None:
         """Return once at least ``count`` queries (all transports) have arrived."""
-        assert self._changed is not None, "not started"
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: self.total_queries >= count), timeout)
+        await self.wait_for(lambda: self.total_queries >= count, timeout)
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Return once ``predicate()`` holds; checked whenever a query arrives or a connection closes."""
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                await self._changed.wait()
+
+    def _notify(self) -> None:
+        # A fresh Event per change wakes every waiter once, with no lock to take.
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     # --- running ------------------------------------------------------------------
 
     async def start(self) -> FakeUpstream:
         loop = asyncio.get_running_loop()
-        self._changed = asyncio.Condition()
         udp_sock, tcp_sock = _bind_udp_and_tcp(self.host)
         self.port = udp_sock.getsockname()[1]
         self._udp, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), sock=udp_sock)
         self._tcp = await asyncio.start_server(self._serve_tcp, sock=tcp_sock)
         return self
 
+    async def start_tls(self, ssl_context: ssl.SSLContext) -> int:
+        """Also serve DNS over TLS on 127.0.0.1 (its own port, returned and kept in ``tls_port``)."""
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await self._serve_tcp(reader, writer, "tls")
+
+        self._tls = await asyncio.start_server(serve, self.host, 0, ssl=ssl_context)
+        self.tls_port = self._tls.sockets[0].getsockname()[1]
+        return self.tls_port
+
     async def close(self) -> None:
         if self._udp is not None:
             self._udp.close()
-        if self._tcp is not None:
-            self._tcp.close()
+        for server in (self._tcp, self._tls):
+            if server is not None:
+                server.close()
         for writer in list(self._writers):
             writer.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._tcp is not None:
-            await asyncio.wait_for(self._tcp.wait_closed(), 5)
-        self._udp = self._tcp = None
+        for server in (self._tcp, self._tls):
+            if server is not None:
+                await asyncio.wait_for(server.wait_closed(), 5)
+        self._udp = self._tcp = self._tls = None
 
     async def drop_tcp_connections(self) -> None:
         """Close every open TCP connection from the server side (clients must reconnect)."""
@@ -183,7 +213,9 @@ class FakeUpstream:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve_tcp(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, transport: str = "tcp"
+    ) -> None:
         self.tcp_connections_accepted += 1
         self._writers.add(writer)
         task = asyncio.current_task()
@@ -194,31 +226,35 @@ class FakeUpstream:
                 (length,) = _LENGTH.unpack(await reader.readexactly(2))
                 data = await reader.readexactly(length)
                 # Each query in its own task: pipelined answers may come back out of order.
-                self._spawn(self._answer_tcp(data, writer))
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+                self._spawn(self._answer_tcp(data, writer, transport))
+        except (asyncio.IncompleteReadError, OSError, asyncio.CancelledError):
             pass
         finally:
             self._writers.discard(writer)
             writer.close()
             if task is not None:
                 self._tasks.discard(task)
+            self._notify()
 
-    async def _answer_tcp(self, data: bytes, writer: asyncio.StreamWriter) -> None:
-        for packet in await self._respond(data, "tcp"):
+    async def _answer_tcp(self, data: bytes, writer: asyncio.StreamWriter, transport: str) -> None:
+        for packet in await self.respond(data, transport):
             if writer.is_closing():
                 return
             writer.write(_LENGTH.pack(len(packet)) + packet)
 
     async def _answer_udp(self, data: bytes, peer: Address) -> None:
         self.last_udp_peer = peer
-        for packet in await self._respond(data, "udp"):
+        for packet in await self.respond(data, "udp"):
             if self._udp is not None:
                 self._udp.sendto(packet, peer)
 
     # --- answering ----------------------------------------------------------------
 
-    async def _respond(self, data: bytes, transport: str) -> list[bytes]:
-        """The packets to send back for one query (none to stay silent)."""
+    async def respond(self, data: bytes, transport: str) -> list[bytes]:
+        """The packets to send back for one query (none to stay silent).
+
+        ``transport`` is counted in ``transport_counts``; "udp" is the one that truncates.
+        """
         self.last_queries.append(data)
         try:
             request = DNSRecord.parse(data)
@@ -229,9 +265,7 @@ class FakeUpstream:
             request, name, qtype = None, "<malformed>", 0
         self.query_counts[(name, qtype)] += 1
         self.transport_counts[transport] += 1
-        assert self._changed is not None
-        async with self._changed:
-            self._changed.notify_all()
+        self._notify()
         if request is None:
             return [data[:2] + b"\x80\x01" + bytes(8)] if len(data) >= 12 else []
         behaviour = self.name_behaviour.get(name, self.behaviour)
