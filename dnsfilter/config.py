@@ -25,6 +25,7 @@ from dnsfilter.configschema import (
     NULL_TAG,
     Invalid,
     Problems,
+    boolean,
     choice,
     from_text,
     integer,
@@ -63,6 +64,7 @@ __all__ = [
     "DatabaseSettings",
     "DnsSettings",
     "ListenAddress",
+    "ListsSettings",
     "LocalSettings",
     "UpstreamConfig",
     "UpstreamSettings",
@@ -191,11 +193,38 @@ class CacheSettings:
     stale_max_age: int = setting(86400, integer(0, 604800))
 
 
+def parse_tag_id(text: str) -> str:
+    """A category or service id as the catalog writes them: tiktok, adult, proxy_vpn."""
+    word = text.strip().lower()
+    if not _TAG_ID.fullmatch(word):
+        raise ValueError(
+            f'"{text}" is not a category or service name; use the short names from '
+            "blocklists/catalog.yaml, such as adult or tiktok"
+        )
+    return word
+
+
+_TAG_ID: Final = re.compile(r"[a-z0-9][a-z0-9_\-]{0,63}")
+
+
 @dataclass(frozen=True, slots=True)
 class BlockingSettings:
     mode: str = setting("null_ip", choice("null_ip", "nxdomain"))
     ttl: int = setting(10, integer(0, 86400))
     deny: tuple[str, ...] = setting((), sequence(from_text(parse_blocked_name)))
+    # None: the categories the catalog marks as harmful to children or a
+    # security risk. Checked against the catalog when the filter starts.
+    categories: tuple[str, ...] | None = setting(None, optional(sequence(from_text(parse_tag_id))))
+    services: tuple[str, ...] = setting((), sequence(from_text(parse_tag_id)))
+
+
+@dataclass(frozen=True, slots=True)
+class ListsSettings:
+    auto_update: bool = setting(True, boolean)
+    update_interval_hours: float = setting(24.0, number(1, 24 * 30))
+    # A download that lost more than this share of its entries is refused.
+    max_shrink: float = setting(0.5, number(0.05, 0.95))
+    download_timeout: float = setting(120.0, number(5, 3600))
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +245,7 @@ class Config:
     local: LocalSettings = setting(LocalSettings(), section(LocalSettings))
     cache: CacheSettings = setting(CacheSettings(), section(CacheSettings, check=_check_cache))
     blocking: BlockingSettings = setting(BlockingSettings(), section(BlockingSettings))
+    lists: ListsSettings = setting(ListsSettings(), section(ListsSettings))
     web: WebSettings = setting(WebSettings(), section(WebSettings))
     database: DatabaseSettings = setting(DatabaseSettings(), section(DatabaseSettings))
     data_dir: Path = setting(Path("data"), from_text(parse_directory))

@@ -156,6 +156,14 @@ def number(low: float, high: float) -> Convert[float]:
     return convert
 
 
+def boolean(node: yaml.Node, path: str, problems: Problems) -> bool:
+    """true or false (YAML's yes/no/on/off are read as text and refused)."""
+    value = scalar(node)
+    if not isinstance(value, bool):
+        raise Invalid(f"must be true or false, not {describe(node)}")
+    return value
+
+
 def text(node: yaml.Node, path: str, problems: Problems) -> str:
     """Text; a number or true/false where text is expected is a mistake."""
     value = scalar(node)

@@ -94,6 +94,12 @@ DEFAULTS = [
     ("blocking.mode", "null_ip"),
     ("blocking.ttl", 10),
     ("blocking.deny", ()),
+    ("blocking.categories", None),
+    ("blocking.services", ()),
+    ("lists.auto_update", True),
+    ("lists.update_interval_hours", 24.0),
+    ("lists.max_shrink", 0.5),
+    ("lists.download_timeout", 120.0),
     ("web.listen", ListenAddress("127.0.0.1", 8080)),
     ("database.url", None),
     ("data_dir", Path("data")),
@@ -242,6 +248,13 @@ VALID = [
     ("blocking.ttl", "0", 0),
     ("blocking.ttl", "86400", 86400),
     ("blocking.deny", "[example.org, example.net]", ("example.org", "example.net")),
+    ("blocking.categories", "[adult, Gambling, proxy_vpn]", ("adult", "gambling", "proxy_vpn")),
+    ("blocking.categories", "[]", ()),
+    ("blocking.services", "[tiktok, roblox]", ("tiktok", "roblox")),
+    ("lists.auto_update", "false", False),
+    ("lists.update_interval_hours", "6", 6.0),
+    ("lists.max_shrink", "0.25", 0.25),
+    ("lists.download_timeout", "30", 30.0),
     ("web.listen", "0.0.0.0:80", ListenAddress("0.0.0.0", 80)),
     ("web.listen", "192.168.1.2", ListenAddress("192.168.1.2", 8080)),
     ("web.listen", '"[::]:8443"', ListenAddress("::", 8443)),
@@ -352,6 +365,18 @@ INVALID = [
     ("blocking.ttl", "86401", None, "86401 is out of range; use a whole number from 0 to 86400"),
     ("blocking.deny", "example.org", None, "must be a list; write it in brackets: [example.org]"),
     ("blocking.deny", "[1]", "blocking.deny[0]", "must be text, not the number 1"),
+    ("blocking.categories", "adult", None, "must be a list"),
+    ("blocking.categories", '["adult content"]', "blocking.categories[0]", "is not a category or service name"),
+    ("blocking.services", "[<b>]", "blocking.services[0]", "is not a category or service name"),
+    ("blocking.services", "tiktok", None, "must be a list"),
+    ("lists.auto_update", "yes please", None, "must be true or false"),
+    ("lists.auto_update", "1", None, "must be true or false"),
+    ("lists.update_interval_hours", "0.5", None, "out of range"),
+    ("lists.update_interval_hours", "daily", None, "must be a number"),
+    ("lists.max_shrink", "1.5", None, "out of range"),
+    ("lists.max_shrink", "[0.5]", None, "must be a single value"),
+    ("lists.download_timeout", "fast", None, "must be a number"),
+    ("lists.download_timeout", "1", None, "out of range"),
     ("blocking.deny", '["a..b"]', "blocking.deny[0]", '"a..b" has an empty part between two dots'),
     ("web.listen", "[127.0.0.1:8080]", None, "must be a single value, not a list"),
     ("web.listen", "localhost:8080", None, '"localhost" is not an IP address; listen on an address of this'),
@@ -409,7 +434,7 @@ def test_null_is_an_error_where_a_value_is_needed(path: str) -> None:
         assert "write [] for an empty list" in problem
 
 
-SECTIONS = ["dns", "upstream", "local", "cache", "blocking", "web", "database"]
+SECTIONS = ["dns", "upstream", "local", "cache", "blocking", "lists", "web", "database"]
 
 
 @pytest.mark.parametrize(
