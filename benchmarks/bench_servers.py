@@ -1,0 +1,252 @@
+"""Start, probe and stop the processes a benchmark needs, each on 127.0.0.1.
+
+A server under test is a ``ServerSpec``: a name and how to build its command
+line from (port, upstream port, data dir). Adding another server means adding
+one spec; the driver treats them all alike.
+"""
+
+from __future__ import annotations
+
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dns_probe import query_tcp, query_udp
+
+HOST = "127.0.0.1"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STOP_GRACE_SECONDS = 5.0
+
+
+class ServerStartError(RuntimeError):
+    """A process we started did not come up; the message says which and why."""
+
+
+@dataclass
+class ManagedProcess:
+    """A child process with its log file; ``stop`` is safe to call twice."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def exit_code(self) -> int | None:
+        return self.popen.poll()
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:]) or "(log is empty)"
+
+    def stop(self) -> None:
+        if self.popen.poll() is not None:
+            return
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(timeout=STOP_GRACE_SECONDS)
+
+
+@dataclass
+class ProcessGroup:
+    """Every process started for one run, stopped in reverse order on close."""
+
+    processes: list[ManagedProcess] = field(default_factory=list)
+
+    def start(
+        self,
+        name: str,
+        command: Sequence[str],
+        log_path: Path,
+        *,
+        stdout_pipe: bool = False,
+    ) -> ManagedProcess:
+        log = log_path.open("wb")
+        try:
+            popen = subprocess.Popen(
+                list(command),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE if stdout_pipe else log,
+                stderr=log if stdout_pipe else subprocess.STDOUT,
+            )
+        except OSError as error:
+            raise ServerStartError(
+                f"{name} could not be started ({command[0]}): {error}"
+            ) from error
+        finally:
+            log.close()  # the child holds its own descriptor
+        process = ManagedProcess(name, popen, log_path)
+        self.processes.append(process)
+        return process
+
+    def stop(self, process: ManagedProcess) -> None:
+        process.stop()
+        if process.popen.stdout is not None:
+            process.popen.stdout.close()
+        if process in self.processes:
+            self.processes.remove(process)
+
+    def close(self) -> None:
+        for process in reversed(list(self.processes)):
+            self.stop(process)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSpec:
+    """A DNS server to benchmark: its name and how to launch it."""
+
+    name: str
+    command: Callable[
+        [int, int, Path], list[str]
+    ]  # (port, upstream port, data dir) -> argv
+    missing_reason: Callable[[], str | None]  # why it cannot run here, or None
+    start_deadline_seconds: float
+
+
+OURS_EXECUTABLE = REPO_ROOT / ".venv" / "bin" / "dnsfilter"
+
+
+def ours_command(port: int, upstream_port: int, data_dir: Path) -> list[str]:
+    return [
+        str(OURS_EXECUTABLE),
+        "run",
+        "--listen",
+        f"{HOST}:{port}",
+        "--upstream",
+        f"{HOST}:{upstream_port}",
+        "--data-dir",
+        str(data_dir),
+    ]
+
+
+def ours_missing() -> str | None:
+    if OURS_EXECUTABLE.exists():
+        return None
+    return f"{OURS_EXECUTABLE.relative_to(REPO_ROOT)} not found (pip install -e . in the venv)"
+
+
+def dnsmasq_executable() -> str | None:
+    return shutil.which("dnsmasq") or shutil.which("dnsmasq", path="/usr/sbin:/sbin")
+
+
+def dnsmasq_command(port: int, upstream_port: int, data_dir: Path) -> list[str]:
+    executable = dnsmasq_executable() or "dnsmasq"
+    return [
+        executable,
+        "--keep-in-foreground",
+        "--no-resolv",
+        "--no-hosts",
+        "--bind-interfaces",
+        f"--listen-address={HOST}",
+        f"--port={port}",
+        f"--server={HOST}#{upstream_port}",
+        "--cache-size=10000",
+        "--user=root",  # the default "nobody" works too, but root skips the privilege drop
+        "--pid-file=",  # none
+        "--log-facility=-",  # startup messages and errors to our log file
+    ]
+
+
+def dnsmasq_missing() -> str | None:
+    return None if dnsmasq_executable() else "dnsmasq not found"
+
+
+OURS = ServerSpec("ours", ours_command, ours_missing, start_deadline_seconds=30.0)
+DNSMASQ = ServerSpec(
+    "dnsmasq", dnsmasq_command, dnsmasq_missing, start_deadline_seconds=10.0
+)
+SERVERS = (OURS, DNSMASQ)
+
+
+def pinned(command: Sequence[str], cpu: int | None) -> list[str]:
+    """``command`` run under ``taskset -c cpu`` (unchanged when ``cpu`` is None)."""
+    return list(command) if cpu is None else ["taskset", "-c", str(cpu), *command]
+
+
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 right now."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind((HOST, 0))
+            port: int = tcp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind((HOST, port))
+                except OSError:
+                    continue
+                return port
+    raise ServerStartError("no port free for both UDP and TCP on 127.0.0.1")
+
+
+def python_for_helpers() -> str:
+    """The project's venv interpreter (it has dnslib), else the current one."""
+    venv_python = REPO_ROOT / ".venv" / "bin" / "python"
+    return str(venv_python) if venv_python.exists() else sys.executable
+
+
+def start_fake_upstream(
+    group: ProcessGroup,
+    names_file: Path,
+    log_path: Path,
+    cpu: int | None,
+    deadline_seconds: float = 15.0,
+) -> tuple[ManagedProcess, int]:
+    """Start benchmarks/fake_upstream.py and return it with the port it bound."""
+    script = Path(__file__).resolve().parent / "fake_upstream.py"
+    command = pinned(
+        [python_for_helpers(), str(script), "--names", str(names_file)], cpu
+    )
+    process = group.start("fake upstream", command, log_path, stdout_pipe=True)
+    assert process.popen.stdout is not None
+    ready, _, _ = select.select([process.popen.stdout], [], [], deadline_seconds)
+    line = (
+        process.popen.stdout.readline().decode(errors="replace").split()
+        if ready
+        else []
+    )
+    if len(line) != 2 or line[0] != "READY":
+        raise ServerStartError(
+            f"the fake upstream did not report READY within {deadline_seconds:.0f} s "
+            f"(exit code {process.exit_code()}):\n{process.log_tail()}"
+        )
+    return process, int(line[1])
+
+
+def wait_until_answering(
+    process: ManagedProcess, port: int, probe_name: str, deadline_seconds: float
+) -> None:
+    """Query ``port`` over UDP, then TCP, until both answer; fail if the process exits.
+
+    Any reply counts: readiness is about the sockets; what it answers is
+    checked by the warm-up.
+    """
+    deadline = time.monotonic() + deadline_seconds
+    for transport, ask in (("UDP", query_udp), ("TCP", query_tcp)):
+        while ask(HOST, port, probe_name, 0.5) is None:
+            code = process.exit_code()
+            if code is not None:
+                raise ServerStartError(
+                    f"{process.name} exited with code {code} before answering; "
+                    f"last lines of {process.log_path}:\n{process.log_tail()}"
+                )
+            if time.monotonic() >= deadline:
+                raise ServerStartError(
+                    f"{process.name} did not answer over {transport} on {HOST}:{port} within "
+                    f"{deadline_seconds:.0f} s; last lines of {process.log_path}:\n{process.log_tail()}"
+                )
+            time.sleep(0.1)

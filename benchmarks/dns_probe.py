@@ -1,0 +1,96 @@
+"""One DNS query over UDP or TCP to 127.0.0.1, to see whether a server answers.
+
+Built by hand with ``struct`` so the benchmark driver needs nothing beyond the
+standard library; only the fake upstream uses dnslib.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import struct
+from dataclasses import dataclass
+
+TYPE_A = 1
+CLASS_IN = 1
+_HEADER = struct.Struct(">HHHHHH")
+_FLAG_QR = 0x8000
+_FLAG_RD = 0x0100
+_RCODE_MASK = 0x000F
+RCODE_NAMES = {
+    0: "NOERROR",
+    1: "FORMERR",
+    2: "SERVFAIL",
+    3: "NXDOMAIN",
+    4: "NOTIMP",
+    5: "REFUSED",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeReply:
+    """What a server answered: its RCODE name and how many answer records."""
+
+    rcode: str
+    answer_count: int
+
+
+def build_query(name: str, query_id: int, qtype: int = TYPE_A) -> bytes:
+    """A recursive query for ``name`` (which must be plain ASCII)."""
+    labels = [label for label in name.rstrip(".").encode("ascii").split(b".") if label]
+    qname = b"".join(bytes([len(label)]) + label for label in labels) + b"\x00"
+    return (
+        _HEADER.pack(query_id, _FLAG_RD, 1, 0, 0, 0)
+        + qname
+        + struct.pack(">HH", qtype, CLASS_IN)
+    )
+
+
+def read_reply(wire: bytes, query_id: int) -> ProbeReply | None:
+    """The reply summary, or None when ``wire`` is not a response to ``query_id``."""
+    if len(wire) < _HEADER.size:
+        return None
+    reply_id, flags, _qd, answer_count, _ns, _ar = _HEADER.unpack_from(wire)
+    if reply_id != query_id or not flags & _FLAG_QR:
+        return None
+    rcode = flags & _RCODE_MASK
+    return ProbeReply(RCODE_NAMES.get(rcode, f"RCODE{rcode}"), answer_count)
+
+
+def query_udp(host: str, port: int, name: str, timeout: float) -> ProbeReply | None:
+    """Ask once over UDP; None on timeout, refusal or a reply that does not match."""
+    query_id = random.randrange(1 << 16)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.sendto(build_query(name, query_id), (host, port))
+            wire, _ = sock.recvfrom(65535)
+        except OSError:  # includes timeouts and ICMP port unreachable
+            return None
+    return read_reply(wire, query_id)
+
+
+def query_tcp(host: str, port: int, name: str, timeout: float) -> ProbeReply | None:
+    """Ask once over TCP (RFC 7766 length prefix); None on any failure."""
+    query_id = random.randrange(1 << 16)
+    query = build_query(name, query_id)
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(struct.pack(">H", len(query)) + query)
+            (length,) = struct.unpack(">H", _receive_exactly(sock, 2))
+            wire = _receive_exactly(sock, length)
+    except (OSError, EOFError):
+        return None
+    return read_reply(wire, query_id)
+
+
+def _receive_exactly(sock: socket.socket, size: int) -> bytes:
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining:
+        chunk = sock.recv(remaining)
+        if not chunk:
+            raise EOFError("connection closed mid-message")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)

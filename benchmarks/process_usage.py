@@ -1,0 +1,128 @@
+"""CPU time and peak memory of a running process, read from /proc (Linux only).
+
+CPU time counts the process itself (all its threads), the children it has
+already reaped (dnsmasq forks one child per TCP connection) and the children
+still alive, so a delta taken around a run includes work done in children.
+``foreign_cpu_seconds`` adds up everyone else, to tell when other work on the
+machine competed with a benchmark.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+_PROC = Path("/proc")
+
+# Field positions in /proc/PID/stat counted after the ")" that ends the
+# command name (which may itself contain spaces), see proc(5).
+_PPID = 1
+_FLAGS = 6
+_UTIME = 11
+_STIME = 12
+_CUTIME = 13
+_CSTIME = 14
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        text = (_PROC / str(pid) / "stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def child_pids(pid: int) -> list[int]:
+    """Processes whose parent is ``pid``."""
+    children = []
+    for entry in _PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields is not None and int(fields[_PPID]) == pid:
+            children.append(int(entry.name))
+    return children
+
+
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU of ``pid``, its reaped children and its live descendants."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        raise ProcessLookupError(pid)
+    ticks = sum(int(fields[i]) for i in (_UTIME, _STIME, _CUTIME, _CSTIME))
+    seconds = ticks / CLOCK_TICKS_PER_SECOND
+    for child in child_pids(pid):
+        try:
+            seconds += cpu_seconds(child)
+        except ProcessLookupError:
+            pass  # exited between the listing and the read; counted once reaped
+    return seconds
+
+
+def wait_for_children_to_exit(pid: int, timeout: float) -> bool:
+    """Poll until ``pid`` has no children left (or ``timeout`` passes).
+
+    Once a child is reaped its CPU time moves into the parent's cutime/cstime,
+    which is read in one go; True when that happened in time.
+    """
+    deadline = time.monotonic() + timeout
+    while child_pids(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+_PF_KTHREAD = 0x00200000
+
+
+def foreign_cpu_seconds(own_root: int) -> float:
+    """CPU used so far by user processes outside ``own_root``'s process tree.
+
+    Reaped children are included through their parent's cutime/cstime, so the
+    difference of two readings covers processes that came and went between
+    them. Kernel threads are left out: loopback traffic of the benchmark
+    itself is partly handled there.
+    """
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in _PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields is None or int(fields[_FLAGS]) & _PF_KTHREAD:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[_PPID])
+        ticks[pid] = sum(int(fields[i]) for i in (_UTIME, _STIME, _CUTIME, _CSTIME))
+    foreign = sum(
+        tick
+        for pid, tick in ticks.items()
+        if not _descends_from(pid, own_root, parents)
+    )
+    return foreign / CLOCK_TICKS_PER_SECOND
+
+
+def _descends_from(pid: int, root: int, parents: dict[int, int]) -> bool:
+    seen = set()
+    while pid not in seen:
+        if pid == root:
+            return True
+        seen.add(pid)
+        pid = parents.get(pid, 0)
+    return False
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    """VmHWM (resident set high-water mark) of ``pid`` alone, in MiB."""
+    try:
+        lines = (_PROC / str(pid) / "status").read_text().splitlines()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    for line in lines:
+        if line.startswith("VmHWM:"):
+            kib = int(line.split()[1])
+            return kib / 1024
+    return None

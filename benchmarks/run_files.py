@@ -1,0 +1,82 @@
+"""The files one benchmark run reads and writes: names in, raw outputs and table out."""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench_servers import REPO_ROOT
+
+DEFAULT_NAMES = REPO_ROOT / ".." / "shared" / "data" / "bench" / "allowed-100k.txt.gz"
+RESULTS_ROOT = REPO_ROOT / "benchmarks" / "results"
+_HOSTNAME = re.compile(r"[a-z0-9_-]{1,63}(\.[a-z0-9_-]{1,63})*\Z")
+
+
+class SetupError(RuntimeError):
+    """The benchmark cannot run here (tools or names missing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunFiles:
+    """Where this run reads and writes."""
+
+    results_dir: Path
+    scratch_dir: Path
+    names_file: Path  # one name per line, for the fake upstream
+    queries_file: Path  # "name A" per line, for dnsperf
+
+
+def read_names(source: Path, count: int) -> list[str]:
+    """The first ``count`` distinct valid host names of ``source`` (text or gzip)."""
+    try:
+        with (
+            gzip.open(source, "rt") if source.suffix == ".gz" else source.open()
+        ) as lines:
+            names: dict[str, None] = {}
+            for line in lines:
+                name = line.strip().rstrip(".").lower()
+                if len(name) <= 253 and _HOSTNAME.match(name):
+                    names[name] = None
+                    if len(names) == count:
+                        break
+    except OSError as error:
+        raise SetupError(
+            f"cannot read names from {source}: {error}; pass another list with --names"
+        ) from error
+    if not names:
+        raise SetupError(f"no host names in {source}; pass another list with --names")
+    return list(names)
+
+
+def prepare_files(names: list[str], *, keep: bool) -> RunFiles:
+    """Results and scratch directories, with the names and dnsperf query files.
+
+    With ``keep`` the results go to a timestamped directory no later run
+    replaces, and the scratch files live inside it; otherwise results go to
+    ``dns_cached/`` (replaced each run) and scratch to a temporary directory.
+    """
+    if keep:
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        results_dir = RESULTS_ROOT / f"dns_cached-{stamp}"
+        scratch_dir = results_dir / "scratch"
+    else:
+        results_dir = RESULTS_ROOT / "dns_cached"
+        shutil.rmtree(results_dir, ignore_errors=True)
+        scratch_dir = Path(tempfile.mkdtemp(prefix="dns_cached-"))
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    names_file = scratch_dir / "names.txt"
+    names_file.write_text("".join(f"{name}\n" for name in names))
+    queries_file = scratch_dir / "queries.txt"
+    queries_file.write_text("".join(f"{name} A\n" for name in names))
+    return RunFiles(results_dir, scratch_dir, names_file, queries_file)
+
+
+def read_first_name(files: RunFiles) -> str:
+    with files.names_file.open() as names:
+        return names.readline().strip()

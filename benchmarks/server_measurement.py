@@ -1,0 +1,145 @@
+"""One server under dnsperf: warm its cache, then measure one load at a time.
+
+Around each dnsperf run it reads the server's CPU time (children included),
+its peak RSS, and the CPU used by unrelated processes, so a busy machine can
+be told apart from a slow server.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from bench_servers import ManagedProcess
+from dnsperf_run import dnsperf_command, run_dnsperf, time_limit
+from process_usage import (
+    cpu_seconds,
+    foreign_cpu_seconds,
+    peak_rss_mib,
+    wait_for_children_to_exit,
+)
+from results_table import Load, Measurement
+from run_files import RunFiles
+
+CHILD_REAP_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Pinning:
+    """Which CPU dnsperf (and the helpers) and the server under test run on."""
+
+    load_cpu: int | None
+    server_cpu: int | None
+
+    def describe(self) -> str:
+        if self.server_cpu is None:
+            return "pinning: none (one CPU), dnsperf and the server share it"
+        return (
+            f"pinning: dnsperf, fake upstream and this script on CPU {self.load_cpu}, "
+            f"server under test on CPU {self.server_cpu} (taskset -c)"
+        )
+
+
+def choose_pinning() -> Pinning:
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return Pinning(None, None)
+    return Pinning(load_cpu=cpus[0], server_cpu=cpus[1])
+
+
+def warm_up(
+    server: ManagedProcess, port: int, files: RunFiles, pinning: Pinning
+) -> None:
+    """Ask every name once over UDP so each answer is cached; say what came back."""
+    for attempt in (1, 2):
+        command = dnsperf_command(
+            port,
+            "udp",
+            files.queries_file,
+            duration=None,
+            passes=1,
+            clients=1,
+            outstanding=20,
+            cpu=pinning.load_cpu,
+        )
+        output_path = files.results_dir / f"{server.name}-warmup-{attempt}.txt"
+        run = run_dnsperf(command, output_path, None, time_limit(60))
+        if run.report is None:
+            print(f"  warm-up: {run.error}", flush=True)
+            return
+        codes = (
+            ", ".join(
+                f"{code} {count}" for code, count in run.report.response_codes.items()
+            )
+            or "no answers"
+        )
+        print(
+            f"  warm-up: {run.report.sent} queries, {run.report.lost} lost ({codes})",
+            flush=True,
+        )
+        if run.report.lost == 0:
+            return
+
+
+def measure(
+    server: ManagedProcess,
+    port: int,
+    load: Load,
+    files: RunFiles,
+    pinning: Pinning,
+    *,
+    duration: int,
+    tcp_queries_per_connection: int | None,
+) -> Measurement:
+    """One dnsperf run against ``server`` with its CPU and memory around it."""
+    command = dnsperf_command(
+        port,
+        load.transport,
+        files.queries_file,
+        duration=duration,
+        rate=load.rate,
+        per_query_lines=load.rate is not None,
+        queries_per_connection=tcp_queries_per_connection,
+        cpu=pinning.load_cpu,
+    )
+    output_path = files.results_dir / f"{server.name}-{load.slug}.txt"
+    try:
+        started = time.monotonic()
+        foreign_before = foreign_cpu_seconds(os.getpid())
+        cpu_before = cpu_seconds(server.pid)
+        run = run_dnsperf(command, output_path, duration, time_limit(duration))
+        # dnsmasq forks a child per TCP connection: its CPU counts once reaped.
+        wait_for_children_to_exit(server.pid, CHILD_REAP_SECONDS)
+        cpu_used = cpu_seconds(server.pid) - cpu_before
+        foreign_used = foreign_cpu_seconds(os.getpid()) - foreign_before
+        elapsed = time.monotonic() - started
+    except ProcessLookupError:
+        problem = f"server exited (code {server.exit_code()})"
+        return Measurement(
+            server.name, load, None, None, None, None, None, None, problem
+        )
+    report = run.report
+    completed = report.completed if report else 0
+    run_seconds = report.run_seconds if report else 0.0
+    return Measurement(
+        server=server.name,
+        load=load,
+        report=report,
+        cpu_us_per_query=cpu_used / completed * 1e6 if completed else None,
+        peak_rss_mib=peak_rss_mib(server.pid),
+        server_cpu_percent=100 * cpu_used / run_seconds if run_seconds else None,
+        dnsperf_cpu_percent=run.cpu_percent,
+        other_cpu_percent=100 * foreign_used / elapsed,
+        problem=run.error,
+    )
+
+
+def summarize(row: Measurement) -> str:
+    if row.report is None:
+        return f"  {row.load.transport.upper()} {row.load.label}: {row.problem}"
+    p99 = row.report.percentile_ms(99)
+    return (
+        f"  {row.load.transport.upper()} {row.load.label}: {row.report.queries_per_second:,.0f} q/s, "
+        f"lost {row.report.lost}" + (f", p99 {p99:.2f} ms" if p99 is not None else "")
+    )

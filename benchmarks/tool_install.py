@@ -1,0 +1,58 @@
+"""Install the Debian packages a benchmark needs, only when a binary is missing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+
+SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin"
+APT_TIMEOUT_SECONDS = 600
+
+
+class ToolInstallError(RuntimeError):
+    """A needed binary is missing and apt-get could not install it."""
+
+
+def is_installed(binary: str) -> bool:
+    return bool(shutil.which(binary) or shutil.which(binary, path=SBIN_PATH))
+
+
+def ensure_installed(packages_by_binary: Mapping[str, str]) -> None:
+    """Run ``apt-get update`` once and ``apt-get install -y`` for missing binaries.
+
+    ``packages_by_binary`` maps a binary name to the Debian package shipping it.
+    Prints each command it runs; does nothing when every binary is present.
+    """
+    missing = {
+        binary: package
+        for binary, package in packages_by_binary.items()
+        if not is_installed(binary)
+    }
+    if not missing:
+        return
+    packages = sorted(set(missing.values()))
+    print(
+        f"missing {', '.join(sorted(missing))}: installing {' '.join(packages)}",
+        flush=True,
+    )
+    for command in (["apt-get", "update"], ["apt-get", "install", "-y", *packages]):
+        print(f"  $ {' '.join(command)}", flush=True)
+        try:
+            subprocess.run(
+                command,
+                check=True,
+                stdin=subprocess.DEVNULL,
+                timeout=APT_TIMEOUT_SECONDS,
+                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            )
+        except (OSError, subprocess.SubprocessError) as error:
+            raise ToolInstallError(
+                f"could not install {' '.join(packages)} ({error}); install them by hand and run again"
+            ) from error
+    still_missing = [binary for binary in missing if not is_installed(binary)]
+    if still_missing:
+        raise ToolInstallError(
+            f"{', '.join(still_missing)} still missing after installing {' '.join(packages)}"
+        )
