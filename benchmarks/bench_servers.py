@@ -26,7 +26,14 @@ STOP_GRACE_SECONDS = 5.0
 
 
 class ServerStartError(RuntimeError):
-    """A process we started did not come up; the message says which and why."""
+    """A process we started did not come up; the message says which and why.
+
+    ``log_tail`` holds the last lines of its log, to show under the message.
+    """
+
+    def __init__(self, message: str, log_tail: str = "") -> None:
+        super().__init__(message)
+        self.log_tail = log_tail
 
 
 @dataclass
@@ -222,7 +229,8 @@ def start_fake_upstream(
     if len(line) != 2 or line[0] != "READY":
         raise ServerStartError(
             f"the fake upstream did not report READY within {deadline_seconds:.0f} s "
-            f"(exit code {process.exit_code()}):\n{process.log_tail()}"
+            f"(exit code {process.exit_code()}, log: {process.log_path})",
+            process.log_tail(),
         )
     return process, int(line[1])
 
@@ -241,12 +249,14 @@ def wait_until_answering(
             code = process.exit_code()
             if code is not None:
                 raise ServerStartError(
-                    f"{process.name} exited with code {code} before answering; "
-                    f"last lines of {process.log_path}:\n{process.log_tail()}"
+                    f"{process.name} exited with code {code} before answering "
+                    f"(log: {process.log_path})",
+                    process.log_tail(),
                 )
             if time.monotonic() >= deadline:
                 raise ServerStartError(
-                    f"{process.name} did not answer over {transport} on {HOST}:{port} within "
-                    f"{deadline_seconds:.0f} s; last lines of {process.log_path}:\n{process.log_tail()}"
+                    f"{process.name} did not answer over {transport} on {HOST}:{port} "
+                    f"within {deadline_seconds:.0f} s (log: {process.log_path})",
+                    process.log_tail(),
                 )
             time.sleep(0.1)

@@ -250,12 +250,13 @@ def report(
     rows: list[Measurement],
     loads: Sequence[Load],
     header: str,
-    unavailable: list[str],
+    notes: list[str],
     files: RunFiles,
 ) -> None:
+    """Print the table, ratios and ``notes``; save them as table.txt."""
     table = format_table(rows) if rows else "(nothing measured)"
     ratios = format_ratios(rows, loads, OURS.name, DNSMASQ.name)
-    text = "\n".join([header, "", table, "", ratios, *unavailable])
+    text = "\n".join([header, "", table, "", ratios, *notes])
     print("\n" + text)
     (files.results_dir / "table.txt").write_text(text + "\n")
     print(f"\nresults: {files.results_dir}")
@@ -278,7 +279,7 @@ def run(settings: Settings) -> int:
     ]
     rows: list[Measurement] = []
     unavailable: list[str] = []
-    failed_to_start: str | None = None
+    failed_to_start: ServerStartError | None = None
     group = ProcessGroup()
     try:
         _, upstream_port = start_fake_upstream(
@@ -302,17 +303,18 @@ def run(settings: Settings) -> int:
                     spec, upstream_port, loads, settings, files, pinning
                 )
             except ServerStartError as error:
-                failed_to_start = str(error)
+                failed_to_start = error
                 break
     except ServerStartError as error:
-        failed_to_start = str(error)
+        failed_to_start = error
     finally:
         group.close()
         if not settings.keep:
             shutil.rmtree(files.scratch_dir, ignore_errors=True)
-    report(rows, loads, header, unavailable, files)
+    failure = [str(failed_to_start)] if failed_to_start else []
+    report(rows, loads, header, unavailable + failure, files)
     if failed_to_start:
-        print(f"\n{failed_to_start}", file=sys.stderr)
+        print(f"\n{failed_to_start}\n{failed_to_start.log_tail}", file=sys.stderr)
         return 1
     if len(unavailable) == len(settings.servers):
         raise SetupError("no server could be measured: " + "; ".join(unavailable))
@@ -326,9 +328,8 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     settings = parse_settings(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    signal.signal(
-        signal.SIGINT, signal.default_int_handler
-    )  # even if inherited ignored
+    # Ctrl-C must stop the run even when started from a shell that ignores SIGINT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return run(settings)
     except (SetupError, ToolInstallError) as error:
