@@ -61,6 +61,7 @@ from bench_servers import (
     DNSMASQ,
     OURS,
     SERVERS,
+    ManagedProcess,
     ProcessGroup,
     ServerSpec,
     ServerStartError,
@@ -224,15 +225,7 @@ def benchmark_server(
         warm_up(server, port, files, pinning)
         rows = []
         for load in loads:
-            row = measure(
-                server,
-                port,
-                load,
-                files,
-                pinning,
-                duration=settings.duration,
-                tcp_queries_per_connection=settings.tcp_queries_per_connection,
-            )
+            row = measure_load(server, port, load, settings, files, pinning)
             print(summarize(row), flush=True)
             rows.append(row)
             if server.exit_code() is not None:
@@ -244,6 +237,39 @@ def benchmark_server(
         return rows
     finally:
         group.close()
+
+
+def measure_load(
+    server: ManagedProcess,
+    port: int,
+    load: Load,
+    settings: Settings,
+    files: RunFiles,
+    pinning: Pinning,
+) -> Measurement:
+    """Measure ``load``, running dnsperf a second time if the first one failed.
+
+    dnsperf 2.10 sometimes dies in TCP mode when the server closes connections
+    under it ("failed to receive packet: Bad file descriptor").
+    """
+
+    def once() -> Measurement:
+        return measure(
+            server,
+            port,
+            load,
+            files,
+            pinning,
+            duration=settings.duration,
+            tcp_queries_per_connection=settings.tcp_queries_per_connection,
+        )
+
+    row = once()
+    if row.report is None and server.exit_code() is None:
+        where = f"{load.transport.upper()} {load.label}"
+        print(f"  {where}: {row.problem}; running it once more", flush=True)
+        row = once()
+    return row
 
 
 def report(
