@@ -31,3 +31,20 @@ class ListenError(DnsFilterError):
 
 class UpstreamError(DnsFilterError):
     """No upstream resolver gave a usable answer."""
+
+
+class CatalogError(DnsFilterError):
+    """The blocklist catalog (blocklists/catalog.yaml, blocklists/services/) is missing or invalid.
+
+    ``problems`` holds every problem found, each formatted
+    ``file: path (line N): what is wrong``.
+    """
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(
+            f"{source}: {len(self.problems)} problem(s) in the blocklist catalog:\n{lines}\n"
+            "Reinstalling dnsfilter restores the original files."
+        )
