@@ -285,3 +285,126 @@ def test_copy_of_the_real_catalog_loads(tmp_path: Path) -> None:
     shutil.copytree(BLOCKLISTS_DIR, tmp_path / "blocklists")
     catalog = load_catalog(tmp_path / "blocklists")
     assert len(catalog.sources) == 89
+
+
+# --- services ---------------------------------------------------------------------
+
+VIETNAMESE_SERVICES = {
+    "zalo",
+    "zing_mp3",
+    "nhaccuatui",
+    "fpt_play",
+    "vieon",
+    "galaxy_play",
+    "tv360",
+    "pops",
+    "garena",
+    "tiki",
+    "baomoi",
+    "kenh14",
+}
+
+
+def test_every_adguard_service_is_converted(catalog: Catalog) -> None:
+    adguard = [s for s in catalog.services if s.origin == "adguard"]
+    assert len(adguard) == 139
+    path = DATA_DIR / "lists/adguard-services/services.json.gz"
+    if path.is_file():
+        import gzip
+
+        upstream = json.loads(gzip.decompress(path.read_bytes()))
+        assert [(s.id, s.name, s.category) for s in adguard] == [
+            (u["id"], u["name"], upstream["category_map"][u["group"]]) for u in upstream["services"]
+        ]
+
+
+def test_vietnamese_services_are_present(catalog: Catalog) -> None:
+    ours = {s.id: s for s in catalog.services if s.origin == "dnsfilter"}
+    assert set(ours) == VIETNAMESE_SERVICES
+    for service in ours.values():
+        assert service.source, service.id
+    assert catalog.service("zalo").category == "chat"
+    assert "||zalo.me^" in catalog.service("zalo").rules
+    assert catalog.service("garena").name == "Garena (Liên Quân Mobile, Free Fire)"
+    # Already in AdGuard's catalogue, with their Vietnamese sites: not repeated.
+    assert "||shopee.vn^" in catalog.service("shopee").rules
+    assert "||lazada.vn^" in catalog.service("lazada").rules
+
+
+def test_service_rules_parse_without_rejects(catalog: Catalog) -> None:
+    from dnsfilter.policy.listformats import ListParser
+
+    for service in catalog.services:
+        parser = ListParser("adblock", True)
+        entries = list(parser.parse(service.rules))
+        assert not parser.report.rejected, (service.id, parser.report.examples)
+        assert len(entries) == len(service.rules), service.id
+
+
+def test_service_ids_are_unique_and_categories_known(catalog: Catalog) -> None:
+    ids = [service.id for service in catalog.services]
+    assert len(ids) == len(set(ids)) == 151
+    categories = {category.id for category in catalog.categories}
+    assert {service.category for service in catalog.services} <= categories
+
+
+def test_adguard_oddities_are_converted(catalog: Catalog) -> None:
+    playstation = catalog.service("playstation").rules
+    assert "||playstation.com^" in playstation  # upstream "||playstation.com", no "^"
+    assert "||slack-files.com^" in catalog.service("slack").rules  # upstream had a stray space
+    assert "||mask.icloud.com^" in catalog.service("icloud_private_relay").rules  # $dnsrewrite dropped
+    qq = catalog.service("qq").rules
+    assert ("||qq.com^", "@@||wx.qq.com^", "@@||weixin.qq.com^") == tuple(r for r in qq if "qq.com" in r)
+    amazon = catalog.service("amazon").rules
+    assert "||amazon^" in amazon  # single-label rules are kept
+    assert not any("*" in rule or "$" in rule for s in catalog.services for rule in s.rules)
+
+
+def test_adguard_file_carries_its_licence(catalog: Catalog) -> None:
+    header = (BLOCKLISTS_DIR / "services" / "adguard.yaml").read_text(encoding="utf-8")[:1500]
+    assert "GPL-3.0" in header and "AdGuard" in header
+    assert (BLOCKLISTS_DIR / "licenses" / "adguardhome-GPL-3.0.txt").is_file()
+
+
+SERVICE_PROBLEMS = [
+    ("bad rule", "'||example.org^'", "'/ads[0-9]+/'",
+     'services/example.yaml: services[0].rules[0] (line 8): "/ads[0-9]+/" cannot be used by a DNS filter (regex)'),
+    ("comment as rule", "'||example.org^'", "'! note'",
+     'services/example.yaml: services[0].rules[0] (line 8): "! note" cannot be used'),
+    ("unknown category", "category: games", "category: sport",
+     'services/example.yaml: services[0].category (line 5): "sport" is not a category in catalog.yaml'),
+    ("no source", '    source: "Official site example.org"\n', "",
+     "services/example.yaml: services[0].source (line 3): is missing"),
+    ("repeated rule", "'@@||help.example.org^'", "'||example.org^'",
+     'services/example.yaml: services[0].rules[1] (line 9): "||example.org^" is listed twice'),
+    ("no rules", "    rules:\n      - '||example.org^'\n      - '@@||help.example.org^'\n", "    rules: []\n",
+     "services/example.yaml: services[0].rules (line 7): is empty"),
+    ("bad origin", "origin: dnsfilter", "origin: me",
+     'services/example.yaml: origin (line 1): "me" is not allowed; use one of: adguard, dnsfilter'),
+    ("unknown key", "    name:", "    icon: x.png\n    name:",
+     'services/example.yaml: services[0].icon (line 4): unknown key "icon"'),
+]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"), [p[1:] for p in SERVICE_PROBLEMS], ids=[p[0] for p in SERVICE_PROBLEMS]
+)
+def test_broken_services(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in GOOD_SERVICES
+    problems = problems_of(make_blocklists(tmp_path, example=GOOD_SERVICES.replace(old, new, 1)))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(expected), problems[0]
+
+
+def test_a_service_defined_twice(tmp_path: Path) -> None:
+    problems = problems_of(make_blocklists(tmp_path, first=GOOD_SERVICES, second=GOOD_SERVICES))
+    assert problems == [
+        'services/second.yaml: services[0].id (line 3): "example_game" is already defined in '
+        "services/first.yaml; add the rules there"
+    ]
+
+
+def test_file_source_is_the_default(tmp_path: Path) -> None:
+    text = GOOD_SERVICES.replace('    source: "Official site example.org"\n', "") + 'source: "a note"\n'
+    catalog = load_catalog(make_blocklists(tmp_path, example=text))
+    assert catalog.service("example_game").source == "a note"
