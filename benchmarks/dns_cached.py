@@ -80,7 +80,14 @@ from run_files import (
     read_first_name,
     read_names,
 )
-from server_measurement import Pinning, choose_pinning, measure, summarize, warm_up
+from server_measurement import (
+    Pinning,
+    choose_pinning,
+    measure,
+    summarize,
+    wait_for_quiet_machine,
+    warm_up,
+)
 from tool_install import ToolInstallError, ensure_installed
 
 REQUIRED_PACKAGES = {
@@ -254,6 +261,7 @@ def measure_load(
     """
 
     def once() -> Measurement:
+        wait_for_quiet_machine()
         return measure(
             server,
             port,

@@ -19,10 +19,12 @@ from process_usage import (
     peak_rss_mib,
     wait_for_children_to_exit,
 )
-from results_table import Load, Measurement
+from results_table import BUSY_MACHINE_PERCENT, Load, Measurement
 from run_files import RunFiles
 
 CHILD_REAP_SECONDS = 5.0
+QUIET_WAIT_SECONDS = 30.0  # longest wait for other processes to calm down
+QUIET_SAMPLE_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,3 +145,27 @@ def summarize(row: Measurement) -> str:
         f"  {row.load.transport.upper()} {row.load.label}: {row.report.queries_per_second:,.0f} q/s, "
         f"lost {row.report.lost}" + (f", p99 {p99:.2f} ms" if p99 is not None else "")
     )
+
+
+def wait_for_quiet_machine() -> float:
+    """Wait (bounded) until other processes use little CPU; their last share, in %.
+
+    On a shared two-core machine a test suite running next to the benchmark
+    takes a core from dnsperf or the server; starting a run when it has
+    finished gives numbers worth comparing.
+    """
+    deadline = time.monotonic() + QUIET_WAIT_SECONDS
+    said_so = False
+    while True:
+        before = foreign_cpu_seconds(os.getpid())
+        time.sleep(QUIET_SAMPLE_SECONDS)
+        busy = 100 * (foreign_cpu_seconds(os.getpid()) - before) / QUIET_SAMPLE_SECONDS
+        if busy <= BUSY_MACHINE_PERCENT or time.monotonic() >= deadline:
+            return busy
+        if not said_so:
+            print(
+                f"  other processes use {busy:.0f}% of a CPU; waiting up to "
+                f"{QUIET_WAIT_SECONDS:.0f} s for them to finish",
+                flush=True,
+            )
+            said_so = True
