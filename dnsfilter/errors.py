@@ -33,6 +33,10 @@ class UpstreamError(DnsFilterError):
     """No upstream resolver gave a usable answer."""
 
 
+class IndexFileError(DnsFilterError):
+    """The compiled list index file is missing, damaged or from another version."""
+
+
 class CatalogError(DnsFilterError):
     """The blocklist catalog (blocklists/catalog.yaml, blocklists/services/) is missing or invalid.
 
