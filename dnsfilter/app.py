@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from dnsfilter import sdnotify
 from dnsfilter.config import Config, ListenAddress, UpstreamConfig, system_upstreams
@@ -22,11 +24,16 @@ from dnsfilter.dns.resolver import AnswerSettings, ClientAcl, Resolver
 from dnsfilter.dns.server import DnsListeners, TcpLimits
 from dnsfilter.dns.upstream import UpstreamPool
 from dnsfilter.errors import DnsFilterError
-from dnsfilter.policy.engine import StaticPolicy
+from dnsfilter.policy.blocklists import Blocklists
+from dnsfilter.policy.catalog import BLOCKLISTS_DIR
+from dnsfilter.policy.defaultprofile import default_profile_tags
+from dnsfilter.policy.engine import FilterPolicy
+from dnsfilter.policy.updater import ListUpdater, UpdateLimits
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 2.0  # seconds for answers in flight to finish at stop
+INDEX_CHECK_INTERVAL = 30.0  # seconds between looks for a newly compiled index
 
 
 def cache_limits(config: Config) -> CacheLimits:
@@ -68,14 +75,40 @@ def build_upstreams(config: Config) -> _Upstreams:
     return _Upstreams(public, local)
 
 
-class Service:
-    """The running filter: listeners, resolver, upstream pools."""
+class _Background:
+    """Long-running tasks of the service, kept so they can be stopped and awaited."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))
+
+
+class Service:
+    """The running filter: listeners, resolver, upstream pools, blocklists."""
+
+    def __init__(self, config: Config, blocklists_dir: Path = BLOCKLISTS_DIR, config_source: str = "config") -> None:
         self.config = config
+        self.blocklists = Blocklists(config.data_dir, blocklists_dir)
+        self._config_source = config_source
+        self._blocked = default_profile_tags(config.blocking, self.blocklists.catalog, config_source)
         self._upstreams = build_upstreams(config)
         self.resolver = Resolver(
-            policy=StaticPolicy(config.blocking.deny),
+            policy=self._policy(),
             cache=AnswerCache(cache_limits(config)),
             upstreams=self._upstreams.public,
             local_zones=LocalZones(config.local.domain),
@@ -84,6 +117,10 @@ class Service:
             settings=answer_settings(config),
         )
         self.listeners = DnsListeners(self.resolver, _tcp_limits(config))
+        self._background = _Background()
+        self._updater = ListUpdater(
+            self.blocklists.blocking_sources, self.blocklists.store, limits=_update_limits(config)
+        )
         # Which socket serves each configured address (port 0 resolved).
         self._bound: dict[ListenAddress, tuple[str, int]] = {}
 
@@ -92,14 +129,44 @@ class Service:
         """Addresses actually listened on, in config order."""
         return list(self._bound.values())
 
+    def _policy(self) -> FilterPolicy:
+        return FilterPolicy(self.blocklists.index, self._blocked, self.config.blocking.deny)
+
+    def _apply_policy(self) -> None:
+        """Swap in a policy for the current index and config; free a replaced index."""
+        old = self.resolver.policy
+        self.resolver.policy = self._policy()
+        if isinstance(old, FilterPolicy) and old.index is not self.blocklists.index:
+            old.index.close()
+
     async def start(self) -> None:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         try:
+            await self.blocklists.open()
+            self._apply_policy()
             self._bound = await self._open(self.config.dns.listen)
         except DnsFilterError:
             await self.listeners.close(0)
             await self._upstreams.aclose()
             raise
+        if not self.blocklists.is_current():
+            self._background.start(self._recompile(), "recompile blocklists")
+        self._background.start(self._watch_index(), "watch index")
+        if self.config.lists.auto_update:
+            interval = self.config.lists.update_interval_hours * 3600
+            self._background.start(self._updater.run_forever(interval, self._recompile), "update lists")
+
+    async def _recompile(self) -> None:
+        await self.blocklists.recompile()
+        self._apply_policy()
+
+    async def _watch_index(self) -> None:
+        """Pick up an index compiled by another process (dnsfilter lists update)."""
+        while True:
+            await asyncio.sleep(INDEX_CHECK_INTERVAL)
+            if self.blocklists.reload_if_changed():
+                log.info("using the newly compiled blocklists")
+                self._apply_policy()
 
     async def _open(self, addresses: tuple[ListenAddress, ...]) -> dict[ListenAddress, tuple[str, int]]:
         """Sockets for ``addresses``, reusing those already open for them."""
@@ -122,6 +189,7 @@ class Service:
 
     async def reload(self, config: Config) -> None:
         """Apply a new config; on any error the running one stays in force."""
+        blocked = default_profile_tags(config.blocking, self.blocklists.catalog, self._config_source)
         upstreams = build_upstreams(config)
         try:
             bound = await self._open(config.dns.listen)
@@ -131,17 +199,19 @@ class Service:
         resolver = self.resolver
         old_upstreams = self._upstreams
         # Plain attribute swaps between awaits: no query sees a half-applied config.
+        self.config = config
+        self._blocked = blocked
         if cache_limits(config) != resolver.cache.limits:
             resolver.cache = AnswerCache(cache_limits(config))
-        resolver.policy = StaticPolicy(config.blocking.deny)
+        self._apply_policy()
         resolver.upstreams = upstreams.public
         resolver.local_upstreams = upstreams.local
         resolver.local_zones = LocalZones(config.local.domain)
         resolver.acl = ClientAcl(config.dns.allow_clients)
         resolver.settings = answer_settings(config)
         self.listeners.set_limits(_tcp_limits(config))
+        self._updater.limits = _update_limits(config)
         self._upstreams = upstreams
-        self.config = config
         for host, port in set(self._bound.values()) - set(bound.values()):
             await self.listeners.unlisten(host, port)
         self._bound = bound
@@ -150,18 +220,23 @@ class Service:
         log.info("configuration reloaded")
 
     async def stop(self) -> None:
+        await self._background.stop()
         await self.listeners.close(SHUTDOWN_GRACE)
         await self.resolver.drain(SHUTDOWN_GRACE)
         await self._upstreams.aclose()
+
+
+def _update_limits(config: Config) -> UpdateLimits:
+    return UpdateLimits(timeout=config.lists.download_timeout, max_shrink=config.lists.max_shrink)
 
 
 def _tcp_limits(config: Config) -> TcpLimits:
     return TcpLimits(config.dns.tcp_idle_timeout, config.dns.tcp_max_connections)
 
 
-async def run(load: Callable[[], Config]) -> None:
+async def run(load: Callable[[], Config], config_source: str) -> None:
     """Run until SIGTERM/SIGINT; SIGHUP re-reads the config through ``load``."""
-    service = Service(load())
+    service = Service(load(), config_source=config_source)
     await service.start()
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()

@@ -59,13 +59,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-config", help="check a config file and report every problem")
     check.add_argument("-c", "--config", type=Path, required=True, help="config file to check")
+
+    lists = commands.add_parser("lists", help="the blocklists: download updates now, or show their state")
+    lists.add_argument("action", choices=("update", "status"), help="update: download and compile now; status: show each list")
+    _add_config_options(lists)
+
+    explain = commands.add_parser("explain", help="say why a name is blocked or allowed, and by which list lines")
+    explain.add_argument("name", help="a domain name, e.g. www.example.org")
+    _add_config_options(explain)
     return parser
 
 
+def _add_config_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("-c", "--config", type=Path, help="config file (default: built-in defaults)")
+    command.add_argument("--data-dir", type=Path, metavar="DIR", help="where state is kept (replaces data_dir)")
+
+
 def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
-    if args.listen:
+    if getattr(args, "listen", None):
         config = dataclasses.replace(config, dns=dataclasses.replace(config.dns, listen=tuple(args.listen)))
-    if args.upstream:
+    if getattr(args, "upstream", None):
         config = dataclasses.replace(
             config, upstream=dataclasses.replace(config.upstream, servers=tuple(args.upstream))
         )
@@ -100,7 +113,7 @@ def _command_run(args: argparse.Namespace) -> int:
         level=config.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    _run_loop(app.run(load))
+    _run_loop(app.run(load, str(args.config or "the built-in settings")))
     return EXIT_OK
 
 
@@ -113,9 +126,36 @@ def _command_check_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _command_lists(args: argparse.Namespace) -> int:
+    from dnsfilter.policy import listcommands
+
+    config = _loader(args)()
+    if args.action == "status":
+        print(listcommands.status_text(config))
+        return EXIT_OK
+    return listcommands.update(config)
+
+
+def _command_explain(args: argparse.Namespace) -> int:
+    from dnsfilter.policy import listcommands
+
+    config = _loader(args)()
+    try:
+        print(listcommands.explain_text(config, args.name, str(args.config or "the built-in settings")))
+    except ValueError as error:
+        print(f"dnsfilter: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"run": _command_run, "check-config": _command_check_config}
+    handlers = {
+        "run": _command_run,
+        "check-config": _command_check_config,
+        "lists": _command_lists,
+        "explain": _command_explain,
+    }
     try:
         return handlers[args.command](args)
     except ConfigError as error:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +12,30 @@ from typing import Any
 
 from dnsfilter.app import Service
 from dnsfilter.config import DEFAULT_CONFIG, Config, ListenAddress, parse_upstream
+from dnsfilter.policy.blocklists import Blocklists
+from dnsfilter.policy.compiler import INDEX_FILE
+
+# A small catalog with a few lists and one service, so a test compiles in milliseconds.
+TEST_BLOCKLISTS = Path(__file__).resolve().parent / "fixtures" / "blocklists"
+
+
+_compiled: list[Path] = []
+
+
+def provide_test_index(data_dir: Path) -> None:
+    """Put the test catalog's compiled index in ``data_dir`` (compiled once per run).
+
+    Starting a service compiles in a separate process when there is no
+    index, which costs a second per test; the lists do not change.
+    """
+    if not _compiled:
+        scratch = Path(tempfile.mkdtemp(prefix="dnsfilter-test-index-"))
+        blocklists = Blocklists(scratch, TEST_BLOCKLISTS)
+        blocklists.open_blocking()
+        _compiled.append(blocklists.index_path)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not (data_dir / INDEX_FILE).exists():
+        shutil.copyfile(_compiled[0], data_dir / INDEX_FILE)
 
 
 class FrozenClock:
@@ -34,6 +60,7 @@ def make_config(data_dir: Path, upstreams: list[str], **sections: dict[str, Any]
         upstream=dataclasses.replace(
             DEFAULT_CONFIG.upstream, servers=tuple(parse_upstream(u) for u in upstreams), timeout=0.5
         ),
+        lists=dataclasses.replace(DEFAULT_CONFIG.lists, auto_update=False),
     )
     for name, changes in sections.items():
         config = dataclasses.replace(config, **{name: dataclasses.replace(getattr(config, name), **changes)})
@@ -41,8 +68,12 @@ def make_config(data_dir: Path, upstreams: list[str], **sections: dict[str, Any]
 
 
 @asynccontextmanager
-async def running_service(config: Config, clock: FrozenClock | None = None) -> AsyncIterator[RunningFilter]:
-    service = Service(config)
+async def running_service(
+    config: Config, clock: FrozenClock | None = None, blocklists: Path = TEST_BLOCKLISTS
+) -> AsyncIterator[RunningFilter]:
+    if blocklists == TEST_BLOCKLISTS:
+        provide_test_index(config.data_dir)
+    service = Service(config, blocklists)
     if clock is not None:
         service.resolver.clock = clock
     await service.start()

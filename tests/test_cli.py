@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
@@ -16,10 +17,29 @@ import pytest
 from dnslib import RCODE
 
 from dnsfilter.cli import main
+from dnsfilter.policy.blocklists import Blocklists
+from dnsfilter.policy.compiler import INDEX_FILE
 from tests.fakes import DnsClient, FakeUpstream
 
 REPO = Path(__file__).resolve().parent.parent
 LISTENING = re.compile(r"answering DNS on (\S+) port (\d+)")
+
+
+@pytest.fixture(scope="module")
+def real_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped blocklists compiled once, for processes started in this module."""
+    blocklists = Blocklists(tmp_path_factory.mktemp("index"))
+    blocklists.open_blocking()
+    return blocklists.index_path
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, real_index: Path) -> Path:
+    """A data directory that already holds the compiled lists (as after a first start)."""
+    directory = tmp_path / "data"
+    directory.mkdir()
+    shutil.copyfile(real_index, directory / INDEX_FILE)
+    return directory
 
 
 class FilterProcess:
@@ -61,42 +81,44 @@ async def dnsfilter_process(*args: str, env: dict[str, str] | None = None) -> As
             await process.wait()
 
 
-def write_config(path: Path, upstream: str, deny: list[str], extra: str = "", port: int = 0) -> None:
+def write_config(path: Path, upstream: str, deny: list[str], extra: str = "", port: int = 0,
+                 data_dir: Path | None = None) -> None:
     deny_yaml = "".join(f"\n    - {name}" for name in deny) or " []"
     path.write_text(
         f"dns:\n  listen: [\"127.0.0.1:{port}\"]\n"
         f"upstream:\n  servers: [\"{upstream}\"]\n"
         f"blocking:\n  deny:{deny_yaml}\n"
-        f"data_dir: {path.parent / 'data'}\n{extra}"
+        f"data_dir: {data_dir or path.parent / 'data'}\n{extra}"
     )
 
 
 async def test_quick_start_flags_answer_and_sigterm_stops_cleanly(
-    fake_upstream: FakeUpstream, dns_client: DnsClient, tmp_path: Path
+    fake_upstream: FakeUpstream, dns_client: DnsClient, data_dir: Path
 ) -> None:
     fake_upstream.add("example.org. 300 IN A 192.0.2.1")
-    data_dir = tmp_path / "state"
     async with dnsfilter_process(
         "--listen", "127.0.0.1:0", "--upstream", fake_upstream.address, "--data-dir", str(data_dir)
     ) as running:
         reply = await dns_client.query("example.org", "A", running.address)
         assert str(reply.rr[0].rdata) == "192.0.2.1"
-        assert data_dir.is_dir()
+        # The shipped lists are in force out of the box.
+        reply = await dns_client.query("www.pornhub.com", "A", running.address)
+        assert str(reply.rr[0].rdata) == "0.0.0.0"
         running.process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(running.process.wait(), 10) == 0
 
 
 async def test_sighup_applies_a_good_config_and_keeps_the_running_one_on_a_bad_one(
-    fake_upstream: FakeUpstream, dns_client: DnsClient, tmp_path: Path
+    fake_upstream: FakeUpstream, dns_client: DnsClient, tmp_path: Path, data_dir: Path
 ) -> None:
     fake_upstream.add("example.org. 300 IN A 192.0.2.1", "games.example. 300 IN A 192.0.2.7")
     config = tmp_path / "dnsfilter.yaml"
-    write_config(config, fake_upstream.address, deny=[])
+    write_config(config, fake_upstream.address, deny=[], data_dir=data_dir)
     async with dnsfilter_process("-c", str(config)) as running:
         reply = await dns_client.query("games.example", "A", running.address)
         assert str(reply.rr[0].rdata) == "192.0.2.7"
 
-        write_config(config, fake_upstream.address, deny=["games.example"], port=running.address[1])
+        write_config(config, fake_upstream.address, deny=["games.example"], port=running.address[1], data_dir=data_dir)
         running.process.send_signal(signal.SIGHUP)
         await running.read_until("configuration reloaded")
         reply = await dns_client.query("games.example", "A", running.address)
@@ -112,27 +134,27 @@ async def test_sighup_applies_a_good_config_and_keeps_the_running_one_on_a_bad_o
         assert await asyncio.wait_for(running.process.wait(), 10) == 0
 
 
-async def test_tells_systemd_when_ready(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
+async def test_tells_systemd_when_ready(fake_upstream: FakeUpstream, tmp_path: Path, data_dir: Path) -> None:
     notify_path = tmp_path / "notify.sock"
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
         notify.bind(str(notify_path))
         notify.setblocking(False)
         loop = asyncio.get_running_loop()
         async with dnsfilter_process(
-            "--listen", "127.0.0.1:0", "--upstream", fake_upstream.address, "--data-dir", str(tmp_path / "d"),
+            "--listen", "127.0.0.1:0", "--upstream", fake_upstream.address, "--data-dir", str(data_dir),
             env={"NOTIFY_SOCKET": str(notify_path)},
         ):
             message = await asyncio.wait_for(loop.sock_recv(notify, 256), 10)
     assert message == b"READY=1"
 
 
-async def test_a_port_in_use_is_reported_plainly(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
+async def test_a_port_in_use_is_reported_plainly(fake_upstream: FakeUpstream, data_dir: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "dnsfilter", "run", "--listen", f"127.0.0.1:{port}",
-            "--upstream", fake_upstream.address, "--data-dir", str(tmp_path / "d"),
+            "--upstream", fake_upstream.address, "--data-dir", str(data_dir),
             stderr=asyncio.subprocess.PIPE, cwd=REPO,
         )
         _, stderr = await asyncio.wait_for(process.communicate(), 15)
@@ -177,16 +199,45 @@ def test_bad_command_line_is_an_error_not_a_crash(args: list[str], capsys: pytes
 
 
 async def test_blocked_name_through_the_real_process(
-    fake_upstream: FakeUpstream, dns_client: DnsClient, tmp_path: Path
+    fake_upstream: FakeUpstream, dns_client: DnsClient, tmp_path: Path, data_dir: Path
 ) -> None:
     config = tmp_path / "dnsfilter.yaml"
-    write_config(config, fake_upstream.address, deny=["ads.example"], extra="blocking_typo: 1\n")
+    write_config(config, fake_upstream.address, deny=["ads.example"], extra="blocking_typo: 1\n", data_dir=data_dir)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "dnsfilter", "run", "-c", str(config), stderr=asyncio.subprocess.PIPE, cwd=REPO
     )
     _, stderr = await asyncio.wait_for(process.communicate(), 15)
     assert process.returncode == 2 and "blocking_typo" in stderr.decode()
-    write_config(config, fake_upstream.address, deny=["ads.example"])
+    write_config(config, fake_upstream.address, deny=["ads.example"], data_dir=data_dir)
     async with dnsfilter_process("-c", str(config)) as running:
         reply = await dns_client.query("tracker.ads.example", "AAAA", running.address, "tcp")
         assert reply.header.rcode == RCODE.NOERROR and str(reply.rr[0].rdata) == "::"
+
+
+def test_explain_names_the_list_line(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "WWW.PornHub.com.", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("www.pornhub.com\n")
+    assert "BLOCKED for every device: the category adult is blocked." in out
+    assert "hagezi-nsfw, line " in out and "*.pornhub.com" in out
+
+
+def test_explain_a_service_and_an_unlisted_name(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "chat.zalo.me", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "allowed for every device." in out and "zalo, line 1: ||zalo.me^" in out
+    assert main(["explain", "example.org", "--data-dir", str(data_dir)]) == 0
+    assert "not in any blocklist or service." in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["not a name", "a..b", "<script>.example"], ids=["spaces", "empty-label", "markup"])
+def test_explain_refuses_what_is_not_a_name(data_dir: Path, name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", name, "--data-dir", str(data_dir)]) == 1
+    assert "is not a valid domain name" in capsys.readouterr().err
+
+
+def test_lists_status_shows_every_list_and_the_index(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lists", "status", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "hagezi-nsfw" in out and "ut1-gambling" in out and "bundled copy" in out
+    assert "Compiled index: " in out and "up to date" in out

@@ -19,7 +19,9 @@ class Reason(enum.StrEnum):
     """Why a query was answered the way it was. Values are stored: never rename."""
 
     ALLOWED = "allowed"
-    DENY_LIST = "deny_list"
+    DENY_LIST = "deny_list"  # the configuration's deny list
+    CATEGORY = "category"  # a blocklist category (adult, gambling...)
+    SERVICE = "service"  # an app or service (tiktok, roblox...)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from dnsfilter.app import Service
 from tests.fakes import FakeUpstream, make_query
-from tests.running import make_config
+from tests.running import TEST_BLOCKLISTS, make_config, provide_test_index
 
 VALID = make_query("example.org", qid=0xBEEF)
 
@@ -42,7 +42,9 @@ class LiveFilter:
         self._stop = asyncio.Event()
         async with FakeUpstream() as upstream:
             upstream.add("example.org. 300 IN A 192.0.2.1")
-            self.service = Service(make_config(self.data_dir, [upstream.address], blocking={"deny": ("blocked.example",)}))
+            config = make_config(self.data_dir, [upstream.address], blocking={"deny": ("blocked.example",)})
+            provide_test_index(self.data_dir)
+            self.service = Service(config, TEST_BLOCKLISTS)
             await self.service.start()
             self.address = self.service.bound[0]
             self.ready.set()

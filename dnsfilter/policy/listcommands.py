@@ -1,0 +1,58 @@
+"""``dnsfilter lists update|status`` and ``dnsfilter explain``, for the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+
+from dnsfilter.config import Config
+from dnsfilter.policy.blocklists import Blocklists
+from dnsfilter.policy.compiler import compile_index
+from dnsfilter.policy.defaultprofile import default_profile_tags
+from dnsfilter.policy.explain import explain, format_explanation
+from dnsfilter.policy.liststore import format_status
+from dnsfilter.policy.updater import ListUpdater, UpdateLimits, UpdateOutcome
+
+
+def status_text(config: Config) -> str:
+    blocklists = Blocklists(config.data_dir)
+    lines = [format_status(blocklists.catalog.sources, blocklists.store), ""]
+    try:
+        index = blocklists.open_existing()
+    except FileNotFoundError:
+        lines.append("The lists have not been compiled yet: they will be when the filter starts.")
+        return "\n".join(lines)
+    built = index.metadata.get("built_at")
+    when = datetime.datetime.fromtimestamp(built).strftime("%Y-%m-%d %H:%M") if isinstance(built, float) else "?"
+    state = "up to date" if blocklists.is_current() else "older than the lists on disk; it is rebuilt soon"
+    lines.append(f"Compiled index: {len(index):,} names, built {when}, {state}.")
+    return "\n".join(lines)
+
+
+def update(config: Config) -> int:
+    """Download every list now and recompile; the running filter picks the result up by itself."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    blocklists = Blocklists(config.data_dir)
+    limits = UpdateLimits(timeout=config.lists.download_timeout, max_shrink=config.lists.max_shrink)
+    updater = ListUpdater(blocklists.blocking_sources, blocklists.store, limits=limits)
+    results = asyncio.run(updater.update_now())
+    failed = 0
+    for result in results:
+        if result.outcome is UpdateOutcome.FAILED:
+            failed += 1
+            print(f"  {result.source_id}: not updated. {result.message}")
+        else:
+            print(f"  {result.source_id}: {result.outcome} ({result.entries:,} entries)")
+    report = compile_index(blocklists.catalog_dir, blocklists.source_paths(), blocklists.index_path)
+    print(f"Compiled {report.entries:,} names in {report.seconds:.1f} s; the running filter uses them within a minute.")
+    if failed:
+        print(f"{failed} list(s) could not be downloaded; their previous copies stay in use.")
+    return 1 if failed == len(results) and results else 0
+
+
+def explain_text(config: Config, name: str, config_source: str) -> str:
+    blocklists = Blocklists(config.data_dir)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    blocklists.open_blocking()
+    blocked = default_profile_tags(config.blocking, blocklists.catalog, config_source)
+    return format_explanation(explain(name, blocklists, blocked, config.blocking.deny))
