@@ -234,9 +234,9 @@ def _tcp_limits(config: Config) -> TcpLimits:
     return TcpLimits(config.dns.tcp_idle_timeout, config.dns.tcp_max_connections)
 
 
-async def run(load: Callable[[], Config], config_source: str) -> None:
+async def run(load: Callable[[], Config], config_source: str, blocklists_dir: Path = BLOCKLISTS_DIR) -> None:
     """Run until SIGTERM/SIGINT; SIGHUP re-reads the config through ``load``."""
-    service = Service(load(), config_source=config_source)
+    service = Service(load(), blocklists_dir, config_source)
     await service.start()
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()

@@ -14,6 +14,7 @@ from typing import Any
 from dnsfilter import __version__
 from dnsfilter.config import DEFAULT_CONFIG, Config, load_config, parse_listen, parse_upstream
 from dnsfilter.errors import ConfigError, DnsFilterError
+from dnsfilter.policy.catalog import BLOCKLISTS_DIR
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         "https://HOST/PATH (repeatable; replaces upstream.servers)",
     )
     run.add_argument("--data-dir", type=Path, metavar="DIR", help="where state is kept (replaces data_dir)")
+    _add_catalog_option(run)
 
     check = commands.add_parser("check-config", help="check a config file and report every problem")
     check.add_argument("-c", "--config", type=Path, required=True, help="config file to check")
@@ -73,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_config_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("-c", "--config", type=Path, help="config file (default: built-in defaults)")
     command.add_argument("--data-dir", type=Path, metavar="DIR", help="where state is kept (replaces data_dir)")
+    _add_catalog_option(command)
+
+
+def _add_catalog_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--blocklists", type=Path, metavar="DIR", default=BLOCKLISTS_DIR,
+        help="use the catalog and lists in DIR instead of the shipped blocklists/ folder",
+    )
 
 
 def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
@@ -113,7 +123,7 @@ def _command_run(args: argparse.Namespace) -> int:
         level=config.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    _run_loop(app.run(load, str(args.config or "the built-in settings")))
+    _run_loop(app.run(load, str(args.config or "the built-in settings"), args.blocklists))
     return EXIT_OK
 
 
@@ -131,9 +141,9 @@ def _command_lists(args: argparse.Namespace) -> int:
 
     config = _loader(args)()
     if args.action == "status":
-        print(listcommands.status_text(config))
+        print(listcommands.status_text(config, args.blocklists))
         return EXIT_OK
-    return listcommands.update(config)
+    return listcommands.update(config, args.blocklists)
 
 
 def _command_explain(args: argparse.Namespace) -> int:
@@ -141,7 +151,8 @@ def _command_explain(args: argparse.Namespace) -> int:
 
     config = _loader(args)()
     try:
-        print(listcommands.explain_text(config, args.name, str(args.config or "the built-in settings")))
+        source = str(args.config or "the built-in settings")
+        print(listcommands.explain_text(config, args.name, source, args.blocklists))
     except ValueError as error:
         print(f"dnsfilter: {error}", file=sys.stderr)
         return EXIT_FAILURE

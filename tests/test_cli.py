@@ -241,3 +241,13 @@ def test_lists_status_shows_every_list_and_the_index(data_dir: Path, capsys: pyt
     out = capsys.readouterr().out
     assert "hagezi-nsfw" in out and "ut1-gambling" in out and "bundled copy" in out
     assert "Compiled index: " in out and "up to date" in out
+
+
+def test_another_catalog_can_be_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fixture = REPO / "tests" / "fixtures" / "blocklists"
+    args = ["--data-dir", str(tmp_path), "--blocklists", str(fixture)]
+    assert main(["explain", "www.adult.example", *args]) == 0
+    out = capsys.readouterr().out
+    assert "BLOCKED" in out and "test-adult, line 2: adult.example" in out
+    assert main(["explain", "homework.play.example", *args]) == 0
+    assert "exception (unblocks)" in capsys.readouterr().out

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from pathlib import Path
 
 from dnsfilter.config import Config
 from dnsfilter.policy.blocklists import Blocklists
+from dnsfilter.policy.catalog import BLOCKLISTS_DIR
 from dnsfilter.policy.compiler import compile_index
 from dnsfilter.policy.defaultprofile import default_profile_tags
 from dnsfilter.policy.explain import explain, format_explanation
@@ -14,8 +16,8 @@ from dnsfilter.policy.liststore import format_status
 from dnsfilter.policy.updater import ListUpdater, UpdateLimits, UpdateOutcome
 
 
-def status_text(config: Config) -> str:
-    blocklists = Blocklists(config.data_dir)
+def status_text(config: Config, catalog_dir: Path = BLOCKLISTS_DIR) -> str:
+    blocklists = Blocklists(config.data_dir, catalog_dir)
     lines = [format_status(blocklists.catalog.sources, blocklists.store), ""]
     try:
         index = blocklists.open_existing()
@@ -29,10 +31,10 @@ def status_text(config: Config) -> str:
     return "\n".join(lines)
 
 
-def update(config: Config) -> int:
+def update(config: Config, catalog_dir: Path = BLOCKLISTS_DIR) -> int:
     """Download every list now and recompile; the running filter picks the result up by itself."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    blocklists = Blocklists(config.data_dir)
+    blocklists = Blocklists(config.data_dir, catalog_dir)
     limits = UpdateLimits(timeout=config.lists.download_timeout, max_shrink=config.lists.max_shrink)
     updater = ListUpdater(blocklists.blocking_sources, blocklists.store, limits=limits)
     results = asyncio.run(updater.update_now())
@@ -50,8 +52,8 @@ def update(config: Config) -> int:
     return 1 if failed == len(results) and results else 0
 
 
-def explain_text(config: Config, name: str, config_source: str) -> str:
-    blocklists = Blocklists(config.data_dir)
+def explain_text(config: Config, name: str, config_source: str, catalog_dir: Path = BLOCKLISTS_DIR) -> str:
+    blocklists = Blocklists(config.data_dir, catalog_dir)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     blocklists.open_blocking()
     blocked = default_profile_tags(config.blocking, blocklists.catalog, config_source)
