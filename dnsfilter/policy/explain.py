@@ -44,12 +44,18 @@ def explain(name: str, blocklists: Blocklists, blocked: Iterable[str], deny: Ite
     index = blocklists.index
     decision = FilterPolicy(index, blocked, deny).decide(normal, 1, "", 0.0)
     tags = tuple(names_of(index.tag_names, index.tags(normal)))
+    # Exceptions (@@ rules) remove tags, so the index cannot point at them;
+    # only adblock lists and services have exceptions, and they are small.
+    searched = set(tags)
+    searched.update(source.category for source in blocklists.catalog.sources if source.format == "adblock")
+    searched.update(SERVICE_PREFIX + service.id for service in blocklists.catalog.services)
     matches: list[RuleMatch] = []
-    for tag in tags:
+    for tag in sorted(searched, key=lambda t: (t not in tags, t)):
         if tag.startswith(SERVICE_PREFIX):
-            matches += _service_matches(normal, tag, blocklists)
+            found = _service_matches(normal, tag, blocklists)
         else:
-            matches += _source_matches(normal, tag, blocklists)
+            found = _source_matches(normal, tag, blocklists)
+        matches += [m for m in found if tag in tags or m.exception]
     return Explanation(normal, decision, tags, tuple(matches))
 
 
@@ -104,7 +110,7 @@ def format_explanation(explanation: Explanation) -> str:
         out.append("  allowed for every device.")
     if explanation.tags:
         out.append("  listed as: " + ", ".join(t.removeprefix(SERVICE_PREFIX) for t in explanation.tags))
-    else:
+    elif not explanation.matches:
         out.append("  not in any blocklist or service.")
     for match in explanation.matches:
         kind = "exception (unblocks)" if match.exception else "rule"
