@@ -82,10 +82,10 @@ from run_files import (
 )
 from server_measurement import (
     Pinning,
+    QuietWait,
     choose_pinning,
     measure,
     summarize,
-    wait_for_quiet_machine,
     warm_up,
 )
 from tool_install import ToolInstallError, ensure_installed
@@ -214,6 +214,7 @@ def benchmark_server(
     settings: Settings,
     files: RunFiles,
     pinning: Pinning,
+    quiet_wait: QuietWait,
 ) -> list[Measurement]:
     """Start ``spec``, warm its cache, run every load, stop it."""
     group = ProcessGroup()
@@ -232,7 +233,7 @@ def benchmark_server(
         warm_up(server, port, files, pinning)
         rows = []
         for load in loads:
-            row = measure_load(server, port, load, settings, files, pinning)
+            row = measure_load(server, port, load, settings, files, pinning, quiet_wait)
             print(summarize(row), flush=True)
             rows.append(row)
             if server.exit_code() is not None:
@@ -253,6 +254,7 @@ def measure_load(
     settings: Settings,
     files: RunFiles,
     pinning: Pinning,
+    quiet_wait: QuietWait,
 ) -> Measurement:
     """Measure ``load``, running dnsperf a second time if the first one failed.
 
@@ -261,7 +263,7 @@ def measure_load(
     """
 
     def once() -> Measurement:
-        wait_for_quiet_machine()
+        quiet_wait.before_run()
         return measure(
             server,
             port,
@@ -314,6 +316,7 @@ def run(settings: Settings) -> int:
     rows: list[Measurement] = []
     unavailable: list[str] = []
     failed_to_start: ServerStartError | None = None
+    quiet_wait = QuietWait()
     group = ProcessGroup()
     try:
         _, upstream_port = start_fake_upstream(
@@ -334,7 +337,7 @@ def run(settings: Settings) -> int:
                 continue
             try:
                 rows += benchmark_server(
-                    spec, upstream_port, loads, settings, files, pinning
+                    spec, upstream_port, loads, settings, files, pinning, quiet_wait
                 )
             except ServerStartError as error:
                 failed_to_start = error

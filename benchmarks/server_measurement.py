@@ -147,25 +147,44 @@ def summarize(row: Measurement) -> str:
     )
 
 
-def wait_for_quiet_machine() -> float:
-    """Wait (bounded) until other processes use little CPU; their last share, in %.
+class QuietWait:
+    """Before each run, wait (bounded) until other processes use little CPU.
 
     On a shared two-core machine a test suite running next to the benchmark
-    takes a core from dnsperf or the server; starting a run when it has
-    finished gives numbers worth comparing.
+    takes a core from dnsperf or the server; starting a run after it finishes
+    gives numbers worth comparing. Once a wait times out the machine is taken
+    as busy for good and later runs start at once, so a run never takes more
+    than one extra QUIET_WAIT_SECONDS.
     """
-    deadline = time.monotonic() + QUIET_WAIT_SECONDS
-    said_so = False
-    while True:
-        before = foreign_cpu_seconds(os.getpid())
-        time.sleep(QUIET_SAMPLE_SECONDS)
-        busy = 100 * (foreign_cpu_seconds(os.getpid()) - before) / QUIET_SAMPLE_SECONDS
-        if busy <= BUSY_MACHINE_PERCENT or time.monotonic() >= deadline:
-            return busy
-        if not said_so:
-            print(
-                f"  other processes use {busy:.0f}% of a CPU; waiting up to "
-                f"{QUIET_WAIT_SECONDS:.0f} s for them to finish",
-                flush=True,
-            )
-            said_so = True
+
+    def __init__(self) -> None:
+        self.enabled = True
+
+    def before_run(self) -> None:
+        if not self.enabled:
+            return
+        deadline = time.monotonic() + QUIET_WAIT_SECONDS
+        said_so = False
+        while (
+            busy := _foreign_cpu_percent(QUIET_SAMPLE_SECONDS)
+        ) > BUSY_MACHINE_PERCENT:
+            if time.monotonic() >= deadline:
+                print(
+                    f"  still {busy:.0f}%; later runs start without waiting",
+                    flush=True,
+                )
+                self.enabled = False
+                return
+            if not said_so:
+                print(
+                    f"  other processes use {busy:.0f}% of a CPU; waiting up to "
+                    f"{QUIET_WAIT_SECONDS:.0f} s for them to finish",
+                    flush=True,
+                )
+                said_so = True
+
+
+def _foreign_cpu_percent(seconds: float) -> float:
+    before = foreign_cpu_seconds(os.getpid())
+    time.sleep(seconds)
+    return 100 * (foreign_cpu_seconds(os.getpid()) - before) / seconds
