@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import struct
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dnsfilter.dns import wire
@@ -25,7 +25,7 @@ _HEADER = struct.Struct(">HHHHHH")
 _HEADER_TAIL = struct.Struct(">HHHHH")
 _TTL = struct.Struct(">I")
 
-CacheKey = Hashable
+CacheKey = wire.AnswerKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ class CachedAnswer:
 
     __slots__ = (
         "flags", "counts", "body", "ttl_offsets", "ttls", "stored_at", "lifetime", "rcode",
-        "_aged_for", "_aged_body",
+        "_aged_for", "_aged_body", "_frames",
     )
 
     def __init__(
@@ -74,6 +74,8 @@ class CachedAnswer:
         # asked many times a second, so TTLs are rewritten once per second.
         self._aged_for = 0
         self._aged_body = body
+        # Header (after the ID) and OPT record per reply form: few clients, few forms.
+        self._frames: dict[int, tuple[bytes, bytes]] = {}
 
     def aged_body(self, now: float) -> bytes:
         elapsed = int(now - self.stored_at)
@@ -98,15 +100,21 @@ class CachedAnswer:
             body = self._with_ttls(itertools.repeat(stale_ttl))
         else:
             body = self.aged_body(now)
+        form = query.reply_form | udp_size << 8
+        frame = self._frames.get(form)
+        if frame is None:
+            frame = self._frames[form] = self._frame(query, udp_size)
+        header, opt = frame
+        return b"".join((qid, header, query.question, body, opt))
+
+    def _frame(self, query: wire.Query, udp_size: int) -> tuple[bytes, bytes]:
         # RD and CD follow the client's query; the rest is the upstream's.
         flags = (self.flags & ~(wire.RD | wire.CD)) | (query.flags & (wire.RD | wire.CD))
         answers, authority, additional = self.counts
         if query.edns_size:
             header = _HEADER_TAIL.pack(flags, 1, answers, authority, additional + 1)
-            opt = wire.opt_record(udp_size, query.do, self.rcode >> 4)
-            return b"".join((qid, header, query.question, body, opt))
-        header = _HEADER_TAIL.pack(flags, 1, answers, authority, additional)
-        return b"".join((qid, header, query.question, body))
+            return header, wire.opt_record(udp_size, query.do, self.rcode >> 4)
+        return _HEADER_TAIL.pack(flags, 1, answers, authority, additional), b""
 
 
 def answer_from_upstream(response: bytes, now: float, limits: CacheLimits) -> CachedAnswer:

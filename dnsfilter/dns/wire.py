@@ -56,6 +56,10 @@ TYPE_ANY: Final = 255
 CLASS_IN: Final = 1
 
 EDNS_DO: Final = 0x8000
+
+# Bits of Query.reply_form besides RD and CD (which keep their header bits).
+REPLY_FORM_EDNS: Final = 0x1
+REPLY_FORM_DO: Final = 0x2
 MIN_UDP_SIZE: Final = 512
 MAX_NAME_WIRE: Final = 255
 MAX_LABEL: Final = 63
@@ -72,8 +76,14 @@ _TTL = struct.Struct(">I")
 # a control character or markup into logs, lookups or the web UI.
 _PLAIN_NAME = re.compile(rb"[a-z0-9_\-.*]*\Z")
 
-# What an upstream answer is filed under: (qname, qtype, qclass, DO, CD).
-AnswerKey = tuple[str, int, int, bool, bool]
+# What an upstream answer is filed under: qname, qtype, qclass, DO and CD
+# in one string, because a string caches its hash and a Query (with its key)
+# is shared by every repeat of a packet: a cache lookup hashes nothing.
+AnswerKey = str
+
+
+def answer_key(qname: str, qtype: int, qclass: int, do: bool, cd: bool) -> AnswerKey:
+    return f"{qname}\x00{qtype}\x00{qclass}\x00{int(do)}{int(cd)}"
 
 
 class MalformedPacket(ValueError):
@@ -99,6 +109,7 @@ class Query:
     presentation format. ``question`` is the question section exactly as the
     client sent it. ``edns_size`` is 0 when the client sent no OPT record.
     ``key`` identifies the upstream answer that fits this query.
+    ``reply_form`` sums up what a reply must echo: RD, CD, EDNS and DO.
     ``error_rcode`` is not NOERROR when the query is one we answer with an
     error whatever the name: an unknown opcode, a newer EDNS version, a
     class other than IN, a zone transfer.
@@ -115,6 +126,7 @@ class Query:
         "do",
         "edns_options",
         "key",
+        "reply_form",
         "error_rcode",
     )
 
@@ -128,7 +140,8 @@ class Query:
         self.edns_version = 0
         self.do = False
         self.edns_options = b""
-        self.key: AnswerKey = (qname, qtype, qclass, False, bool(flags & CD))
+        self.key: AnswerKey = answer_key(qname, qtype, qclass, False, bool(flags & CD))
+        self.reply_form = flags & (RD | CD)
         self.error_rcode = NOERROR
 
     @property
@@ -269,7 +282,8 @@ def _read_edns(
                 query.edns_version = version
                 query.do = bool(eflags & EDNS_DO)
                 query.edns_options = data[pos : pos + rdlength]
-                query.key = (query.qname, query.qtype, query.qclass, query.do, bool(query.flags & CD))
+                query.key = answer_key(query.qname, query.qtype, query.qclass, query.do, bool(query.flags & CD))
+                query.reply_form |= REPLY_FORM_EDNS | (REPLY_FORM_DO if query.do else 0)
             pos += rdlength
     except (IndexError, struct.error):
         raise MalformedPacket("additional section cut short", header) from None
