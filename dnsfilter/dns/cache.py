@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import struct
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -48,7 +47,7 @@ class CachedAnswer:
 
     __slots__ = (
         "flags", "counts", "body", "ttl_offsets", "ttls", "stored_at", "lifetime", "rcode",
-        "_aged_for", "_aged_body", "_frames",
+        "expires_at", "used", "_aged_for", "_aged_body", "_frames",
     )
 
     def __init__(
@@ -70,12 +69,18 @@ class CachedAnswer:
         self.stored_at = stored_at
         self.lifetime = lifetime
         self.rcode = rcode
+        self.expires_at = stored_at + lifetime
+        self.used = False  # hit since it was last considered for eviction
         # The body as last aged, and for how many seconds: a popular name is
         # asked many times a second, so TTLs are rewritten once per second.
         self._aged_for = 0
         self._aged_body = body
         # Header (after the ID) and OPT record per reply form: few clients, few forms.
         self._frames: dict[int, tuple[bytes, bytes]] = {}
+
+    def next_change(self, now: float) -> float:
+        """When a rendering of this answer stops being valid: TTLs tick, or it expires."""
+        return min(self.stored_at + int(now - self.stored_at) + 1, self.expires_at)
 
     def aged_body(self, now: float) -> bytes:
         elapsed = int(now - self.stored_at)
@@ -158,13 +163,19 @@ def _lifetime(info: wire.ResponseInfo, ttls: tuple[int, ...], limits: CacheLimit
 
 
 class AnswerCache:
-    """LRU of CachedAnswer by key, bounded in entries."""
+    """CachedAnswer by key, bounded in entries, evicting like an LRU.
+
+    Eviction is "second chance" (CLOCK): a hit only sets a flag on the entry,
+    and when the cache is full the oldest entries that were used since their
+    last chance go round once more. It keeps popular names as an LRU does,
+    without reordering anything on the hot path.
+    """
 
     __slots__ = ("limits", "_entries", "hits", "misses", "stale_served")
 
     def __init__(self, limits: CacheLimits) -> None:
         self.limits = limits
-        self._entries: OrderedDict[CacheKey, CachedAnswer] = OrderedDict()
+        self._entries: dict[CacheKey, CachedAnswer] = {}
         self.hits = 0
         self.misses = 0
         self.stale_served = 0
@@ -175,8 +186,8 @@ class AnswerCache:
     def get(self, key: CacheKey, now: float) -> CachedAnswer | None:
         """A fresh entry, or None (expired entries are kept for serve-stale)."""
         entry = self._entries.get(key)
-        if entry is not None and now - entry.stored_at < entry.lifetime:
-            self._entries.move_to_end(key)
+        if entry is not None and now < entry.expires_at:
+            entry.used = True
             self.hits += 1
             return entry
         self.misses += 1
@@ -187,7 +198,7 @@ class AnswerCache:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if now - entry.stored_at >= entry.lifetime + self.limits.stale_max_age:
+        if now >= entry.expires_at + self.limits.stale_max_age:
             del self._entries[key]
             return None
         self.stale_served += 1
@@ -197,10 +208,15 @@ class AnswerCache:
         if entry.lifetime <= 0 or self.limits.size <= 0:
             return
         entries = self._entries
+        entries.pop(key, None)  # a replaced entry goes to the back
         entries[key] = entry
-        entries.move_to_end(key)
         while len(entries) > self.limits.size:
-            entries.popitem(last=False)
+            oldest = next(iter(entries))
+            candidate = entries.pop(oldest)
+            if candidate.used or candidate is entry:
+                candidate.used = False
+                entries[oldest] = candidate  # its second chance (the newcomer always stays)
+            # else: evicted
 
     def clear(self) -> None:
         self._entries.clear()

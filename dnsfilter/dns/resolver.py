@@ -5,6 +5,7 @@ One ordered list, read top to bottom in ``Resolver.handle``:
     client allowed?  -> REFUSED
     packet readable? -> FORMERR / drop
     opcode, EDNS version, class, transfer types -> NOTIMP / BADVERS / REFUSED
+    same packet, same client, same second -> the reply just sent
     policy decision  -> block answer
     ANY              -> RFC 8482 minimal answer
     cache hit        -> patched stored bytes
@@ -28,6 +29,7 @@ from typing import Any, Protocol
 from dnsfilter.dns import wire
 from dnsfilter.dns.cache import AnswerCache, CachedAnswer, answer_from_upstream
 from dnsfilter.dns.localzones import LocalZones
+from dnsfilter.dns.recent import RecentReplies
 from dnsfilter.errors import UpstreamError
 from dnsfilter.policy.engine import Policy
 
@@ -112,12 +114,13 @@ class Resolver:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        self.policy = policy
-        self.cache = cache
+        self._recent = RecentReplies()
+        self._policy = policy
+        self._cache = cache
         self.upstreams = upstreams
         self.local_zones = local_zones
         self.local_upstreams = local_upstreams
-        self.acl = acl
+        self._acl = acl
         self.stats = ResolverStats()
         self.clock = clock
         self.wall_clock = wall_clock
@@ -126,6 +129,7 @@ class Resolver:
         self.settings = settings
         self._inflight: dict[wire.AnswerKey, asyncio.Task[CachedAnswer]] = {}
 
+    # Changing what answers depend on drops the replies kept for reuse.
     @property
     def settings(self) -> AnswerSettings:
         return self._settings
@@ -134,39 +138,77 @@ class Resolver:
     def settings(self, settings: AnswerSettings) -> None:
         self._settings = settings
         self._block_replies.clear()
+        self._recent.clear()
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy: Policy) -> None:
+        self._policy = policy
+        self._recent.clear()
+
+    @property
+    def acl(self) -> ClientAcl:
+        return self._acl
+
+    @acl.setter
+    def acl(self, acl: ClientAcl) -> None:
+        self._acl = acl
+        self._recent.clear()
+
+    @property
+    def cache(self) -> AnswerCache:
+        return self._cache
+
+    @cache.setter
+    def cache(self, cache: AnswerCache) -> None:
+        self._cache = cache
+        self._recent.clear()
 
     def handle(self, data: bytes, client: str, tcp: bool) -> Outcome:
         """Answer one packet: bytes now, None to drop, or a coroutine (miss)."""
         self.stats.queries += 1
+        now = self.clock()
+        if not tcp:
+            recent = self._recent.get(client, data[2:], now)
+            if recent is not None:
+                return data[:2] + recent
         try:
             query = self._parser.parse(data)
         except wire.MalformedPacket as error:
             self.stats.malformed += 1
-            if error.header is None or not self.acl.allows(client):
+            if error.header is None or not self._acl.allows(client):
                 return None
             return wire.header_only_reply(error.header, wire.FORMERR)
         qid = data[:2]
         settings = self._settings
-        if not self.acl.allows(client):
+        if not self._acl.allows(client):
             self.stats.refused += 1
             return wire.build_reply(qid, query, settings.udp_size, wire.REFUSED)
         if query.error_rcode:
             return wire.build_reply(qid, query, settings.udp_size, query.error_rcode)
 
-        decision = self.policy.decide(query.qname, query.qtype, client, self.wall_clock())
+        decision = self._policy.decide(query.qname, query.qtype, client, self.wall_clock())
         if decision.blocked:
             self.stats.blocked += 1
-            return qid + self._block_reply(query)
+            tail = self._block_reply(query)
+            if not tcp:
+                self._recent.put(client, data[2:], tail, now + 1.0)
+            return qid + tail
         if query.qtype == wire.TYPE_ANY:
             answer = wire.rfc8482_hinfo(_ANY_TTL)
             return wire.build_reply(qid, query, settings.udp_size, answers=answer, ancount=1)
-        now = self.clock()
-        entry = self.cache.get(query.key, now)
+        entry = self._cache.get(query.key, now)
         if entry is not None:
             reply = entry.render(qid, query, now, settings.udp_size)
-            if tcp or len(reply) <= _SAFE_UDP_SIZE:
+            if tcp:
                 return reply
-            return self._fit(reply, query, tcp)
+            if len(reply) > _SAFE_UDP_SIZE:
+                reply = self._fit(reply, query, tcp)
+            self._recent.put(client, data[2:], reply[2:], entry.next_change(now))
+            return reply
         # Only answers from the router can be cached for local names, so
         # checking whether a name is local can wait until the cache misses.
         upstreams = self.upstreams
@@ -216,7 +258,7 @@ class Resolver:
         except UpstreamError as error:
             self.stats.upstream_failures += 1
             now = self.clock()
-            stale = self.cache.get_stale(key, now)
+            stale = self._cache.get_stale(key, now)
             if stale is not None:
                 log.info("serving %s stale: %s", query.qname, error)
                 reply = stale.render(qid, query, now, self._settings.udp_size, self._settings.stale_ttl)
@@ -238,8 +280,8 @@ class Resolver:
         # Ask in lower case so differently-cased clients share one answer.
         question = question[:-4].lower() + question[-4:]
         response = await upstreams.resolve(question, do=query.do, cd=bool(query.flags & wire.CD))
-        entry = answer_from_upstream(response, self.clock(), self.cache.limits)
-        self.cache.put(query.key, entry)
+        entry = answer_from_upstream(response, self.clock(), self._cache.limits)
+        self._cache.put(query.key, entry)
         return entry
 
     async def drain(self, timeout: float) -> None:

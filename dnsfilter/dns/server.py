@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -43,6 +43,10 @@ class ListenerStats:
     handler_errors: int = 0
 
 
+def _not_connected(data: bytes, addr: Any) -> None:
+    raise ConnectionError("the UDP socket is not open")
+
+
 class _Tasks:
     """Tasks for pending answers: kept so they can be awaited on shutdown."""
 
@@ -63,27 +67,28 @@ class _Tasks:
 
 class UdpProtocol(asyncio.DatagramProtocol):
     def __init__(self, handler: Handler, tasks: _Tasks, stats: ListenerStats) -> None:
-        self._handler = handler
+        self._handle = handler.handle
         self._tasks = tasks
         self._stats = stats
         self._transport: asyncio.DatagramTransport | None = None
+        self._send: Callable[[bytes, Any], None] = _not_connected
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio's: no isinstance check.
         self._transport = cast(asyncio.DatagramTransport, transport)
+        self._send = self._transport.sendto
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         try:
-            outcome = self._handler.handle(data, addr[0], False)
+            outcome = self._handle(data, addr[0], False)
         except Exception:
             self._stats.handler_errors += 1
             log.exception("internal error answering a UDP query from %s", addr[0])
             return
-        if outcome is None:
-            return
         if isinstance(outcome, bytes):
-            assert self._transport is not None
-            self._transport.sendto(outcome, addr)
+            self._send(outcome, addr)
+        elif outcome is None:
+            return
         elif len(self._tasks.running) >= MAX_PENDING_UDP:
             outcome.close()
             self._stats.udp_dropped_overload += 1

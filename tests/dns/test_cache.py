@@ -103,15 +103,25 @@ class TestAnswerCache:
         assert cache.get_stale("k", 160.0) is None
         assert len(cache) == 0
 
-    def test_bounded_least_recently_used_goes_first(self) -> None:
+    def test_bounded_and_recently_used_entries_stay(self) -> None:
         cache = AnswerCache(CacheLimits(size=2))
         cache.put("a", self.entry())
         cache.put("b", self.entry())
-        assert cache.get("a", 1.0) is not None  # a is now the most recent
+        assert cache.get("a", 1.0) is not None  # a was used: it gets a second chance
         cache.put("c", self.entry())
         assert len(cache) == 2
         assert cache.get("b", 1.0) is None
         assert cache.get("a", 1.0) is not None and cache.get("c", 1.0) is not None
+
+    def test_a_full_cache_of_popular_entries_still_takes_new_ones(self) -> None:
+        cache = AnswerCache(CacheLimits(size=100))
+        for i in range(100):
+            cache.put(f"k{i}", self.entry())
+            cache.get(f"k{i}", 1.0)
+        for i in range(100, 1000):
+            cache.put(f"k{i}", self.entry())
+            assert len(cache) == 100
+            assert cache.get(f"k{i}", 1.0) is not None
 
     def test_uncacheable_and_disabled(self) -> None:
         cache = AnswerCache(CacheLimits())

@@ -1,0 +1,45 @@
+"""Replies just sent, reused for the same packet from the same client.
+
+A device asks the same few names again and again, often several times a
+second (each app, each tab, A and AAAA). Within the second, with the same
+rules in force, the reply to the same packet from the same client is the
+same bytes but for the ID, so it is kept here and the whole pipeline is
+skipped. Entries expire at the next second of TTL ageing and are dropped
+whenever the resolver's configuration or rules change.
+"""
+
+from __future__ import annotations
+
+_DEFAULT_LIMIT = 8192
+
+
+class RecentReplies:
+    __slots__ = ("_by_client", "_size", "_limit")
+
+    def __init__(self, limit: int = _DEFAULT_LIMIT) -> None:
+        self._by_client: dict[str, dict[bytes, tuple[bytes, float]]] = {}
+        self._size = 0
+        self._limit = limit
+
+    def get(self, client: str, packet_after_id: bytes, now: float) -> bytes | None:
+        """The reply after its ID, if one was kept and is still valid at ``now``."""
+        replies = self._by_client.get(client)
+        if replies is None:
+            return None
+        kept = replies.get(packet_after_id)
+        if kept is None or now >= kept[1]:
+            return None
+        return kept[0]
+
+    def put(self, client: str, packet_after_id: bytes, reply_after_id: bytes, until: float) -> None:
+        if self._size >= self._limit:
+            self.clear()  # bounded: start again rather than track ages
+        replies = self._by_client.get(client)
+        if replies is None:
+            replies = self._by_client[client] = {}
+        replies[packet_after_id] = (reply_after_id, until)
+        self._size += 1
+
+    def clear(self) -> None:
+        self._by_client.clear()
+        self._size = 0

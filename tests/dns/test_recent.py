@@ -1,0 +1,59 @@
+"""Replies reused within the second: never stale, never across clients or rule changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dnslib import DNSRecord
+
+from dnsfilter.dns.recent import RecentReplies
+from dnsfilter.policy.engine import FilterPolicy
+from dnsfilter.policy.index import DomainIndex
+from tests.fakes import DnsClient, FakeUpstream, make_query
+from tests.running import FrozenClock, make_config, running_service
+
+
+def test_kept_per_client_until_the_given_time() -> None:
+    recent = RecentReplies()
+    recent.put("10.0.0.2", b"packet", b"reply", until=101.0)
+    assert recent.get("10.0.0.2", b"packet", 100.5) == b"reply"
+    assert recent.get("10.0.0.2", b"packet", 101.0) is None
+    assert recent.get("10.0.0.3", b"packet", 100.5) is None
+    assert recent.get("10.0.0.2", b"other", 100.5) is None
+
+
+def test_bounded() -> None:
+    recent = RecentReplies(limit=10)
+    for i in range(25):
+        recent.put("c", bytes([i]), b"r", until=1e9)
+    assert recent.get("c", bytes([24]), 0.0) == b"r"
+    assert recent.get("c", bytes([0]), 0.0) is None
+
+
+async def test_a_rule_change_applies_to_the_very_next_query(
+    fake_upstream: FakeUpstream, dns_client: DnsClient, tmp_path: Path
+) -> None:
+    fake_upstream.add("games.example. 300 IN A 192.0.2.7")
+    clock = FrozenClock()
+    async with running_service(make_config(tmp_path, [fake_upstream.address]), clock) as running:
+        packet = make_query("games.example", qid=1)
+        for _ in range(3):
+            assert str(DNSRecord.parse(await dns_client.udp(packet, running.address)).rr[0].rdata) == "192.0.2.7"
+        running.service.resolver.policy = FilterPolicy(DomainIndex.empty(), (), ("games.example",))
+        reply = DNSRecord.parse(await dns_client.udp(packet, running.address))
+        assert str(reply.rr[0].rdata) == "0.0.0.0"
+
+
+async def test_ttls_still_count_down_each_second(
+    fake_upstream: FakeUpstream, dns_client: DnsClient, tmp_path: Path
+) -> None:
+    fake_upstream.add("example.org. 300 IN A 192.0.2.1")
+    clock = FrozenClock()
+    async with running_service(make_config(tmp_path, [fake_upstream.address]), clock) as running:
+        packet = make_query("example.org", qid=5)
+        ttls = []
+        for step in range(4):
+            reply = DNSRecord.parse(await dns_client.udp(packet, running.address))
+            ttls.append(reply.rr[0].ttl)
+            clock.advance(0.6)
+    assert ttls == [300, 300, 299, 299]
