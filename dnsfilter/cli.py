@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-config", help="check a config file and report every problem")
     check.add_argument("-c", "--config", type=Path, required=True, help="config file to check")
+    _add_catalog_option(check)
 
     lists = commands.add_parser("lists", help="the blocklists: download updates now, or show their state")
     lists.add_argument("action", choices=("update", "status"), help="update: download and compile now; status: show each list")
@@ -128,7 +129,12 @@ def _command_run(args: argparse.Namespace) -> int:
 
 
 def _command_check_config(args: argparse.Namespace) -> int:
+    from dnsfilter.policy.catalog import load_catalog
+    from dnsfilter.policy.defaultprofile import default_profile_tags
+
     config = load_config(args.config)
+    # Names of categories and services are checked against the catalog too.
+    default_profile_tags(config.blocking, load_catalog(args.blocklists), str(args.config))
     print(f"{args.config}: the configuration is valid.")
     listen = ", ".join(str(address) for address in config.dns.listen)
     upstreams = ", ".join(str(server) for server in config.upstream.servers) or "this machine's resolvers"

@@ -251,3 +251,14 @@ def test_another_catalog_can_be_used(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "BLOCKED" in out and "test-adult, line 2: adult.example" in out
     assert main(["explain", "homework.play.example", *args]) == 0
     assert "exception (unblocks)" in capsys.readouterr().out
+
+
+def test_check_config_knows_the_catalogs_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "family.yaml"
+    config.write_text("blocking:\n  categories: [adult, gambling, gamez]\n  services: [tiktok, zalo, robloxx]\n")
+    assert main(["check-config", "-c", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert 'blocking.categories[2]: there is no category called "gamez"; did you mean games?' in err
+    assert 'blocking.services[2]: there is no service called "robloxx"; did you mean roblox' in err
+    config.write_text("blocking:\n  categories: [adult, gambling, games]\n  services: [tiktok, zalo, roblox]\n")
+    assert main(["check-config", "-c", str(config)]) == 0
