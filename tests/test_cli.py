@@ -241,6 +241,11 @@ def test_lists_status_shows_every_list_and_the_index(data_dir: Path, capsys: pyt
     out = capsys.readouterr().out
     assert "hagezi-nsfw" in out and "ut1-gambling" in out and "bundled copy" in out
     assert "Compiled index: " in out and "up to date" in out
+    # Bundled lists were counted when compiled: entries and rejected lines by reason.
+    nsfw = next(line for line in out.splitlines() if line.startswith("hagezi-nsfw "))
+    assert "110,861" in nsfw
+    gambling = next(line for line in out.splitlines() if line.startswith("ut1-gambling "))
+    assert "ip address" in gambling
 
 
 def test_another_catalog_can_be_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

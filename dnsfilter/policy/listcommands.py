@@ -18,12 +18,15 @@ from dnsfilter.policy.updater import ListUpdater, UpdateLimits, UpdateOutcome
 
 def status_text(config: Config, catalog_dir: Path = BLOCKLISTS_DIR) -> str:
     blocklists = Blocklists(config.data_dir, catalog_dir)
-    lines = [format_status(blocklists.catalog.sources, blocklists.store), ""]
     try:
         index = blocklists.open_existing()
     except FileNotFoundError:
-        lines.append("The lists have not been compiled yet: they will be when the filter starts.")
-        return "\n".join(lines)
+        table = format_status(blocklists.catalog.sources, blocklists.store)
+        return table + "\n\nThe lists have not been compiled yet: they will be when the filter starts."
+    # Lists never downloaded were counted when the index was compiled.
+    counts = index.metadata.get("sources")
+    compiled = counts if isinstance(counts, dict) else None
+    lines = [format_status(blocklists.catalog.sources, blocklists.store, compiled), ""]
     built = index.metadata.get("built_at")
     when = datetime.datetime.fromtimestamp(built).strftime("%Y-%m-%d %H:%M") if isinstance(built, float) else "?"
     state = "up to date" if blocklists.is_current() else "older than the lists on disk; it is rebuilt soon"

@@ -249,8 +249,14 @@ def describe_reasons(rejected: Mapping[str, int] | Iterable[tuple[str, int]], le
     return lead + shown + (", ..." if len(ranked) > top else "")
 
 
-def format_status(catalog_sources: Iterable[Source], store: ListStore) -> str:
-    """The ``dnsfilter lists status`` table: one row per source, problems underneath."""
+def format_status(
+    catalog_sources: Iterable[Source], store: ListStore, compiled: Mapping[str, Any] | None = None
+) -> str:
+    """The ``dnsfilter lists status`` table: one row per source, problems underneath.
+
+    ``compiled`` is the index's per-source counts (entries, rejected by
+    reason), used for lists never downloaded: the bundled copies.
+    """
     known = store.all_status()
     header = ("List", "Category", "Entries", "Rejected lines", "Last updated", "Copy in use")
     rows: list[tuple[str, ...]] = []
@@ -258,6 +264,14 @@ def format_status(catalog_sources: Iterable[Source], store: ListStore) -> str:
     bundled_any = False
     for source in catalog_sources:
         status = known.get(source.id) or store.status(source.id)
+        counted = (compiled or {}).get(source.id)
+        if not status.entries and isinstance(counted, Mapping) and isinstance(counted.get("entries"), int):
+            rejected_counts = counted.get("rejected")
+            status = replace(
+                status,
+                entries=counted["entries"],
+                rejected=sorted_reasons(rejected_counts if isinstance(rejected_counts, Mapping) else {}),
+            )
         if status.entries:
             entries = f"{status.entries:,}"
         elif status.bundled and source.expected_entries:
