@@ -26,7 +26,7 @@ from typing import Any
 
 from dnslib import EDNS0, QTYPE, RCODE, RR, SOA, DNSLabel, DNSQuestion, DNSRecord
 
-from dnsfilter.dns.wire import question_end
+from dnsfilter.dns.replies import question_end
 
 _LENGTH = struct.Struct(">H")
 Address = tuple[str, int]

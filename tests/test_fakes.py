@@ -8,7 +8,8 @@ import ssl
 import pytest
 from dnslib import QTYPE, RCODE, DNSRecord
 
-from dnsfilter.dns.wire import MalformedPacket, scan_response
+from dnsfilter.dns.replies import scan_response
+from dnsfilter.dns.wire import MalformedPacket
 from tests.conftest import TlsContexts
 from tests.fakes import DnsClient, FakeUpstream, make_query
 

@@ -1,6 +1,6 @@
 """The answer cache: upstream answers stored as bytes, served by patching.
 
-An answer is scanned once when it arrives (``wire.scan_response``): its TTLs
+An answer is scanned once when it arrives (``replies.scan_response``): its TTLs
 are clamped to the configured bounds and the offset of every TTL field is
 kept. A hit then costs a header pack and, when time has passed, one
 ``pack_into`` per record: no parsing.
@@ -18,7 +18,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dnsfilter.dns import wire
+from dnsfilter.dns import replies, wire
 
 _HEADER = struct.Struct(">HHHHHH")
 _HEADER_TAIL = struct.Struct(">HHHHH")
@@ -127,9 +127,9 @@ def answer_from_upstream(response: bytes, now: float, limits: CacheLimits) -> Ca
 
     Raises ``wire.MalformedPacket`` when the response does not hold up.
     """
-    info = wire.scan_response(response)
-    trimmed = wire.without_opt(response, info)
-    start = wire.question_end(trimmed)
+    info = replies.scan_response(response)
+    trimmed = replies.without_opt(response, info)
+    start = replies.question_end(trimmed)
     body = bytearray(trimmed[start:])
     clamped = tuple(min(max(ttl, limits.min_ttl), limits.max_ttl) for ttl in info.ttls)
     offsets = tuple(offset - start for offset in info.ttl_offsets)
@@ -149,7 +149,7 @@ def answer_from_upstream(response: bytes, now: float, limits: CacheLimits) -> Ca
     )
 
 
-def _lifetime(info: wire.ResponseInfo, ttls: tuple[int, ...], limits: CacheLimits) -> int:
+def _lifetime(info: replies.ResponseInfo, ttls: tuple[int, ...], limits: CacheLimits) -> int:
     if info.flags & wire.TC:
         return 0
     if info.rcode == wire.NXDOMAIN or (info.rcode == wire.NOERROR and info.ancount == 0):

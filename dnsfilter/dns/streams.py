@@ -15,7 +15,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dnsfilter.dns import wire
+from dnsfilter.dns import replies, wire
 from dnsfilter.dns.transports import Answer, check_reply, new_id
 from dnsfilter.errors import UpstreamError
 
@@ -65,7 +65,7 @@ class StreamTransport:
 
     async def exchange(self, question: bytes, do: bool, cd: bool) -> Answer:
         def build(qid: int) -> bytes:
-            return wire.build_upstream_query(qid, question, self.udp_size, do, cd)
+            return replies.build_upstream_query(qid, question, self.udp_size, do, cd)
 
         connection, fresh = await self._connect()
         try:

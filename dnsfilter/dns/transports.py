@@ -21,7 +21,7 @@ from typing import Protocol
 
 import aiohttp
 
-from dnsfilter.dns import wire
+from dnsfilter.dns import replies, wire
 from dnsfilter.errors import UpstreamError
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def check_reply(reply: bytes, qid: int, question: bytes) -> Answer | None:
     """
     if not matches(reply, qid, question):
         return None
-    info = wire.scan_response(reply)
+    info = replies.scan_response(reply)
     _check_names(reply, 12 + len(question))
     return Answer(reply[: info.end], info.rcode, bool(info.flags & wire.TC))
 
@@ -176,7 +176,7 @@ class UdpTransport:
             lambda: _UdpExchange(waiter, qid, question), remote_addr=(self.host, self.port)
         )
         try:
-            transport.sendto(wire.build_upstream_query(qid, question, self.udp_size, do, cd))
+            transport.sendto(replies.build_upstream_query(qid, question, self.udp_size, do, cd))
             return await waiter
         finally:
             transport.close()
@@ -244,7 +244,7 @@ class HttpsTransport:
 
     async def exchange(self, question: bytes, do: bool, cd: bool) -> Answer:
         # ID 0 lets HTTP caches share answers (RFC 8484 4.1); TLS protects it.
-        packet = wire.build_upstream_query(0, question, self.udp_size, do, cd)
+        packet = replies.build_upstream_query(0, question, self.udp_size, do, cd)
         try:
             async with self.session().post(
                 self.url,
