@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import hashlib
 import logging
 import os
 import random
-import zlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -26,10 +24,17 @@ import aiohttp
 from yarl import URL
 
 from dnsfilter import __version__
-from dnsfilter.errors import DnsFilterError
 from dnsfilter.policy.catalog import Source
-from dnsfilter.policy.listformats import ParseReport, parse_text
-from dnsfilter.policy.liststore import ListStore, SourceStatus, describe_reasons, format_status
+from dnsfilter.policy.listcheck import (
+    CAPTIVE_PORTAL,
+    MiB,
+    ListRefused,
+    entry_count_problem,
+    examine,
+    too_big_message,
+    truncated_message,
+)
+from dnsfilter.policy.liststore import ListStore, SourceStatus, format_status
 
 __all__ = [
     "ListRefused",
@@ -46,20 +51,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MiB = 1024 * 1024
 USER_AGENT = f"dnsfilter/{__version__} (blocklist updater)"
-SMALL_LIST = 100  # entries; see entry_count_problem
 _CHUNK = 64 * 1024
-_GZIP_MAGIC = b"\x1f\x8b"
-
-CAPTIVE_PORTAL = (
-    "The download returned a web page instead of a list — is this box behind a login page? "
-    "Check that this box can open web sites without signing in first."
-)
-
-
-class ListRefused(DnsFilterError):
-    """A download that must not replace the copy in use; the message is for parents."""
 
 
 class UpdateOutcome(enum.StrEnum):
@@ -146,7 +139,7 @@ async def _update_one(
         if download is None:
             await asyncio.to_thread(store.record_unchanged, source.id, etag=None, last_modified=None)
             return UpdateResult(source.id, UpdateOutcome.UNCHANGED, previous.entries, "The list has not changed.")
-        text, report, digest = await asyncio.to_thread(_examine, download.body, source, limits.max_bytes)
+        text, report, digest = await asyncio.to_thread(examine, download.body, source, limits.max_bytes)
         baseline, of_what = _baseline(previous, source)
         problem = entry_count_problem(report.entries, baseline, of_what, limits.max_shrink, limits.max_growth)
         if problem is not None:
@@ -306,7 +299,7 @@ async def _fetch(
             "Check that this box is connected to the internet."
         ) from exc
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
-        raise ListRefused(_truncated(None, None)) from exc
+        raise ListRefused(truncated_message(None, None)) from exc
     except TimeoutError as exc:  # aiohttp's total timeout, and its read/connect timeouts
         raise ListRefused(
             f"The download took longer than {limits.timeout:g} seconds and was stopped. "
@@ -331,84 +324,15 @@ async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> byte
     declared = response.content_length
     plain = response.headers.get("Content-Encoding", "identity").lower() == "identity"
     if declared is not None and plain and declared > max_bytes:
-        raise ListRefused(_too_big(max_bytes))
+        raise ListRefused(too_big_message(max_bytes))
     body = bytearray()
     async for chunk in response.content.iter_chunked(_CHUNK):
         body += chunk
         if len(body) > max_bytes:  # stop reading: a runaway server must not fill the memory
-            raise ListRefused(_too_big(max_bytes))
+            raise ListRefused(too_big_message(max_bytes))
     if declared is not None and plain and len(body) != declared:
-        raise ListRefused(_truncated(len(body), declared))
+        raise ListRefused(truncated_message(len(body), declared))
     return bytes(body)
-
-
-def _examine(body: bytes, source: Source, max_bytes: int) -> tuple[bytes, ParseReport, str]:
-    """The uncompressed list, its parse report and SHA-256, or ListRefused. Slow: run it in a thread."""
-    text = _gunzip(body, max_bytes) if body.startswith(_GZIP_MAGIC) else body
-    if not text.strip():
-        raise ListRefused(
-            "The download was empty. The list server may be having trouble; the next update will try again."
-        )
-    # Only the counts are needed here; the entries are read again when the index is compiled.
-    _, report = parse_text(text, source.format, source.subdomains)
-    if report.looks_like_html:
-        raise ListRefused(CAPTIVE_PORTAL)
-    if report.rejected.get("binary") or report.rejected.get("bad-gzip"):
-        raise ListRefused(
-            "The download is not a text list (it looks like a program or a damaged file). "
-            "The list may have moved; updating dnsfilter brings a newer catalog."
-        )
-    if report.entries == 0:
-        raise ListRefused(
-            f"The download has {report.lines:,} lines but no usable entries"
-            f"{describe_reasons(report.rejected, ' (rejected: ')}{')' if report.rejected else ''}. "
-            "The list may have changed format; updating dnsfilter brings a newer catalog."
-        )
-    return text, report, hashlib.sha256(text).hexdigest()
-
-
-def _gunzip(data: bytes, max_bytes: int) -> bytes:
-    """Unpack a .gz list (all members), refusing more than ``max_bytes`` of output."""
-    parts: list[bytes] = []
-    total = 0
-    try:
-        while data.startswith(_GZIP_MAGIC):
-            unpacker = zlib.decompressobj(wbits=31)
-            part = unpacker.decompress(data, max_bytes + 1 - total)
-            total += len(part)
-            if total > max_bytes:  # a few compressed megabytes can unpack to gigabytes
-                raise ListRefused(_too_big(max_bytes))
-            if not unpacker.eof:
-                raise ListRefused(_truncated(None, None))
-            parts.append(part)
-            data = unpacker.unused_data
-    except zlib.error as exc:
-        raise ListRefused("The download is a damaged compressed file. The next update will try again.") from exc
-    return b"".join(parts)
-
-
-def entry_count_problem(entries: int, baseline: int, of_what: str, max_shrink: float, max_growth: float) -> str | None:
-    """Why ``entries`` is implausible next to ``baseline``, or None. A baseline of 0 checks nothing.
-
-    Lists under SMALL_LIST entries change by large ratios in normal curation
-    (4 names becoming 1, or 40), so they are only refused when they grow past
-    ``max_growth`` times SMALL_LIST.
-    """
-    if baseline <= 0:
-        return None
-    if baseline >= SMALL_LIST and entries < baseline * (1 - max_shrink):
-        return (
-            f"The new list has only {entries:,} entries, far fewer than the {baseline:,} {of_what}, "
-            "so it was not used in case it is broken. If this keeps happening the list may really have shrunk: "
-            "raise lists.max_shrink in the configuration to accept it."
-        )
-    if entries > max(baseline, SMALL_LIST) * max_growth:
-        return (
-            f"The new list has {entries:,} entries, more than {max_growth:g} times the {baseline:,} {of_what}, "
-            "so it was not used in case it is the wrong file. If this keeps happening, updating dnsfilter "
-            "brings a newer catalog."
-        )
-    return None
 
 
 def _baseline(previous: SourceStatus, source: Source) -> tuple[int, str]:
@@ -429,25 +353,6 @@ def _http_problem(status: int, reason: str | None, url: str) -> str:
     if status >= 500 or status == HTTPStatus.TOO_MANY_REQUESTS:
         return f"The list server answered {said}: a problem on its side. The next update will try again."
     return f"The list server answered {said} instead of the list. The next update will try again."
-
-
-def _too_big(max_bytes: int) -> str:
-    return (
-        f"The list is larger than the {_size(max_bytes)} limit, so the download was stopped. "
-        "This is unusual for a blocklist; updating dnsfilter brings a newer catalog."
-    )
-
-
-def _size(count: int) -> str:
-    return f"{count / MiB:.0f} MB" if count >= MiB else f"{count / 1024:.0f} KB"
-
-
-def _truncated(got: int | None, declared: int | None) -> str:
-    detail = f" (got {got:,} of {declared:,} bytes)" if got is not None and declared is not None else ""
-    return (
-        f"The download was cut off before the end{detail}. "
-        "The connection may be unstable; the next update will try again."
-    )
 
 
 def _os_reason(error: OSError) -> str:
