@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from typing import Final, TypeAlias, TypeVar
 
 from dnsfilter.policy.clientsources import (
-    Neighbours,
     Lease,
+    Neighbours,
     canonical_ip,
     mac_from_bytes,
     normalise_mac,
@@ -204,7 +204,7 @@ class ClientTable:
     again costs one dict lookup and allocates nothing.
     """
 
-    __slots__ = ("_macs", "_names_by_mac", "_names_by_ip", "_by_ip", "_forwarded")
+    __slots__ = ("_by_ip", "_forwarded", "_macs", "_names_by_ip", "_names_by_mac")
 
     def __init__(
         self,

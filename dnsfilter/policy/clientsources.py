@@ -302,8 +302,7 @@ def _odhcpd_state_line(fields: list[str]) -> list[Lease] | None:
     except ValueError:
         return None
     raw_name = " ".join(name_fields)
-    if raw_name.startswith("broken\\x20"):
-        raw_name = raw_name[len("broken\\x20") :]  # odhcpd marks names it will not put in DNS
+    raw_name = raw_name.removeprefix("broken\\x20")  # odhcpd marks names it will not put in DNS
     hostname = None if raw_name in ("", "-") else clean_name(raw_name)
     # -1 is a lease that never ends, 0 one that has run out.
     expiry = None if lifetime < 0 else lifetime
