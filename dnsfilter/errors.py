@@ -52,3 +52,7 @@ class CatalogError(DnsFilterError):
             f"{source}: {len(self.problems)} problem(s) in the blocklist catalog:\n{lines}\n"
             "Reinstalling dnsfilter restores the original files."
         )
+
+
+class StoreError(DnsFilterError):
+    """The family policy database cannot be opened, read or written, or refused a change."""

@@ -1,0 +1,189 @@
+"""Opening the policy database: SQLite (one file, the default) or PostgreSQL.
+
+``open_database(url)`` connects, creates or upgrades the schema and returns a
+``Database`` handing out short read and write transactions. Every call blocks;
+async code runs them in a thread (``asyncio.to_thread``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from dnsfilter.errors import StoreError
+from dnsfilter.store.migrations import MIGRATIONS, Migration, prepare_schema
+
+NOTIFY_CHANNEL = "dnsfilter_policy"
+BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another writer before giving up
+CONNECT_TIMEOUT_S = 5
+_IMMEDIATE = "dnsfilter_sqlite_immediate"
+_SCHEMA_LOCK_ID = 0x646E7366  # "dnsf": serialises schema upgrades between instances
+
+
+class ConflictError(StoreError):
+    """Two changes collided (the same new name or device at the same moment); nothing was saved."""
+
+
+class Database:
+    """An open policy database. Thread-safe: each transaction takes its own connection."""
+
+    def __init__(self, engine: Engine, where: str) -> None:
+        self.engine = engine
+        self.where = where  # for messages: the file path, or host:port/database
+        self.is_postgresql = engine.dialect.name == "postgresql"
+        read_engine: Engine
+        write_engine: Engine
+        if self.is_postgresql:
+            # Reads see one consistent moment even across several queries.
+            read_engine = engine.execution_options(isolation_level="REPEATABLE READ")
+            write_engine = engine
+        else:
+            read_engine = engine
+            # BEGIN IMMEDIATE takes the write lock up front, so the busy timeout
+            # applies; a read transaction upgraded to a write fails at once instead.
+            write_engine = engine.execution_options(**{_IMMEDIATE: True})
+        self._reads = sessionmaker(read_engine, expire_on_commit=False)
+        self._writes = sessionmaker(write_engine, expire_on_commit=False)
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only transaction, rolled back at the end."""
+        with self._translated_errors(), self._reads() as session, session.begin():
+            yield session
+            session.rollback()
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A write transaction, committed when the block ends without an error."""
+        with self._translated_errors(), self._writes() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _translated_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except IntegrityError as error:
+            raise ConflictError(
+                "Someone else changed the same thing at the same moment; nothing was saved. Try again."
+            ) from error
+        except (OperationalError, DBAPIError) as error:
+            raise StoreError(f"The policy database at {self.where} failed: {_first_line(error)}") from error
+
+
+def open_database(
+    url: str,
+    *,
+    data_dir: Path | None = None,
+    migrations: Sequence[Migration] = MIGRATIONS,
+) -> Database:
+    """Connect to ``url``, create or upgrade the schema, and return the Database.
+
+    ``sqlite:///policy.db`` (a relative path is taken inside ``data_dir``) or
+    ``postgresql://user@host:5432/dbname`` (``postgresql+psycopg://`` is used).
+    Raises StoreError with a plain explanation when that cannot be done.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise StoreError(
+            f'database.url "{url}" is not a database address; write sqlite:///policy.db '
+            "or postgresql://user@host:5432/dbname"
+        ) from error
+    if parsed.get_backend_name() == "sqlite":
+        engine, where = _sqlite_engine(parsed, data_dir)
+    elif parsed.get_backend_name() in ("postgresql", "postgres"):
+        engine, where = _postgresql_engine(parsed)
+    else:
+        raise StoreError(
+            f'database.url: dnsfilter stores its policy in SQLite or PostgreSQL, not "{parsed.drivername}"'
+        )
+    database = Database(engine, where)
+    try:
+        _prepare(database, migrations)
+    except BaseException:
+        engine.dispose()
+        raise
+    return database
+
+
+def _prepare(database: Database, migrations: Sequence[Migration]) -> None:
+    try:
+        with database.writing() as session:
+            connection = session.connection()
+            if database.is_postgresql:
+                connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _SCHEMA_LOCK_ID})
+            prepare_schema(connection, migrations, datetime.now(UTC))
+    except StoreError as error:
+        cause = error.__cause__
+        if not isinstance(cause, DBAPIError):
+            raise
+        if database.is_postgresql:
+            raise StoreError(
+                f"Cannot reach PostgreSQL at {database.where}: {_first_line(cause)}. "
+                "Check that the server is running and that database.url in the configuration is right."
+            ) from cause
+        raise StoreError(
+            f"Cannot open the database file {database.where}: {_first_line(cause)}. "
+            "Check that the folder exists, that dnsfilter may write to it, and that the file is a dnsfilter database."
+        ) from cause
+
+
+def _sqlite_engine(url: URL, data_dir: Path | None) -> tuple[Engine, str]:
+    if not url.database or url.database == ":memory:":
+        raise StoreError("database.url: give SQLite a file name, such as sqlite:///policy.db")
+    path = Path(url.database).expanduser()
+    if not path.is_absolute() and data_dir is not None:
+        path = data_dir / path
+    if not path.parent.is_dir():
+        raise StoreError(
+            f"Cannot open the database file {path}: the folder {path.parent} does not exist. "
+            "Create it, or set data_dir or database.url in the configuration."
+        )
+    engine = create_engine(
+        url.set(drivername="sqlite+pysqlite", database=str(path)),
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+    )
+    event.listen(engine, "connect", _sqlite_connected)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine, str(path)
+
+
+def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy emits BEGIN itself (see _sqlite_begin), so DDL is transactional too.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")  # readers never wait for the writer
+        cursor.execute("PRAGMA synchronous = NORMAL")  # safe with WAL, far fewer SD card syncs
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _postgresql_engine(url: URL) -> tuple[Engine, str]:
+    url = url.set(drivername="postgresql+psycopg")
+    where = f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
+    engine = create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}, pool_pre_ping=True)
+    return engine, where
+
+
+def _first_line(error: BaseException) -> str:
+    original = getattr(error, "orig", None) or error
+    lines = str(original).strip().splitlines()
+    return lines[0] if lines else type(original).__name__

@@ -1,0 +1,96 @@
+"""Creating the policy schema, and upgrading an existing database in place.
+
+``models.py`` always describes the newest schema. A new database is created
+from it directly and stamped with the newest version. An existing database is
+brought forward one step at a time by the functions in ``MIGRATIONS``.
+
+To change the schema (version 2, say): change ``models.py``, then append
+``Migration(2, "what it adds", _add_something)`` below, where ``_add_something``
+runs the DDL on the connection it is given (``ALTER TABLE ... ADD COLUMN``, or
+``SomeModel.__table__.create(connection)`` for a new table). Every step runs in
+the same transaction as the version stamp, so a failed upgrade leaves the
+database as it was. SQLite can only add columns and tables in place; anything
+else needs a table copy inside the step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, inspect, insert, select, update
+
+from dnsfilter.errors import StoreError
+from dnsfilter.store.models import Base, PolicyVersion, Profile, SchemaVersion
+
+BASELINE_VERSION = 1
+DEFAULT_PROFILE_NAME = "Everyone"
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One step: upgrades a database from ``version - 1`` to ``version``."""
+
+    version: int
+    summary: str
+    upgrade: Callable[[Connection], None]
+
+
+MIGRATIONS: tuple[Migration, ...] = ()
+
+
+def latest_version(migrations: Sequence[Migration]) -> int:
+    """The version the code expects after every step in ``migrations``."""
+    for expected, step in enumerate(migrations, start=BASELINE_VERSION + 1):
+        if step.version != expected:
+            # A programming error, caught by the tests before it ships.
+            raise ValueError(f"migration {step.summary!r} is numbered {step.version}, expected {expected}")
+    return BASELINE_VERSION + len(migrations)
+
+
+def stored_version(connection: Connection) -> int | None:
+    """The schema version recorded in the database; None for an empty database."""
+    if not inspect(connection).has_table(SchemaVersion.__tablename__):
+        return None
+    return connection.scalar(select(SchemaVersion.version).where(SchemaVersion.id == 1))
+
+
+def prepare_schema(connection: Connection, migrations: Sequence[Migration], now: datetime) -> int:
+    """Create or upgrade the schema on ``connection``; returns the version now stored.
+
+    The caller holds a write transaction (and, on PostgreSQL, a lock), so two
+    instances starting together do not both upgrade.
+    """
+    latest = latest_version(migrations)
+    version = stored_version(connection)
+    if version is None:
+        _create(connection, latest, now)
+        return latest
+    if version > latest:
+        raise StoreError(
+            f"This database was last used by a newer dnsfilter (schema version {version}; "
+            f"this dnsfilter understands up to version {latest}). "
+            "Install the newer dnsfilter again, or restore a backup of the database made before it."
+        )
+    for step in migrations[version - BASELINE_VERSION :]:
+        step.upgrade(connection)
+        connection.execute(update(SchemaVersion).where(SchemaVersion.id == 1).values(version=step.version))
+    return latest
+
+
+def _create(connection: Connection, version: int, now: datetime) -> None:
+    """A new database: the newest tables, the version rows and the default profile."""
+    Base.metadata.create_all(connection)
+    connection.execute(insert(SchemaVersion).values(id=1, version=version))
+    connection.execute(insert(PolicyVersion).values(id=1, version=1))
+    connection.execute(
+        insert(Profile).values(
+            name=DEFAULT_PROFILE_NAME,
+            safe_search="off",
+            bypass_protection=True,
+            block_mode="null_ip",
+            is_default=True,
+            created_at=now,
+        )
+    )

@@ -1,0 +1,177 @@
+"""Reading rows into plain records, and the small queries every store method shares."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+import json
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import CursorResult, Result, func, select, update
+from sqlalchemy.orm import Session
+
+from dnsfilter.store.database import NOTIFY_CHANNEL
+from dnsfilter.store.models import (
+    Base,
+    Device,
+    DomainEntry,
+    Override,
+    PolicyVersion,
+    Profile,
+    ProfileTag,
+    Rule,
+    Setting,
+)
+from dnsfilter.store.records import DeviceData, OverrideData, PolicyData, ProfileData, RuleData
+from dnsfilter.store.validation import NotFoundError
+
+NEW_DEVICES_PROFILE = "new_devices_profile_id"  # setting: where new devices land (default profile if unset)
+
+Row = TypeVar("Row", bound=Base)
+
+
+def find(session: Session, model: type[Row], row_id: int, what: str) -> Row:
+    """The row with this id, or NotFoundError naming what was looked for."""
+    row = session.get(model, row_id) if isinstance(row_id, int) and not isinstance(row_id, bool) else None
+    if row is None:
+        raise NotFoundError(f"There is no {what} number {row_id}; it may have been deleted. Reload and try again.")
+    return row
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE touched."""
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+def current_version(session: Session) -> int:
+    return session.execute(select(PolicyVersion.version).where(PolicyVersion.id == 1)).scalar_one()
+
+
+def bump_version(session: Session, notify: bool) -> None:
+    """Count one policy change in the caller's transaction; ``notify`` on PostgreSQL."""
+    session.flush()  # constraint errors surface here, before the count moves
+    session.execute(update(PolicyVersion).where(PolicyVersion.id == 1).values(version=PolicyVersion.version + 1))
+    if notify:
+        # PostgreSQL delivers it only when (and if) the transaction commits.
+        session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+
+
+def default_profile_id(session: Session) -> int:
+    return session.execute(select(Profile.id).where(Profile.is_default)).scalar_one()
+
+
+def new_devices_profile_id(session: Session) -> int:
+    """The profile chosen for new devices, or the default when none is (or it is gone)."""
+    setting = session.get(Setting, NEW_DEVICES_PROFILE)
+    if setting is not None:
+        chosen = json.loads(setting.value)
+        if isinstance(chosen, int) and session.get(Profile, chosen) is not None:
+            return chosen
+    return default_profile_id(session)
+
+
+def profiles_with_details(session: Session, now: datetime | None) -> tuple[ProfileData, ...]:
+    """Every profile with tags, names and rules; with overrides active at ``now`` when given."""
+    tags: dict[int, set[str]] = defaultdict(set)
+    for profile_id, tag in session.execute(select(ProfileTag.profile_id, ProfileTag.tag)):
+        tags[profile_id].add(tag)
+    names: dict[tuple[int, str], set[str]] = defaultdict(set)
+    for profile_id, name, kind in session.execute(select(DomainEntry.profile_id, DomainEntry.name, DomainEntry.kind)):
+        names[profile_id, kind].add(name)
+    rules: dict[int, list[RuleData]] = defaultdict(list)
+    for rule in session.scalars(select(Rule).order_by(Rule.id)):
+        rules[rule.profile_id].append(rule_data(rule))
+    overrides: dict[int, list[OverrideData]] = defaultdict(list)
+    if now is not None:
+        active = select(Override).where(Override.expires_at > now).order_by(Override.expires_at, Override.id)
+        for item in session.scalars(active):
+            overrides[item.profile_id].append(override_data(item))
+    return tuple(
+        profile_data(
+            profile,
+            blocked_tags=frozenset(tags[profile.id]),
+            allowed_names=frozenset(names[profile.id, "allow"]),
+            denied_names=frozenset(names[profile.id, "deny"]),
+            rules=tuple(rules[profile.id]),
+            overrides=tuple(overrides[profile.id]),
+        )
+        for profile in session.scalars(select(Profile).order_by(Profile.id))
+    )
+
+
+def load_policy(session: Session, now: datetime) -> PolicyData:
+    settings = {setting.key: json.loads(setting.value) for setting in session.scalars(select(Setting))}
+    return PolicyData(
+        version=current_version(session),
+        profiles=profiles_with_details(session, now),
+        devices=tuple(device_data(device) for device in session.scalars(select(Device).order_by(Device.id))),
+        settings=MappingProxyType(settings),
+    )
+
+
+def profile_data(
+    profile: Profile,
+    *,
+    blocked_tags: frozenset[str] = frozenset(),
+    allowed_names: frozenset[str] = frozenset(),
+    denied_names: frozenset[str] = frozenset(),
+    rules: tuple[RuleData, ...] = (),
+    overrides: tuple[OverrideData, ...] = (),
+) -> ProfileData:
+    return ProfileData(
+        id=profile.id,
+        name=profile.name,
+        safe_search=profile.safe_search,
+        bypass_protection=profile.bypass_protection,
+        block_mode=profile.block_mode,
+        is_default=profile.is_default,
+        created_at=profile.created_at,
+        blocked_tags=blocked_tags,
+        allowed_names=allowed_names,
+        denied_names=denied_names,
+        rules=rules,
+        overrides=overrides,
+    )
+
+
+def rule_data(rule: Rule) -> RuleData:
+    return RuleData(
+        id=rule.id,
+        profile_id=rule.profile_id,
+        days=rule.days,
+        start=rule.start,
+        end=rule.end,
+        action=rule.action,
+        tags=tuple(rule.tags),
+        allow=tuple(rule.allow),
+        enabled=rule.enabled,
+    )
+
+
+def override_data(item: Override) -> OverrideData:
+    return OverrideData(
+        id=item.id,
+        profile_id=item.profile_id,
+        kind=item.kind,
+        target=item.target,
+        expires_at=item.expires_at,
+        created_by=item.created_by,
+        created_at=item.created_at,
+        note=item.note,
+    )
+
+
+def device_data(device: Device) -> DeviceData:
+    return DeviceData(
+        id=device.id,
+        key=device.key,
+        mac=device.mac,
+        ip=device.ip,
+        name=device.name,
+        label=device.label,
+        profile_id=device.profile_id,
+        is_new=device.is_new,
+        first_seen=device.first_seen,
+        last_seen=device.last_seen,
+    )
