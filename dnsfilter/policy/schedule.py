@@ -24,12 +24,15 @@ Daylight-saving changes
       (02:00-02:30 that day) does not happen that day;
     - that happens twice (repeated by a fall-back change, e.g. 02:30 in
       Europe/Berlin on 2026-10-25) takes effect at its FIRST occurrence
-      (``fold=0``), for starts and ends alike.
+      (``fold=0``), for starts and ends alike. So a window wholly inside the
+      repeated hour happens once, in the first pass, and "01:00-02:30" that
+      night is over during the second pass through 02:00-02:30.
     Instants are always found from the local wall time of each date, never
     by adding 24 hours to a previous instant.
 
 ``next_change`` gives the next instant at which the set of active windows
-changes; the policy engine uses it to cap DNS TTLs so that a window starting
+changes (full days back to back are one stretch; None when nothing ever
+changes); the policy engine uses it to cap DNS TTLs so that a window starting
 at 20:30 takes effect on the child's device within the TTL.
 """
 
@@ -54,7 +57,6 @@ __all__ = [
 ]
 
 _UTC = dt.timezone.utc
-_ONE_DAY = dt.timedelta(days=1)
 _MIDNIGHT = dt.time(0, 0)
 
 
@@ -236,57 +238,84 @@ def parse_window(days: str, start: str, end: str) -> Window:
 # --- wall clock to instants -------------------------------------------------
 
 
-def _offset_seconds(timestamp: float, zone: ZoneInfo) -> float:
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+def _offset_seconds(timestamp: int, zone: ZoneInfo) -> float:
     offset = dt.datetime.fromtimestamp(timestamp, zone).utcoffset()
     assert offset is not None  # a ZoneInfo always gives one
     return offset.total_seconds()
 
 
-def _instant(day: dt.date, wall: dt.time, zone: ZoneInfo) -> float:
+def _instant(day: dt.date, wall: dt.time, wall_fold1: dt.time, zone: ZoneInfo) -> float:
     """The POSIX time at which the wall clock in ``zone`` shows ``wall`` on
     ``day``: the first occurrence when it shows it twice, the end of the gap
-    when it never does."""
-    local = dt.datetime.combine(day, wall, tzinfo=zone)  # fold=0: first occurrence
-    first = local.timestamp()
-    back = dt.datetime.fromtimestamp(first, zone)
-    if back.hour == wall.hour and back.minute == wall.minute and back.date() == day:
-        return first
-    # Skipped wall time. fold=0 and fold=1 map it with the offsets before and
-    # after the change, which bracket the change; zoneinfo does not expose
+    when it never does. ``wall_fold1`` is ``wall`` with fold=1."""
+    # PEP 495: fold=0 maps with the offset in force before a change, fold=1
+    # with the one after. Equal: an ordinary time. The offset drops when
+    # clocks go back, so "before" is the first occurrence; it rises when they
+    # go forward, so the time is in the gap.
+    before = zone.utcoffset(dt.datetime.combine(day, wall))
+    after = zone.utcoffset(dt.datetime.combine(day, wall_fold1))
+    assert before is not None and after is not None  # a ZoneInfo always gives them
+    wall_seconds = (day.toordinal() - _EPOCH_ORDINAL) * 86400 + wall.hour * 3600 + wall.minute * 60
+    if after <= before:
+        return wall_seconds - before.total_seconds()
+    # Skipped: the two mappings bracket the change; zoneinfo does not expose
     # transitions, so find the first second with the new offset by bisection.
-    other = local.replace(fold=1).timestamp()
-    low, high = int(min(first, other)), int(max(first, other))
-    before = _offset_seconds(low, zone)
+    low, high = int(wall_seconds - after.total_seconds()), int(wall_seconds - before.total_seconds())
+    old_offset = _offset_seconds(low, zone)
     while high - low > 1:
         middle = (low + high) // 2
-        if _offset_seconds(middle, zone) == before:
+        if _offset_seconds(middle, zone) == old_offset:
             low = middle
         else:
             high = middle
     return float(high)
 
 
-class _Instants:
-    """Memo of wall-time-to-instant answers for one call: windows of a profile
-    share dates and often times, and each conversion costs a few zone look-ups."""
+# Start days looked at: yesterday (a window still running since last night)
+# to two weeks ahead. Every start day comes round within a week; the second
+# week covers an occurrence that a spring-forward change swallowed whole.
+_FIRST_DAY = -1
+_LAST_DAY = 14
 
-    __slots__ = ("zone", "_seen")
 
-    def __init__(self, zone: ZoneInfo) -> None:
+class _Calendar:
+    """The local dates around one instant, and a memo of wall-time-to-instant
+    answers: windows of a profile share dates and often times, and each
+    conversion costs a few zone look-ups."""
+
+    __slots__ = ("zone", "days", "weekdays", "_seen", "_folded")
+
+    def __init__(self, now: dt.datetime, zone: ZoneInfo) -> None:
         self.zone = zone
-        self._seen: dict[tuple[dt.date, dt.time], float] = {}
+        today = now.astimezone(zone).date().toordinal()
+        # Index i is the date today + _FIRST_DAY + i; one extra for the end
+        # of the last occurrence.
+        self.days = [dt.date.fromordinal(today + offset) for offset in range(_FIRST_DAY, _LAST_DAY + 2)]
+        self.weekdays = [day.weekday() for day in self.days]
+        self._seen: dict[tuple[int, dt.time], float] = {}
+        # time.replace() costs more than the zone look-ups: once per time.
+        self._folded: dict[dt.time, dt.time] = {}
 
-    def at(self, day: dt.date, wall: dt.time) -> float:
-        key = (day, wall)
+    def at(self, index: int, wall: dt.time) -> float:
+        key = (index, wall)
         found = self._seen.get(key)
         if found is None:
-            found = self._seen[key] = _instant(day, wall, self.zone)
+            folded = self._folded.get(wall)
+            if folded is None:
+                folded = self._folded[wall] = wall.replace(fold=1)
+            found = self._seen[key] = _instant(self.days[index], wall, folded, self.zone)
         return found
 
-    def occurrence(self, window: Window, day: dt.date) -> tuple[float, float]:
-        """[start, end) of the occurrence of ``window`` that starts on ``day``."""
-        end_day = day + _ONE_DAY if window.end <= window.start else day
-        return self.at(day, window.start), self.at(end_day, window.end)
+    def occurrence(self, window: Window, index: int) -> tuple[float, float]:
+        """[start, end) of the occurrence of ``window`` that starts on day ``index``."""
+        end_index = index + 1 if window.end <= window.start else index
+        return self.at(index, window.start), self.at(end_index, window.end)
+
+
+_TODAY = -_FIRST_DAY  # index of the local date of `now`
 
 
 def _timestamp(now: dt.datetime) -> float:
@@ -295,12 +324,12 @@ def _timestamp(now: dt.datetime) -> float:
     return now.timestamp()
 
 
-def _active(window: Window, moment: float, today: dt.date, instants: _Instants) -> bool:
+def _active(window: Window, moment: float, calendar: _Calendar) -> bool:
     # An occurrence lasts at most one wall-clock day, so only the ones that
     # started today or yesterday (local dates) can cover the moment.
-    for day in (today - _ONE_DAY, today):
-        if day.weekday() in window.days:
-            start, end = instants.occurrence(window, day)
+    for index in (_TODAY - 1, _TODAY):
+        if calendar.weekdays[index] in window.days:
+            start, end = calendar.occurrence(window, index)
             if start <= moment < end:
                 return True
     return False
@@ -308,54 +337,35 @@ def _active(window: Window, moment: float, today: dt.date, instants: _Instants) 
 
 def is_active(window: Window, now: dt.datetime, zone: ZoneInfo) -> bool:
     """Whether ``window`` is in force at ``now`` (an aware datetime, any zone)."""
-    moment = _timestamp(now)
-    return _active(window, moment, now.astimezone(zone).date(), _Instants(zone))
+    return _active(window, _timestamp(now), _Calendar(now, zone))
 
 
 def active_windows(windows: Sequence[Window], now: dt.datetime, zone: ZoneInfo) -> tuple[int, ...]:
     """Positions in ``windows`` of the windows in force at ``now``."""
     moment = _timestamp(now)
-    today = now.astimezone(zone).date()
-    instants = _Instants(zone)
-    return tuple(i for i, window in enumerate(windows) if _active(window, moment, today, instants))
+    calendar = _Calendar(now, zone)
+    return tuple(i for i, window in enumerate(windows) if _active(window, moment, calendar))
 
 
-# Occurrences looked at by next_change: from yesterday (a window still running
-# since last night) to eight days ahead. Any window that is not always on has
-# a change within a week, so the earliest one is always in range.
-_HORIZON_DAYS = 9
-
-
-def _changes(window: Window, moment: float, today: dt.date, instants: _Instants) -> float | None:
+def _change(window: Window, moment: float, calendar: _Calendar) -> float | None:
     """The first instant after ``moment`` at which ``window`` starts or stops."""
-    runs: list[list[float]] = []  # [start, end] of back-to-back occurrences
-    open_ended = True
-    for offset in range(-1, _HORIZON_DAYS):
-        day = today + dt.timedelta(days=offset)
-        if day.weekday() not in window.days:
+    run_end: float | None = None  # end of the stretch of back-to-back occurrences
+    for index in range(_LAST_DAY - _FIRST_DAY + 1):
+        if calendar.weekdays[index] not in window.days:
             continue
-        start, end = instants.occurrence(window, day)
+        start, end = calendar.occurrence(window, index)
         if start == end:
             continue  # wholly inside a skipped hour: does not happen this time
-        if runs and runs[-1][1] == start:
-            runs[-1][1] = end  # full days back to back: no change between them
-        elif start > moment:
-            # A new run after now: the previous run's end is final, and this
-            # start comes before anything later occurrences could add.
-            runs.append([start, end])
-            open_ended = False
-            break
-        else:
-            runs.append([start, end])
-    earliest: float | None = None
-    for index, (start, end) in enumerate(runs):
+        if start == run_end:
+            run_end = end  # full days back to back: no change between them
+            continue
+        # Occurrences come in order, so the first boundary after now wins.
+        if run_end is not None and run_end > moment:
+            return run_end
         if start > moment:
-            earliest = start if earliest is None else min(earliest, start)
-        # A run still going at the horizon may continue past it, so its end
-        # is not known to be a change.
-        if end > moment and not (open_ended and index == len(runs) - 1):
-            earliest = end if earliest is None else min(earliest, end)
-    return earliest
+            return start
+        run_end = end
+    return None  # still running two weeks ahead: only always-on windows do
 
 
 def next_change(windows: Sequence[Window], now: dt.datetime, zone: ZoneInfo) -> dt.datetime | None:
@@ -366,13 +376,12 @@ def next_change(windows: Sequence[Window], now: dt.datetime, zone: ZoneInfo) -> 
     that are on all day every day).
     """
     moment = _timestamp(now)
-    today = now.astimezone(zone).date()
-    instants = _Instants(zone)
+    calendar = _Calendar(now, zone)
     earliest: float | None = None
     for window in windows:
         if window.always_on:
             continue
-        change = _changes(window, moment, today, instants)
+        change = _change(window, moment, calendar)
         if change is not None and (earliest is None or change < earliest):
             earliest = change
     if earliest is None:
