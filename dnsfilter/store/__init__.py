@@ -10,7 +10,14 @@ from __future__ import annotations
 from dnsfilter.store.database import ConflictError, Database, open_database
 from dnsfilter.store.migrations import MIGRATIONS, Migration
 from dnsfilter.store.policystore import PolicyStore
-from dnsfilter.store.records import DeviceData, DeviceSeen, OverrideData, PolicyData, ProfileData, RuleData
+from dnsfilter.store.records import (
+    DeviceData,
+    DeviceSeen,
+    OverrideData,
+    PolicyData,
+    ProfileData,
+    RuleData,
+)
 from dnsfilter.store.validation import NotFoundError, PolicyInputError
 
 __all__ = [

@@ -13,7 +13,12 @@ from sqlalchemy import select, update
 from dnsfilter.store import validation as check
 from dnsfilter.store.database import ConflictError, Database
 from dnsfilter.store.models import Device, Profile
-from dnsfilter.store.queries import bump_version, device_data, find, new_devices_profile_id
+from dnsfilter.store.queries import (
+    bump_version,
+    device_data,
+    find,
+    new_devices_profile_id,
+)
 from dnsfilter.store.records import DeviceData, DeviceSeen
 
 # last_seen is kept to the minute: a sighting within this of the stored one writes nothing.

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, inspect, insert, select, update
+from sqlalchemy import Connection, insert, inspect, select, update
 
 from dnsfilter.errors import StoreError
 from dnsfilter.store.models import Base, PolicyVersion, Profile, SchemaVersion

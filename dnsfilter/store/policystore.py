@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -26,7 +26,15 @@ from sqlalchemy.orm import Session
 from dnsfilter.store import validation as check
 from dnsfilter.store.database import Database
 from dnsfilter.store.devices import DeviceMethods
-from dnsfilter.store.models import Device, DomainEntry, Override, Profile, ProfileTag, Rule, Setting
+from dnsfilter.store.models import (
+    Device,
+    DomainEntry,
+    Profile,
+    ProfileTag,
+    Rule,
+    Setting,
+)
+from dnsfilter.store.overrides import OverrideMethods
 from dnsfilter.store.queries import (
     NEW_DEVICES_PROFILE,
     bump_version,
@@ -34,13 +42,12 @@ from dnsfilter.store.queries import (
     default_profile_id,
     find,
     load_policy,
-    override_data,
     profile_data,
     profiles_with_details,
     rowcount,
     rule_data,
 )
-from dnsfilter.store.records import OverrideData, PolicyData, ProfileData, RuleData
+from dnsfilter.store.records import PolicyData, ProfileData, RuleData
 from dnsfilter.store.validation import NotFoundError, PolicyInputError
 
 SAFE_SEARCH = ("off", "on", "strict")
@@ -48,7 +55,7 @@ BLOCK_MODES = ("null_ip", "nxdomain")
 RULE_ACTIONS = ("block_tags", "allow_only")
 
 
-class PolicyStore(DeviceMethods):
+class PolicyStore(DeviceMethods, OverrideMethods):
     """Reads and changes the family policy in ``database``."""
 
     def __init__(self, database: Database) -> None:
@@ -257,68 +264,6 @@ class PolicyStore(DeviceMethods):
                 query = query.where(Rule.profile_id == profile_id)
             return tuple(rule_data(rule) for rule in session.scalars(query))
 
-    # -- overrides -----------------------------------------------------------
-
-    def pause_profile(
-        self,
-        profile_id: int,
-        *,
-        now: datetime,
-        created_by: str,
-        minutes: int | None = None,
-        until: datetime | None = None,
-        note: str = "",
-    ) -> OverrideData:
-        """Internet off for this profile for ``minutes`` or until ``until``."""
-        return self._add_override(profile_id, "pause", None, now, created_by, minutes, until, note)
-
-    def grant_tag(
-        self,
-        profile_id: int,
-        tag: str,
-        *,
-        now: datetime,
-        created_by: str,
-        minutes: int | None = None,
-        until: datetime | None = None,
-        note: str = "",
-    ) -> OverrideData:
-        """Unblock a category or service (``service:roblox``) for a while, whatever blocks it."""
-        return self._add_override(profile_id, "grant", check.tag(tag), now, created_by, minutes, until, note)
-
-    def allow_name(
-        self,
-        profile_id: int,
-        name: str,
-        *,
-        now: datetime,
-        created_by: str,
-        minutes: int | None = None,
-        until: datetime | None = None,
-        note: str = "",
-    ) -> OverrideData:
-        """Allow one name (and its subdomains) for a while."""
-        return self._add_override(profile_id, "allow_name", check.domain(name), now, created_by, minutes, until, note)
-
-    def cancel_override(self, override_id: int) -> None:
-        with self.database.writing() as session:
-            session.delete(find(session, Override, override_id, "override"))
-            self.bump(session)
-
-    def list_overrides(self, now: datetime, profile_id: int | None = None) -> tuple[OverrideData, ...]:
-        """Overrides still active at ``now``, soonest to end first."""
-        with self.database.reading() as session:
-            query = select(Override).where(Override.expires_at > now).order_by(Override.expires_at, Override.id)
-            if profile_id is not None:
-                find(session, Profile, profile_id, "profile")
-                query = query.where(Override.profile_id == profile_id)
-            return tuple(override_data(item) for item in session.scalars(query))
-
-    def delete_expired_overrides(self, now: datetime) -> int:
-        """Housekeeping; does not bump the version, as expired overrides already do nothing."""
-        with self.database.writing() as session:
-            return rowcount(session.execute(delete(Override).where(Override.expires_at <= now)))
-
     # -- settings ------------------------------------------------------------
 
     def get_setting(self, key: str, default: Any = None) -> Any:
@@ -376,36 +321,6 @@ class PolicyStore(DeviceMethods):
             self.bump(session)
             return name
 
-    def _add_override(
-        self,
-        profile_id: int,
-        kind: str,
-        target: str | None,
-        now: datetime,
-        created_by: str,
-        minutes: int | None,
-        until: datetime | None,
-        note: str,
-    ) -> OverrideData:
-        expires_at = _expiry(now, minutes, until)
-        who = check.person_name(created_by, "name of who made the change")
-        note = check.note(note)
-        with self.database.writing() as session:
-            find(session, Profile, profile_id, "profile")
-            item = Override(
-                profile_id=profile_id,
-                kind=kind,
-                target=target,
-                expires_at=expires_at,
-                created_by=who,
-                created_at=now,
-                note=note,
-            )
-            session.add(item)
-            session.flush()
-            self.bump(session)
-            return override_data(item)
-
 
 def _rule_values(
     days: str, start: str, end: str, action: str, tags: Iterable[str], allow: Iterable[str]
@@ -426,15 +341,6 @@ def _rule_values(
     if action == "allow_only" and values["tags"]:
         raise PolicyInputError('An "allow_only" rule blocks everything else; it takes no categories.')
     return values
-
-
-def _expiry(now: datetime, minutes: int | None, until: datetime | None) -> datetime:
-    if (minutes is None) == (until is None):
-        raise PolicyInputError("Say how long: a number of minutes or an end time (one of them).")
-    if minutes is not None:
-        return now + timedelta(minutes=check.minutes(minutes))
-    assert until is not None
-    return check.until(until, now)
 
 
 __all__ = ["NotFoundError", "PolicyInputError", "PolicyStore"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 import json
+from collections import defaultdict
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, TypeVar, cast
@@ -23,7 +23,13 @@ from dnsfilter.store.models import (
     Rule,
     Setting,
 )
-from dnsfilter.store.records import DeviceData, OverrideData, PolicyData, ProfileData, RuleData
+from dnsfilter.store.records import (
+    DeviceData,
+    OverrideData,
+    PolicyData,
+    ProfileData,
+    RuleData,
+)
 from dnsfilter.store.validation import NotFoundError
 
 NEW_DEVICES_PROFILE = "new_devices_profile_id"  # setting: where new devices land (default profile if unset)

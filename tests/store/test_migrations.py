@@ -1,0 +1,125 @@
+"""Creating, upgrading and refusing databases (SQLite file and PostgreSQL schema)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, inspect, text
+
+from dnsfilter.errors import StoreError
+from dnsfilter.store import Database, Migration, PolicyStore, open_database
+from dnsfilter.store.migrations import latest_version
+from tests.store.conftest import NOW
+
+
+def _add_device_os(connection: Connection) -> None:
+    """An example version 2: one new column and one new table."""
+    connection.execute(text("ALTER TABLE devices ADD COLUMN os_hint VARCHAR(32)"))
+    connection.execute(text("UPDATE devices SET os_hint = 'unknown'"))
+    connection.execute(text("CREATE TABLE budgets (profile_id INTEGER REFERENCES profiles(id), minutes INTEGER)"))
+
+
+def _broken_step(connection: Connection) -> None:
+    connection.execute(text("ALTER TABLE devices ADD COLUMN half_done INTEGER"))
+    raise RuntimeError("the step failed half way")
+
+
+V2 = (Migration(2, "devices remember their operating system; budgets", _add_device_os),)
+
+
+def _schema_version(database: Database) -> int:
+    with database.reading() as session:
+        return int(session.execute(text("SELECT version FROM schema_version")).scalar_one())
+
+
+def _columns(database: Database, table: str) -> set[str]:
+    with database.reading() as session:
+        return {column["name"] for column in inspect(session.connection()).get_columns(table)}
+
+
+def test_a_new_database_is_at_the_newest_version(database: Database) -> None:
+    assert _schema_version(database) == 1
+    assert latest_version(()) == 1
+
+
+def test_reopening_keeps_the_data(open_db: Callable[..., Database]) -> None:
+    store = PolicyStore(open_db())
+    store.create_profile("Mia", now=NOW)
+    again = PolicyStore(open_db())
+    assert [p.name for p in again.list_profiles()] == ["Everyone", "Mia"]
+
+
+def test_upgrade_from_version_1_to_2_keeps_the_data(open_db: Callable[..., Database]) -> None:
+    old = PolicyStore(open_db())
+    mia = old.create_profile("Mia", now=NOW)
+    old.record_seen("ip:10.0.0.2", ip="10.0.0.2", mac=None, name="<pc>", now=NOW)
+    old.add_rule(mia.id, days="sun-thu", start="20:30", end="07:00", action="allow_only", allow=["example.org"])
+    before = old.load_all(NOW)
+    old.database.close()
+
+    upgraded = open_db(migrations=V2)
+    assert _schema_version(upgraded) == 2
+    assert "os_hint" in _columns(upgraded, "devices")
+    assert "budgets" in inspect(upgraded.engine).get_table_names()
+    with upgraded.reading() as session:
+        assert session.execute(text("SELECT os_hint FROM devices")).scalar_one() == "unknown"
+    assert PolicyStore(upgraded).load_all(NOW) == before
+    # Opening again runs nothing twice (the ALTER TABLE would fail).
+    assert _schema_version(open_db(migrations=V2)) == 2
+
+
+def test_a_failed_step_leaves_the_database_as_it_was(open_db: Callable[..., Database]) -> None:
+    PolicyStore(open_db()).create_profile("Mia", now=NOW)
+    with pytest.raises(RuntimeError, match="half way"):
+        open_db(migrations=(Migration(2, "broken", _broken_step),))
+    database = open_db()
+    assert _schema_version(database) == 1
+    assert "half_done" not in _columns(database, "devices")
+    assert [p.name for p in PolicyStore(database).list_profiles()] == ["Everyone", "Mia"]
+
+
+def test_a_database_from_a_newer_dnsfilter_is_refused(open_db: Callable[..., Database]) -> None:
+    open_db(migrations=V2)
+    with pytest.raises(StoreError, match=r"newer dnsfilter \(schema version 2; .* up to version 1\)"):
+        open_db()
+
+
+def test_migrations_must_be_numbered_in_order() -> None:
+    with pytest.raises(ValueError, match="expected 2"):
+        latest_version((Migration(3, "skips two", _add_device_os),))
+
+
+def test_a_missing_folder_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="Cannot open the database file .* does not exist"):
+        open_database(f"sqlite:///{tmp_path / 'nowhere' / 'policy.db'}")
+
+
+def test_a_relative_sqlite_file_lives_in_the_data_dir(tmp_path: Path) -> None:
+    database = open_database("sqlite:///policy.db", data_dir=tmp_path)
+    database.close()
+    assert (tmp_path / "policy.db").is_file()
+
+
+def test_a_file_that_is_not_a_database_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "policy.db"
+    path.write_bytes(b"this is not a database, just some text " * 100)
+    with pytest.raises(StoreError, match="Cannot open the database file .*policy.db"):
+        open_database(f"sqlite:///{path}")
+
+
+def test_an_unreachable_postgresql_is_reported() -> None:
+    pytest.importorskip("psycopg")
+    with pytest.raises(StoreError, match=r"Cannot reach PostgreSQL at 127\.0\.0\.1:1/test"):
+        open_database("postgresql://postgres@127.0.0.1:1/test")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [("mysql://root@localhost/db", "SQLite or PostgreSQL"), ("not a url", "not a database address"), ("sqlite://", "file name")],
+    ids=["mysql", "garbage", "memory"],
+)
+def test_unsupported_urls_are_refused(url: str, message: str) -> None:
+    with pytest.raises(StoreError, match=message):
+        open_database(url)
