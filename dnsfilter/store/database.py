@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
@@ -19,6 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dnsfilter.errors import StoreError
 from dnsfilter.store.migrations import MIGRATIONS, Migration, prepare_schema
+
+if TYPE_CHECKING:
+    import psycopg
 
 NOTIFY_CHANNEL = "dnsfilter_policy"
 BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another writer before giving up
@@ -68,6 +71,27 @@ class Database:
     def close(self) -> None:
         self.engine.dispose()
 
+    def listen_for_changes(self) -> ChangeListener | None:
+        """On PostgreSQL, a listener woken by every policy change; None on SQLite (poll instead).
+
+        Changes made by any instance on the same PostgreSQL database wake it.
+        Wake-ups can be spurious (the channel is per database, not per schema), so
+        the caller compares ``policy_version()`` before rebuilding anything.
+        """
+        if not self.is_postgresql:
+            return None
+        import psycopg  # only installed where PostgreSQL is used
+
+        url = self.engine.url.set(drivername="postgresql")
+        try:
+            connection = psycopg.connect(
+                url.render_as_string(hide_password=False), autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+            )
+            connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        except psycopg.Error as error:
+            raise StoreError(f"Cannot reach PostgreSQL at {self.where}: {_first_line(error)}") from error
+        return ChangeListener(connection)
+
     @contextmanager
     def _translated_errors(self) -> Iterator[None]:
         try:
@@ -78,6 +102,22 @@ class Database:
             ) from error
         except (OperationalError, DBAPIError) as error:
             raise StoreError(f"The policy database at {self.where} failed: {_first_line(error)}") from error
+
+
+class ChangeListener:
+    """Waits for ``NOTIFY dnsfilter_policy`` on a connection of its own (blocking: use a thread)."""
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self._connection = connection
+
+    def wait(self, timeout: float) -> bool:
+        """True when a change was announced within ``timeout`` seconds."""
+        for _notice in self._connection.notifies(timeout=timeout, stop_after=1):
+            return True
+        return False
+
+    def close(self) -> None:
+        self._connection.close()
 
 
 def open_database(

@@ -123,3 +123,16 @@ def test_an_unreachable_postgresql_is_reported() -> None:
 def test_unsupported_urls_are_refused(url: str, message: str) -> None:
     with pytest.raises(StoreError, match=message):
         open_database(url)
+
+
+def test_changes_are_announced_on_postgresql(database: Database) -> None:
+    listener = database.listen_for_changes()
+    if not database.is_postgresql:
+        assert listener is None  # SQLite: instances poll policy_version()
+        return
+    assert listener is not None
+    try:
+        PolicyStore(database).create_profile("Mia", now=NOW)
+        assert listener.wait(timeout=10) is True
+    finally:
+        listener.close()
