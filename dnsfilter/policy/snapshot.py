@@ -1,0 +1,260 @@
+"""The family policy as it stands right now, ready for the query path.
+
+``build_snapshot`` turns what the store read (``PolicyData``) and the compiled
+list index into one immutable ``PolicySnapshot``: per profile, the tags
+blocked at this minute as a mask, whether it is paused, its allow/deny maps,
+the bedtime allow list if a bedtime rule is in force, and when any of that
+next changes. The service rebuilds it on every policy change, once a minute
+and at ``next_change``, and swaps it in with one assignment::
+
+    snapshot = build_snapshot(store.load_all(now), index, zone, now)
+    profile = snapshot.profile_for(client)
+    decision = snapshot.decide(qname, qtype, profile)
+    ttl = min(upstream_ttl, snapshot.ttl_cap(profile, now) or upstream_ttl)
+
+The order in which a query is decided (allow list, bypass protection, pause,
+deny list, bedtime, blocked tags, safe search) is documented in
+``dnsfilter/policy/precedence.py``.
+
+Everything here is pure: ``now`` comes in as an argument, nothing reads the
+clock or does I/O. A rule the schedule module cannot read (the store checks
+only the shape of its days) is left out and reported in ``problems``; a
+snapshot that refused to build would leave the family on a stale policy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import MappingProxyType
+from zoneinfo import ZoneInfo
+
+from dnsfilter.policy.clients import ClientId
+from dnsfilter.policy.decision import Action, Decision, Reason
+from dnsfilter.policy.domains import DomainMap
+from dnsfilter.policy.index import DomainIndex
+from dnsfilter.policy.precedence import Check, ProfilePolicy, decide
+from dnsfilter.policy.safesearch import SafeSearchLevel
+from dnsfilter.policy.schedule import Window, active_windows, next_change, parse_window
+from dnsfilter.policy.tags import SERVICE_PREFIX, mask_of
+from dnsfilter.store.records import OverrideData, PolicyData, ProfileData, RuleData
+
+__all__ = ["Explanation", "PolicySnapshot", "build_snapshot"]
+
+# A home asks a few thousand names a day; the bound only stops a device that
+# makes up names from growing the memo without end.
+_MEMO_LIMIT = 65536
+
+# A grant whose target is "rule:<id>" lifts that whole rule; any other target
+# is a tag ("adult", "service:tiktok").
+RULE_GRANT_PREFIX = "rule:"
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Which step decided, and what every step tried found."""
+
+    decision: Decision
+    checks: tuple[Check, ...]
+
+    @property
+    def deciding_step(self) -> str | None:
+        """The step that matched, or None when the name was simply allowed."""
+        return next((check.step for check in self.checks if check.matched), None)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PolicySnapshot:
+    """Every profile's policy at ``built_at``; replaced whole, never changed.
+
+    The decision memo is the one mutable part: it only remembers what
+    ``decide`` would answer again, which holds because nothing it depends on
+    changes during the snapshot's life.
+    """
+
+    version: int
+    built_at: float  # POSIX seconds
+    index: DomainIndex
+    profiles: Mapping[int, ProfilePolicy]
+    default_profile_id: int
+    device_profile: Mapping[str, int]  # device key ("mac:..." / "ip:...") -> profile id
+    problems: tuple[str, ...] = ()
+    _by_device: dict[str, ProfilePolicy] = field(default_factory=dict, init=False, repr=False)
+    _memo: dict[tuple[int, str, int], Decision] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # One lookup per query instead of two: device key straight to its profile.
+        self._by_device.update(
+            (key, self.profiles[profile_id]) for key, profile_id in self.device_profile.items()
+        )
+
+    @property
+    def default_profile(self) -> ProfilePolicy:
+        return self.profiles[self.default_profile_id]
+
+    def profile_for(self, client: ClientId) -> ProfilePolicy:
+        """The profile of the device asking; unknown devices get the default profile."""
+        profile = self._by_device.get(client.key)
+        return self.profiles[self.default_profile_id] if profile is None else profile
+
+    def decide(self, qname: str, qtype: int, profile: ProfilePolicy) -> Decision:
+        """What to do with ``qname`` (normalised) for ``profile``; memoised."""
+        key = (profile.id, qname, qtype)
+        decision = self._memo.get(key)
+        if decision is None:
+            decision = decide(qname, qtype, profile, self.index)
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[key] = decision
+        return decision
+
+    def explain(self, qname: str, qtype: int, profile: ProfilePolicy) -> Explanation:
+        """The decision with every step tried, for ``dnsfilter explain`` (not memoised)."""
+        trace: list[Check] = []
+        decision = decide(qname, qtype, profile, self.index, trace)
+        return Explanation(decision, tuple(trace))
+
+    def ttl_cap(self, profile: ProfilePolicy, now: float) -> int | None:
+        """Seconds an allowed answer may be cached before ``profile`` changes
+        (at least 1); None when nothing is scheduled."""
+        if profile.next_change is None:
+            return None
+        # Rounded down: a device must not keep an answer past the change.
+        return max(1, math.floor(profile.next_change - now))
+
+
+def build_snapshot(data: PolicyData, index: DomainIndex, zone: ZoneInfo, now: datetime) -> PolicySnapshot:
+    """The snapshot of ``data`` at ``now`` (an aware datetime) in the family's ``zone``."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be a timezone-aware datetime (for example in UTC).")
+    default = next((profile for profile in data.profiles if profile.is_default), None)
+    if default is None:
+        raise ValueError("The policy has no default profile; every unknown device needs one.")
+    problems: list[str] = []
+    profiles = {profile.id: _profile_policy(profile, index, zone, now, problems) for profile in data.profiles}
+    devices = {device.key: device.profile_id for device in data.devices if device.profile_id in profiles}
+    return PolicySnapshot(
+        version=data.version,
+        built_at=now.timestamp(),
+        index=index,
+        profiles=MappingProxyType(profiles),
+        default_profile_id=default.id,
+        device_profile=MappingProxyType(devices),
+        problems=tuple(problems),
+    )
+
+
+def _profile_policy(
+    profile: ProfileData, index: DomainIndex, zone: ZoneInfo, now: datetime, problems: list[str]
+) -> ProfilePolicy:
+    moment = now.timestamp()
+    overrides = [item for item in profile.overrides if _epoch(item.expires_at) > moment]
+    grants = {item.target for item in overrides if item.kind == "grant" and item.target}
+    lifted_rules = {target[len(RULE_GRANT_PREFIX) :] for target in grants if target.startswith(RULE_GRANT_PREFIX)}
+    granted = mask_of(index.tag_names, grants)
+
+    rules = _readable_rules(profile, problems)
+    windows = [window for _rule, window in rules]
+    active = [rules[i][0] for i in active_windows(windows, now, zone)]
+    in_force = [rule for rule in active if str(rule.id) not in lifted_rules]
+
+    always = mask_of(index.tag_names, profile.blocked_tags) & ~granted
+    tag_blocks = {bit: _category_block(index.tag_names[bit]) for bit in _bits(always)}
+    scheduled = 0
+    for rule in in_force:
+        if rule.action != "block_tags":
+            continue
+        rule_mask = mask_of(index.tag_names, rule.tags) & ~granted
+        for bit in _bits(rule_mask & ~always & ~scheduled):
+            tag_blocks[bit] = Decision(
+                Action.BLOCK, Reason.SCHEDULE, category=index.tag_names[bit], rule=f"rule:{rule.id}"
+            )
+        scheduled |= rule_mask
+
+    bedtime_rules = [rule for rule in in_force if rule.action == "allow_only"]
+    allow_only = DomainMap((name, name) for rule in bedtime_rules for name in rule.allow) if bedtime_rules else None
+    bedtime = Decision(Action.BLOCK, Reason.SCHEDULE, rule=f"rule:{bedtime_rules[0].id}") if bedtime_rules else None
+
+    pauses = [item for item in overrides if item.kind == "pause"]
+    paused = Decision(Action.BLOCK, Reason.PAUSED, rule=f"override:{pauses[0].id}") if pauses else None
+
+    return ProfilePolicy(
+        id=profile.id,
+        name=profile.name,
+        blocked=always | scheduled,
+        always_blocked=always,
+        granted=granted,
+        tag_blocks=MappingProxyType(tag_blocks),
+        paused=paused,
+        allow=DomainMap(_allow_entries(profile.allowed_names, overrides)),
+        deny=DomainMap(
+            (name, Decision(Action.BLOCK, Reason.DENY_LIST, list_id="deny", rule=name))
+            for name in sorted(profile.denied_names)
+        ),
+        allow_only=allow_only,
+        bedtime=bedtime,
+        safe_search=SafeSearchLevel(profile.safe_search),
+        bypass_protection=profile.bypass_protection,
+        block_mode=profile.block_mode,
+        next_change=_next_change(windows, overrides, now, zone),
+        active_rules=tuple(rule.id for rule in in_force),
+        active_overrides=tuple(item.id for item in overrides),
+    )
+
+
+def _readable_rules(profile: ProfileData, problems: list[str]) -> list[tuple[RuleData, Window]]:
+    rules: list[tuple[RuleData, Window]] = []
+    for rule in profile.rules:
+        if not rule.enabled:
+            continue
+        if rule.action not in ("block_tags", "allow_only"):
+            problems.append(f"profile {profile.name!r}, rule {rule.id}: unknown action {rule.action!r}; left out.")
+            continue
+        try:
+            rules.append((rule, parse_window(rule.days, rule.start, rule.end)))
+        except ValueError as error:
+            problems.append(f"profile {profile.name!r}, rule {rule.id}: {error} The rule is left out.")
+    return rules
+
+
+def _allow_entries(names: Iterable[str], overrides: Iterable[OverrideData]) -> list[tuple[str, Decision]]:
+    entries = [
+        (item.target, Decision(Action.ALLOW, Reason.ALLOW_LIST, list_id=f"override:{item.id}", rule=item.target))
+        for item in overrides
+        if item.kind == "allow_name" and item.target
+    ]
+    # The permanent entry wins a tie: "it is on the allow list" outlives the override.
+    entries += [
+        (name, Decision(Action.ALLOW, Reason.ALLOW_LIST, list_id="allow", rule=name)) for name in sorted(names)
+    ]
+    return entries
+
+
+def _next_change(
+    windows: list[Window], overrides: list[OverrideData], now: datetime, zone: ZoneInfo
+) -> float | None:
+    changes = [_epoch(item.expires_at) for item in overrides]
+    window_change = next_change(windows, now, zone)
+    if window_change is not None:
+        changes.append(window_change.timestamp())
+    return min(changes, default=None)
+
+
+def _category_block(tag: str) -> Decision:
+    if tag.startswith(SERVICE_PREFIX):
+        return Decision(Action.BLOCK, Reason.SERVICE, category=tag[len(SERVICE_PREFIX) :])
+    return Decision(Action.BLOCK, Reason.CATEGORY, category=tag)
+
+
+def _bits(mask: int) -> list[int]:
+    return [bit for bit in range(mask.bit_length()) if mask >> bit & 1]
+
+
+def _epoch(moment: datetime) -> float:
+    # The store hands out aware UTC; a naive value (some SQLite drivers) is
+    # UTC too, and must not be read as the Pi's local time.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()

@@ -1,0 +1,428 @@
+"""The per-profile policy snapshot: what is blocked right now, and in which order."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from dnsfilter.policy.clients import ClientId
+from dnsfilter.policy.decision import ALLOW, Action, Decision, Reason
+from dnsfilter.policy.index import DomainIndex, IndexBuilder
+from dnsfilter.policy.precedence import STEPS
+from dnsfilter.policy.snapshot import PolicySnapshot, build_snapshot
+from dnsfilter.store.records import DeviceData, OverrideData, PolicyData, ProfileData, RuleData
+
+UTC = timezone.utc
+BERLIN = ZoneInfo("Europe/Berlin")
+TAGS = ("adult", "games", "social", "video", "service:tiktok", "service:youtube")
+# Wednesday 2026-03-11, 12:00 in Berlin (CET, UTC+1).
+NOON = datetime(2026, 3, 11, 11, 0, tzinfo=UTC)
+CREATED = datetime(2026, 1, 1, tzinfo=UTC)
+
+# name -> tags in the test index (every entry covers subdomains)
+LISTED = {
+    "adult.example": ("adult",),
+    "games.example": ("games",),
+    "social.example": ("social",),
+    "video.example": ("video",),
+    "tiktok.example": ("service:tiktok",),
+    "youtube.example": ("service:youtube", "video"),
+    "www.youtube.com": ("service:youtube", "video"),
+    "mask.icloud.com": ("adult",),  # listed, to show bypass answers before blocks
+    "homework.example": ("video",),
+}
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> DomainIndex:
+    builder = IndexBuilder(TAGS)
+    for name, tags in LISTED.items():
+        builder.add(name, sum(1 << TAGS.index(tag) for tag in tags), subdomains=True)
+    path = tmp_path_factory.mktemp("index") / "index.bin"
+    builder.write(path, {"sources": ["test"]})
+    return DomainIndex.load(path)
+
+
+def rule(
+    id: int, days: str, start: str, end: str, tags: Sequence[str] = (), allow: Sequence[str] = (), enabled: bool = True
+) -> RuleData:
+    action = "allow_only" if not tags else "block_tags"
+    return RuleData(id, 1, days, start, end, action, tuple(tags), tuple(allow), enabled)
+
+
+def override(id: int, kind: str, target: str | None, expires: datetime) -> OverrideData:
+    return OverrideData(id, 1, kind, target, expires, "parent", CREATED, "")
+
+
+def profile(id: int = 1, **changes: object) -> ProfileData:
+    base = ProfileData(
+        id=id,
+        name=f"profile {id}",
+        safe_search="off",
+        bypass_protection=False,
+        block_mode="null_ip",
+        is_default=id == 1,
+        created_at=CREATED,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def device(id: int, key: str, profile_id: int) -> DeviceData:
+    return DeviceData(id, key, None, None, None, None, profile_id, False, CREATED, CREATED)
+
+
+def snapshot(
+    index: DomainIndex, *profiles: ProfileData, devices: Sequence[DeviceData] = (), now: datetime = NOON
+) -> PolicySnapshot:
+    data = PolicyData(version=7, profiles=profiles or (profile(),), devices=tuple(devices))
+    return build_snapshot(data, index, BERLIN, now)
+
+
+def decide(index: DomainIndex, kid: ProfileData, name: str, now: datetime = NOON, qtype: int = 1) -> Decision:
+    snap = snapshot(index, kid, now=now)
+    return snap.decide(name, qtype, snap.profiles[kid.id])
+
+
+def block(reason: Reason, **fields: str) -> Decision:
+    return Decision(Action.BLOCK, reason, **fields)  # type: ignore[arg-type]
+
+
+LATER = NOON + timedelta(hours=1)
+
+# --- precedence: every pair of steps ---------------------------------------
+#
+# Each case sets up two steps that both match the name; the earlier step must win.
+
+BYPASS = {"bypass_protection": True}
+PAUSE = {"overrides": (override(5, "pause", None, LATER),)}
+BEDTIME = {"rules": (rule(3, "daily", "11:00", "14:00", allow=("homework.example",)),)}
+STRICT = {"safe_search": "strict"}
+
+ALLOWED = Decision(Action.ALLOW, Reason.ALLOW_LIST, list_id="allow", rule="youtube.example")
+YT_REWRITE = Decision(Action.REWRITE, Reason.SAFE_SEARCH, category="youtube", target="restrict.youtube.com")
+NXDOMAIN = Decision(Action.LOCAL_NXDOMAIN, Reason.BYPASS)
+PAUSED = block(Reason.PAUSED, rule="override:5")
+BEDTIME_BLOCK = block(Reason.SCHEDULE, rule="rule:3")
+
+PAIRS: dict[str, tuple[dict[str, object], str, Decision]] = {
+    "allow beats deny": ({"allowed_names": frozenset({"youtube.example"}), "denied_names": frozenset({"youtube.example"})}, "youtube.example", ALLOWED),
+    "allow beats pause": ({"allowed_names": frozenset({"youtube.example"}), **PAUSE}, "youtube.example", ALLOWED),
+    "allow beats bedtime": ({"allowed_names": frozenset({"youtube.example"}), **BEDTIME}, "youtube.example", ALLOWED),
+    "allow beats blocked tag": ({"allowed_names": frozenset({"youtube.example"}), "blocked_tags": frozenset({"video"})}, "youtube.example", ALLOWED),
+    "allow still gets safe search": ({"allowed_names": frozenset({"youtube.com"}), **STRICT}, "www.youtube.com", YT_REWRITE),
+    "allow of the bypass name beats bypass": ({"allowed_names": frozenset({"mask.icloud.com"}), **BYPASS}, "mask.icloud.com", Decision(Action.ALLOW, Reason.ALLOW_LIST, list_id="allow", rule="mask.icloud.com")),
+    "allow of a parent does not beat bypass": ({"allowed_names": frozenset({"icloud.com"}), **BYPASS}, "mask.icloud.com", NXDOMAIN),
+    "bypass beats pause": ({**BYPASS, **PAUSE}, "use-application-dns.net", NXDOMAIN),
+    "bypass beats deny": ({**BYPASS, "denied_names": frozenset({"icloud.com"})}, "mask.icloud.com", NXDOMAIN),
+    "bypass beats bedtime": ({**BYPASS, **BEDTIME}, "mask.icloud.com", NXDOMAIN),
+    "bypass beats blocked tag": ({**BYPASS, "blocked_tags": frozenset({"adult"})}, "mask.icloud.com", NXDOMAIN),
+    "bypass off: the tag blocks": ({"blocked_tags": frozenset({"adult"})}, "mask.icloud.com", block(Reason.CATEGORY, category="adult")),
+    "pause beats deny": ({**PAUSE, "denied_names": frozenset({"games.example"})}, "games.example", PAUSED),
+    "pause beats bedtime": ({**PAUSE, **BEDTIME}, "games.example", PAUSED),
+    "pause beats blocked tag": ({**PAUSE, "blocked_tags": frozenset({"games"})}, "games.example", PAUSED),
+    "pause beats safe search": ({**PAUSE, **STRICT}, "www.youtube.com", PAUSED),
+    "deny beats bedtime": ({"denied_names": frozenset({"homework.example"}), **BEDTIME}, "homework.example", block(Reason.DENY_LIST, list_id="deny", rule="homework.example")),
+    "deny beats blocked tag": ({"denied_names": frozenset({"games.example"}), "blocked_tags": frozenset({"games"})}, "games.example", block(Reason.DENY_LIST, list_id="deny", rule="games.example")),
+    "deny beats safe search": ({"denied_names": frozenset({"youtube.com"}), **STRICT}, "www.youtube.com", block(Reason.DENY_LIST, list_id="deny", rule="youtube.com")),
+    "bedtime beats blocked tag": ({**BEDTIME, "blocked_tags": frozenset({"games"})}, "games.example", BEDTIME_BLOCK),
+    "bedtime beats safe search": ({**BEDTIME, **STRICT}, "www.youtube.com", BEDTIME_BLOCK),
+    "bedtime open name: blocked tag still blocks": ({**BEDTIME, "blocked_tags": frozenset({"video"})}, "www.homework.example", block(Reason.CATEGORY, category="video")),
+    "blocked tag beats safe search": ({"blocked_tags": frozenset({"service:youtube"}), **STRICT}, "www.youtube.com", block(Reason.SERVICE, category="youtube")),
+    "safe search beats plain allow": (STRICT, "www.youtube.com", YT_REWRITE),
+    "nothing matches: allow": ({}, "example.org", ALLOW),
+}
+
+
+@pytest.mark.parametrize(("changes", "name", "expected"), PAIRS.values(), ids=PAIRS.keys())
+def test_precedence(index: DomainIndex, changes: dict[str, object], name: str, expected: Decision) -> None:
+    assert decide(index, profile(**changes), name) == expected
+
+
+def test_every_step_named_in_the_docstring_is_tested() -> None:
+    steps_in_pairs = {key.split(" beats ")[0] for key in PAIRS if " beats " in key}
+    assert {"allow", "bypass", "pause", "deny", "bedtime", "blocked tag", "safe search"} <= steps_in_pairs
+
+
+# --- schedules ---------------------------------------------------------------
+
+SCHOOL_NIGHT = rule(10, "sun-thu", "20:30", "07:00", tags=("games", "social"))
+
+
+def berlin(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=BERLIN)
+
+
+SCHEDULE_CASES = {
+    # Wednesday 2026-03-11
+    "before the window": ("2026-03-11 20:29", None),
+    "at its start": ("2026-03-11 20:30", "rule:10"),
+    "after midnight": ("2026-03-12 06:59", "rule:10"),
+    "at its end": ("2026-03-12 07:00", None),
+    "friday night: no window": ("2026-03-13 23:00", None),
+    "thursday night runs into friday": ("2026-03-13 06:00", "rule:10"),
+    # Sunday 2026-03-29: clocks go 02:00 -> 03:00 in Berlin; Saturday has no window.
+    "DST day, saturday night": ("2026-03-29 01:30", None),
+    "DST day, sunday evening": ("2026-03-29 20:30", "rule:10"),
+    "DST night, after midnight": ("2026-03-30 06:59", "rule:10"),
+    "DST night, at 07:00 summer time": ("2026-03-30 07:00", None),
+}
+
+
+@pytest.mark.parametrize(("local", "blamed"), SCHEDULE_CASES.values(), ids=SCHEDULE_CASES.keys())
+def test_rule_window_changes_blocked(index: DomainIndex, local: str, blamed: str | None) -> None:
+    kid = profile(rules=(SCHOOL_NIGHT,))
+    decision = decide(index, kid, "games.example", now=berlin(local))
+    if blamed is None:
+        assert decision is ALLOW
+    else:
+        assert decision == block(Reason.SCHEDULE, category="games", rule=blamed)
+
+
+def test_rule_and_always_blocked_tag_blame_the_category(index: DomainIndex) -> None:
+    kid = profile(rules=(SCHOOL_NIGHT,), blocked_tags=frozenset({"games"}))
+    assert decide(index, kid, "games.example", now=berlin("2026-03-11 21:00")) == block(Reason.CATEGORY, category="games")
+
+
+def test_scheduled_service_keeps_its_full_tag(index: DomainIndex) -> None:
+    kid = profile(rules=(rule(11, "daily", "11:00", "13:00", tags=("service:tiktok",)),))
+    assert decide(index, kid, "tiktok.example") == block(Reason.SCHEDULE, category="service:tiktok", rule="rule:11")
+
+
+def test_disabled_and_unreadable_rules_are_left_out(index: DomainIndex) -> None:
+    kid = profile(
+        rules=(
+            rule(12, "daily", "11:00", "13:00", tags=("games",), enabled=False),
+            rule(13, "mon-mon", "11:00", "13:00", tags=("social",)),
+        )
+    )
+    snap = snapshot(index, kid)
+    assert snap.decide("games.example", 1, snap.default_profile) is ALLOW
+    assert snap.decide("social.example", 1, snap.default_profile) is ALLOW
+    assert len(snap.problems) == 1 and "rule 13" in snap.problems[0]
+
+
+# --- overrides ---------------------------------------------------------------
+
+GRANTS = {
+    "grant lifts the rule's tag": ((rule(20, "daily", "11:00", "13:00", tags=("video", "games")),), "video", "video.example", ALLOW),
+    "grant leaves the rule's other tags": ((rule(20, "daily", "11:00", "13:00", tags=("video", "social")),), "video", "social.example", block(Reason.SCHEDULE, category="social", rule="rule:20")),
+    "grant lifts an always-blocked tag": ((), "games", "games.example", ALLOW),
+    "grant of a rule lifts the whole rule": ((rule(20, "daily", "11:00", "13:00", tags=("video",)),), "rule:20", "video.example", ALLOW),
+    "grant opens its tag at bedtime": (BEDTIME["rules"], "service:youtube", "youtube.example", ALLOW),  # type: ignore[index]
+    "grant leaves bedtime for other names": (BEDTIME["rules"], "service:youtube", "video.example", BEDTIME_BLOCK),  # type: ignore[index]
+    "grant of the bedtime rule lifts it": (BEDTIME["rules"], "rule:3", "example.org", ALLOW),  # type: ignore[index]
+}
+
+
+@pytest.mark.parametrize(("rules", "target", "name", "expected"), GRANTS.values(), ids=GRANTS.keys())
+def test_grant(index: DomainIndex, rules: tuple[RuleData, ...], target: str, name: str, expected: Decision) -> None:
+    kid = profile(rules=rules, blocked_tags=frozenset({"games"}), overrides=(override(30, "grant", target, LATER),))
+    assert decide(index, kid, name) == expected
+
+
+def test_grant_expires(index: DomainIndex) -> None:
+    kid = profile(blocked_tags=frozenset({"games"}), overrides=(override(30, "grant", "games", LATER),))
+    assert decide(index, kid, "games.example", now=LATER - timedelta(seconds=1)) is ALLOW
+    assert decide(index, kid, "games.example", now=LATER) == block(Reason.CATEGORY, category="games")
+
+
+def test_pause_and_its_expiry(index: DomainIndex) -> None:
+    kid = profile(**PAUSE)  # type: ignore[arg-type]
+    assert decide(index, kid, "example.org") == PAUSED
+    assert decide(index, kid, "example.org", now=LATER) is ALLOW
+    snap = snapshot(index, kid)
+    assert snap.default_profile.next_change == LATER.timestamp()
+
+
+def test_allow_name_override_and_its_expiry(index: DomainIndex) -> None:
+    kid = profile(blocked_tags=frozenset({"games"}), overrides=(override(31, "allow_name", "games.example", LATER),))
+    expected = Decision(Action.ALLOW, Reason.ALLOW_LIST, list_id="override:31", rule="games.example")
+    assert decide(index, kid, "play.games.example") == expected
+    assert decide(index, kid, "play.games.example", now=LATER) == block(Reason.CATEGORY, category="games")
+
+
+# --- bedtime ---------------------------------------------------------------
+
+BEDTIME_CASES = {
+    "homework site": ("homework.example", ALLOW),
+    "homework subdomain": ("www.homework.example", ALLOW),
+    "anything else": ("example.org", BEDTIME_BLOCK),
+    "second rule's site too": ("school.example", ALLOW),
+}
+
+
+@pytest.mark.parametrize(("name", "expected"), BEDTIME_CASES.values(), ids=BEDTIME_CASES.keys())
+def test_bedtime_allows_only_its_names(index: DomainIndex, name: str, expected: Decision) -> None:
+    rules = (*BEDTIME["rules"], rule(4, "daily", "11:30", "12:30", allow=("school.example",)))  # type: ignore[misc]
+    assert decide(index, profile(rules=rules), name) == expected
+
+
+def test_bedtime_over(index: DomainIndex) -> None:
+    assert decide(index, profile(**BEDTIME), "example.org", now=berlin("2026-03-11 14:00")) is ALLOW  # type: ignore[arg-type]
+
+
+# --- safe search and bypass --------------------------------------------------
+
+SAFE_SEARCH = {
+    "off": ("off", "www.youtube.com", None),
+    "on: google": ("on", "www.google.de", "forcesafesearch.google.com"),
+    "on: youtube moderate": ("on", "www.youtube.com", "restrictmoderate.youtube.com"),
+    "strict: youtube strict": ("strict", "www.youtube.com", "restrict.youtube.com"),
+    "strict: other google names untouched": ("strict", "mail.google.com", None),
+}
+
+
+@pytest.mark.parametrize(("level", "name", "target"), SAFE_SEARCH.values(), ids=SAFE_SEARCH.keys())
+def test_safe_search_levels(index: DomainIndex, level: str, name: str, target: str | None) -> None:
+    decision = decide(index, profile(safe_search=level), name)
+    assert decision.target == target
+    assert decision.action is (Action.ALLOW if target is None else Action.REWRITE)
+    assert not decision.blocked
+
+
+BYPASS_CASES = {
+    "canary A": ("use-application-dns.net", 1, Action.LOCAL_NXDOMAIN),
+    "canary AAAA": ("use-application-dns.net", 28, Action.LOCAL_NXDOMAIN),
+    "relay HTTPS": ("mask-h2.icloud.com", 65, Action.LOCAL_NXDOMAIN),
+    "DDR SVCB": ("_dns.resolver.arpa", 64, Action.LOCAL_NODATA),
+    "DDR A": ("_dns.resolver.arpa", 1, Action.LOCAL_NODATA),
+    "unrelated": ("example.org", 1, Action.ALLOW),
+}
+
+
+@pytest.mark.parametrize(("name", "qtype", "action"), BYPASS_CASES.values(), ids=BYPASS_CASES.keys())
+def test_bypass_names_per_qtype(index: DomainIndex, name: str, qtype: int, action: Action) -> None:
+    decision = decide(index, profile(bypass_protection=True), name, qtype=qtype)
+    assert decision.action is action
+    assert not decision.blocked
+
+
+# --- devices -------------------------------------------------------------------
+
+
+def client(key: str) -> ClientId:
+    return ClientId(key, "192.168.1.23", None, None, "ip-only")
+
+
+def test_devices_map_to_profiles(index: DomainIndex) -> None:
+    mia = profile(2, blocked_tags=frozenset({"games"}))
+    snap = snapshot(index, profile(), mia, devices=[device(1, "mac:aa:bb:cc:dd:ee:ff", 2), device(2, "ip:192.168.1.9", 1)])
+    assert snap.device_profile == {"mac:aa:bb:cc:dd:ee:ff": 2, "ip:192.168.1.9": 1}
+    assert snap.profile_for(client("mac:aa:bb:cc:dd:ee:ff")) is snap.profiles[2]
+    assert snap.profile_for(client("ip:192.168.1.9")) is snap.profiles[1]
+    assert snap.profile_for(client("ip:192.168.1.99")) is snap.default_profile
+    assert snap.default_profile_id == 1 and snap.version == 7
+    mia_policy = snap.profile_for(client("mac:aa:bb:cc:dd:ee:ff"))
+    assert snap.decide("games.example", 1, mia_policy).blocked
+    assert not snap.decide("games.example", 1, snap.default_profile).blocked
+
+
+# --- next change and TTL cap ---------------------------------------------------
+
+NEXT_CHANGE = {
+    "nothing scheduled": ((), (), NOON, None),
+    "window starts tonight": ((SCHOOL_NIGHT,), (), NOON, berlin("2026-03-11 20:30")),
+    "window ends in the morning": ((SCHOOL_NIGHT,), (), berlin("2026-03-11 23:00"), berlin("2026-03-12 07:00")),
+    "override expires first": ((SCHOOL_NIGHT,), (override(40, "pause", None, LATER),), NOON, LATER),
+    "disabled rule does not count": ((replace(SCHOOL_NIGHT, enabled=False),), (), NOON, None),
+    "DST: saturday 23:00 to sunday evening": ((SCHOOL_NIGHT,), (), berlin("2026-03-28 23:00"), berlin("2026-03-29 20:30")),
+}
+
+
+@pytest.mark.parametrize(("rules", "overrides", "now", "expected"), NEXT_CHANGE.values(), ids=NEXT_CHANGE.keys())
+def test_next_change(
+    index: DomainIndex,
+    rules: tuple[RuleData, ...],
+    overrides: tuple[OverrideData, ...],
+    now: datetime,
+    expected: datetime | None,
+) -> None:
+    snap = snapshot(index, profile(rules=rules, overrides=overrides), now=now)
+    change = snap.default_profile.next_change
+    assert change == (None if expected is None else expected.timestamp())
+
+
+def test_next_change_across_dst_is_22_hours_30_minutes(index: DomainIndex) -> None:
+    now = berlin("2026-03-28 23:00")
+    snap = snapshot(index, profile(rules=(SCHOOL_NIGHT,)), now=now)
+    # Wall clock says 21.5 hours, but an hour is skipped at 02:00.
+    assert snap.ttl_cap(snap.default_profile, now.timestamp()) == 20 * 3600 + 30 * 60
+
+
+TTL = {
+    "an hour ahead": (3600.0, 3600),
+    "rounded down": (90.7, 90),
+    "less than a second": (0.4, 1),
+    "already passed": (-5.0, 1),
+}
+
+
+@pytest.mark.parametrize(("ahead", "cap"), TTL.values(), ids=TTL.keys())
+def test_ttl_cap(index: DomainIndex, ahead: float, cap: int) -> None:
+    snap = snapshot(index, profile(**PAUSE))  # type: ignore[arg-type]
+    assert snap.ttl_cap(snap.default_profile, LATER.timestamp() - ahead) == cap
+
+
+def test_ttl_cap_none_when_nothing_scheduled(index: DomainIndex) -> None:
+    snap = snapshot(index)
+    assert snap.ttl_cap(snap.default_profile, NOON.timestamp()) is None
+
+
+# --- memo and explain ------------------------------------------------------------
+
+
+def test_decisions_are_memoised(index: DomainIndex) -> None:
+    snap = snapshot(index, profile(safe_search="on", denied_names=frozenset({"example.org"})))
+    for name in ("www.google.com", "example.org", "tiktok.example"):
+        first = snap.decide(name, 1, snap.default_profile)
+        assert snap.decide(name, 1, snap.default_profile) is first
+
+
+def test_explain_names_the_deciding_step(index: DomainIndex) -> None:
+    kid = profile(blocked_tags=frozenset({"games"}), bypass_protection=True, **BEDTIME)  # type: ignore[arg-type]
+    snap = snapshot(index, kid)
+    explanation = snap.explain("homework.example", 1, snap.default_profile)
+    assert explanation.decision is ALLOW
+    assert [check.step for check in explanation.checks] == list(STEPS)
+    assert explanation.deciding_step is None
+    blocked = snap.explain("games.example", 1, snap.default_profile)
+    assert blocked.deciding_step == "bedtime"
+    assert blocked.decision == snap.decide("games.example", 1, snap.default_profile)
+
+
+# --- performance note (printed, never asserted) ----------------------------------
+
+
+def test_decide_speed_note(index: DomainIndex) -> None:
+    profiles = [
+        profile(
+            i,
+            blocked_tags=frozenset({"adult", "service:tiktok"}),
+            safe_search="on",
+            bypass_protection=True,
+            allowed_names=frozenset({f"school{i}.example"}),
+            denied_names=frozenset({f"bad{i}.example"}),
+            rules=(SCHOOL_NIGHT, rule(100 + i, "daily", "11:00", "13:00", tags=("games",))),
+        )
+        for i in range(1, 21)
+    ]
+    devices = [device(d, f"mac:00:00:00:00:{d // 256:02x}:{d % 256:02x}", 1 + d % 20) for d in range(200)]
+    snap = snapshot(index, *profiles, devices=devices)
+    clients = [client(d.key) for d in devices]
+    names = [f"host{n}.games.example" if n % 3 else f"www{n}.example.org" for n in range(2000)]
+    start = time.perf_counter()
+    for n, name in enumerate(names):
+        snap.decide(name, 1, snap.profile_for(clients[n % 200]))
+    uncached = (time.perf_counter() - start) / len(names) * 1e6
+    start = time.perf_counter()
+    for _ in range(5):
+        for n, name in enumerate(names):
+            snap.decide(name, 1, snap.profile_for(clients[n % 200]))
+    cached = (time.perf_counter() - start) / (5 * len(names)) * 1e6
+    print(f"\nsnapshot decide, 20 profiles, 200 devices: uncached {uncached:.2f} us, cached {cached:.2f} us per call")
