@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
@@ -256,5 +256,5 @@ def _epoch(moment: datetime) -> float:
     # The store hands out aware UTC; a naive value (some SQLite drivers) is
     # UTC too, and must not be read as the Pi's local time.
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,9 +16,14 @@ from dnsfilter.policy.decision import ALLOW, Action, Decision, Reason
 from dnsfilter.policy.index import DomainIndex, IndexBuilder
 from dnsfilter.policy.precedence import STEPS
 from dnsfilter.policy.snapshot import PolicySnapshot, build_snapshot
-from dnsfilter.store.records import DeviceData, OverrideData, PolicyData, ProfileData, RuleData
+from dnsfilter.store.records import (
+    DeviceData,
+    OverrideData,
+    PolicyData,
+    ProfileData,
+    RuleData,
+)
 
-UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
 TAGS = ("adult", "games", "social", "video", "service:tiktok", "service:youtube")
 # Wednesday 2026-03-11, 12:00 in Berlin (CET, UTC+1).
@@ -60,7 +65,7 @@ def override(id: int, kind: str, target: str | None, expires: datetime) -> Overr
     return OverrideData(id, 1, kind, target, expires, "parent", CREATED, "")
 
 
-def profile(id: int = 1, **changes: object) -> ProfileData:
+def profile(id: int = 1, **changes: Any) -> ProfileData:
     base = ProfileData(
         id=id,
         name=f"profile {id}",
@@ -70,7 +75,7 @@ def profile(id: int = 1, **changes: object) -> ProfileData:
         is_default=id == 1,
         created_at=CREATED,
     )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return replace(base, **changes)
 
 
 def device(id: int, key: str, profile_id: int) -> DeviceData:
@@ -89,8 +94,8 @@ def decide(index: DomainIndex, kid: ProfileData, name: str, now: datetime = NOON
     return snap.decide(name, qtype, snap.profiles[kid.id])
 
 
-def block(reason: Reason, **fields: str) -> Decision:
-    return Decision(Action.BLOCK, reason, **fields)  # type: ignore[arg-type]
+def block(reason: Reason, **fields: Any) -> Decision:
+    return Decision(Action.BLOCK, reason, **fields)
 
 
 LATER = NOON + timedelta(hours=1)
@@ -99,10 +104,10 @@ LATER = NOON + timedelta(hours=1)
 #
 # Each case sets up two steps that both match the name; the earlier step must win.
 
-BYPASS = {"bypass_protection": True}
-PAUSE = {"overrides": (override(5, "pause", None, LATER),)}
-BEDTIME = {"rules": (rule(3, "daily", "11:00", "14:00", allow=("homework.example",)),)}
-STRICT = {"safe_search": "strict"}
+BYPASS: dict[str, Any] = {"bypass_protection": True}
+PAUSE: dict[str, Any] = {"overrides": (override(5, "pause", None, LATER),)}
+BEDTIME: dict[str, Any] = {"rules": (rule(3, "daily", "11:00", "14:00", allow=("homework.example",)),)}
+STRICT: dict[str, Any] = {"safe_search": "strict"}
 
 ALLOWED = Decision(Action.ALLOW, Reason.ALLOW_LIST, list_id="allow", rule="youtube.example")
 YT_REWRITE = Decision(Action.REWRITE, Reason.SAFE_SEARCH, category="youtube", target="restrict.youtube.com")
@@ -110,7 +115,7 @@ NXDOMAIN = Decision(Action.LOCAL_NXDOMAIN, Reason.BYPASS)
 PAUSED = block(Reason.PAUSED, rule="override:5")
 BEDTIME_BLOCK = block(Reason.SCHEDULE, rule="rule:3")
 
-PAIRS: dict[str, tuple[dict[str, object], str, Decision]] = {
+PAIRS: dict[str, tuple[dict[str, Any], str, Decision]] = {
     "allow beats deny": ({"allowed_names": frozenset({"youtube.example"}), "denied_names": frozenset({"youtube.example"})}, "youtube.example", ALLOWED),
     "allow beats pause": ({"allowed_names": frozenset({"youtube.example"}), **PAUSE}, "youtube.example", ALLOWED),
     "allow beats bedtime": ({"allowed_names": frozenset({"youtube.example"}), **BEDTIME}, "youtube.example", ALLOWED),
@@ -140,7 +145,7 @@ PAIRS: dict[str, tuple[dict[str, object], str, Decision]] = {
 
 
 @pytest.mark.parametrize(("changes", "name", "expected"), PAIRS.values(), ids=PAIRS.keys())
-def test_precedence(index: DomainIndex, changes: dict[str, object], name: str, expected: Decision) -> None:
+def test_precedence(index: DomainIndex, changes: dict[str, Any], name: str, expected: Decision) -> None:
     assert decide(index, profile(**changes), name) == expected
 
 
@@ -214,9 +219,9 @@ GRANTS = {
     "grant leaves the rule's other tags": ((rule(20, "daily", "11:00", "13:00", tags=("video", "social")),), "video", "social.example", block(Reason.SCHEDULE, category="social", rule="rule:20")),
     "grant lifts an always-blocked tag": ((), "games", "games.example", ALLOW),
     "grant of a rule lifts the whole rule": ((rule(20, "daily", "11:00", "13:00", tags=("video",)),), "rule:20", "video.example", ALLOW),
-    "grant opens its tag at bedtime": (BEDTIME["rules"], "service:youtube", "youtube.example", ALLOW),  # type: ignore[index]
-    "grant leaves bedtime for other names": (BEDTIME["rules"], "service:youtube", "video.example", BEDTIME_BLOCK),  # type: ignore[index]
-    "grant of the bedtime rule lifts it": (BEDTIME["rules"], "rule:3", "example.org", ALLOW),  # type: ignore[index]
+    "grant opens its tag at bedtime": (BEDTIME["rules"], "service:youtube", "youtube.example", ALLOW),
+    "grant leaves bedtime for other names": (BEDTIME["rules"], "service:youtube", "video.example", BEDTIME_BLOCK),
+    "grant of the bedtime rule lifts it": (BEDTIME["rules"], "rule:3", "example.org", ALLOW),
 }
 
 
@@ -233,7 +238,7 @@ def test_grant_expires(index: DomainIndex) -> None:
 
 
 def test_pause_and_its_expiry(index: DomainIndex) -> None:
-    kid = profile(**PAUSE)  # type: ignore[arg-type]
+    kid = profile(**PAUSE)
     assert decide(index, kid, "example.org") == PAUSED
     assert decide(index, kid, "example.org", now=LATER) is ALLOW
     snap = snapshot(index, kid)
@@ -259,12 +264,12 @@ BEDTIME_CASES = {
 
 @pytest.mark.parametrize(("name", "expected"), BEDTIME_CASES.values(), ids=BEDTIME_CASES.keys())
 def test_bedtime_allows_only_its_names(index: DomainIndex, name: str, expected: Decision) -> None:
-    rules = (*BEDTIME["rules"], rule(4, "daily", "11:30", "12:30", allow=("school.example",)))  # type: ignore[misc]
+    rules = (*BEDTIME["rules"], rule(4, "daily", "11:30", "12:30", allow=("school.example",)))
     assert decide(index, profile(rules=rules), name) == expected
 
 
 def test_bedtime_over(index: DomainIndex) -> None:
-    assert decide(index, profile(**BEDTIME), "example.org", now=berlin("2026-03-11 14:00")) is ALLOW  # type: ignore[arg-type]
+    assert decide(index, profile(**BEDTIME), "example.org", now=berlin("2026-03-11 14:00")) is ALLOW
 
 
 # --- safe search and bypass --------------------------------------------------
@@ -365,7 +370,7 @@ TTL = {
 
 @pytest.mark.parametrize(("ahead", "cap"), TTL.values(), ids=TTL.keys())
 def test_ttl_cap(index: DomainIndex, ahead: float, cap: int) -> None:
-    snap = snapshot(index, profile(**PAUSE))  # type: ignore[arg-type]
+    snap = snapshot(index, profile(**PAUSE))
     assert snap.ttl_cap(snap.default_profile, LATER.timestamp() - ahead) == cap
 
 
@@ -385,7 +390,7 @@ def test_decisions_are_memoised(index: DomainIndex) -> None:
 
 
 def test_explain_names_the_deciding_step(index: DomainIndex) -> None:
-    kid = profile(blocked_tags=frozenset({"games"}), bypass_protection=True, **BEDTIME)  # type: ignore[arg-type]
+    kid = profile(blocked_tags=frozenset({"games"}), bypass_protection=True, **BEDTIME)
     snap = snapshot(index, kid)
     explanation = snap.explain("homework.example", 1, snap.default_profile)
     assert explanation.decision is ALLOW
