@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dns_probe import query_tcp, query_udp
+from process_usage import descendants, kill_if_unchanged
 
 HOST = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -61,12 +62,16 @@ class ManagedProcess:
     def stop(self) -> None:
         if self.popen.poll() is not None:
             return
+        # A worker it started (ours compiles lists in one) would outlive a killed parent.
+        workers = descendants(self.pid)
         self.popen.send_signal(signal.SIGTERM)
         try:
             self.popen.wait(timeout=STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             self.popen.kill()
             self.popen.wait(timeout=STOP_GRACE_SECONDS)
+        for pid, start_time in workers:
+            kill_if_unchanged(pid, start_time)
 
 
 @dataclass
@@ -173,11 +178,70 @@ def dnsmasq_missing() -> str | None:
     return None if dnsmasq_executable() else "dnsmasq not found"
 
 
+def unbound_executable() -> str | None:
+    return shutil.which("unbound") or shutil.which("unbound", path="/usr/sbin:/sbin")
+
+
+def unbound_config(
+    port: int, upstream_port: int, data_dir: Path, include: Path | None = None
+) -> str:
+    """unbound in the foreground, one thread, forwarding everything to the upstream.
+
+    No validator (``module-config: "iterator"``), no remote control, no
+    privilege drop or chroot. ``include`` adds a file of further ``server:``
+    settings (local zones, for instance).
+    """
+    lines = [
+        "server:",
+        "  do-daemonize: no",
+        '  username: ""',
+        '  chroot: ""',
+        f'  directory: "{data_dir}"',
+        '  pidfile: ""',
+        "  use-syslog: no",
+        '  logfile: ""',  # stderr, into our log file
+        "  verbosity: 1",
+        "  num-threads: 1",
+        f"  interface: {HOST}@{port}",
+        "  do-ip6: no",
+        "  access-control: 127.0.0.0/8 allow",
+        "  do-not-query-localhost: no",  # the upstream is on 127.0.0.1
+        '  module-config: "iterator"',
+    ]
+    if include is not None:
+        lines.append(f'  include: "{include}"')
+    lines += [
+        "remote-control:",
+        "  control-enable: no",
+        "forward-zone:",
+        '  name: "."',
+        f"  forward-addr: {HOST}@{upstream_port}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def unbound_command(
+    port: int, upstream_port: int, data_dir: Path, include: Path | None = None
+) -> list[str]:
+    """Writes ``data_dir/unbound.conf`` (see ``unbound_config``) and returns the argv."""
+    config = data_dir / "unbound.conf"
+    config.write_text(unbound_config(port, upstream_port, data_dir, include))
+    return [unbound_executable() or "unbound", "-d", "-c", str(config)]
+
+
+def unbound_missing() -> str | None:
+    return None if unbound_executable() else "unbound not found"
+
+
 OURS = ServerSpec("ours", ours_command, ours_missing, start_deadline_seconds=30.0)
 DNSMASQ = ServerSpec(
     "dnsmasq", dnsmasq_command, dnsmasq_missing, start_deadline_seconds=10.0
 )
 SERVERS = (OURS, DNSMASQ)
+# Not in SERVERS: dns_cached compares ours with dnsmasq only.
+UNBOUND = ServerSpec(
+    "unbound", unbound_command, unbound_missing, start_deadline_seconds=30.0
+)
 
 
 def pinned(command: Sequence[str], cpu: int | None) -> list[str]:
@@ -236,12 +300,18 @@ def start_fake_upstream(
 
 
 def wait_until_answering(
-    process: ManagedProcess, port: int, probe_name: str, deadline_seconds: float
+    process: ManagedProcess,
+    port: int,
+    probe_name: str,
+    deadline_seconds: float,
+    *,
+    poll_seconds: float = 0.1,
 ) -> None:
     """Query ``port`` over UDP, then TCP, until both answer; fail if the process exits.
 
     Any reply counts: readiness is about the sockets; what it answers is
-    checked by the warm-up.
+    checked by the warm-up. ``poll_seconds`` is the pause between attempts,
+    and so the resolution of a start-up time measured around this call.
     """
     deadline = time.monotonic() + deadline_seconds
     for transport, ask in (("UDP", query_udp), ("TCP", query_tcp)):
@@ -259,4 +329,4 @@ def wait_until_answering(
                     f"within {deadline_seconds:.0f} s (log: {process.log_path})",
                     process.log_tail(),
                 )
-            time.sleep(0.1)
+            time.sleep(poll_seconds)

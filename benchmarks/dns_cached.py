@@ -47,10 +47,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import shutil
 import signal
-import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -88,7 +86,7 @@ from server_measurement import (
     summarize,
     warm_up,
 )
-from tool_install import ToolInstallError, ensure_installed
+from tool_install import ToolInstallError, ensure_installed, tool_version
 
 REQUIRED_PACKAGES = {
     "dnsperf": "dnsperf",
@@ -164,17 +162,6 @@ def parse_settings(argv: Sequence[str]) -> Settings:
         keep=args.keep,
         tcp_queries_per_connection=args.tcp_queries_per_conn,
     )
-
-
-def tool_version(command: list[str]) -> str:
-    try:
-        output = subprocess.run(
-            command, capture_output=True, text=True, timeout=10, check=False
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "?"
-    found = re.search(r"[Vv]ersion\s+(\S+)", output)
-    return found.group(1) if found else "?"
 
 
 def describe_tcp(queries_per_connection: int | None) -> str:

@@ -1,4 +1,4 @@
-"""One DNS query over UDP or TCP to 127.0.0.1, to see whether a server answers.
+"""One DNS query over UDP or TCP to 127.0.0.1: does a server answer, and with what.
 
 Built by hand with ``struct`` so the benchmark driver needs nothing beyond the
 standard library; only the fake upstream uses dnslib.
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 TYPE_A = 1
 CLASS_IN = 1
 _HEADER = struct.Struct(">HHHHHH")
+_RECORD = struct.Struct(">HHIH")  # type, class, TTL, data length
 _FLAG_QR = 0x8000
 _FLAG_RD = 0x0100
 _RCODE_MASK = 0x000F
@@ -29,10 +30,11 @@ RCODE_NAMES = {
 
 @dataclass(frozen=True, slots=True)
 class ProbeReply:
-    """What a server answered: its RCODE name and how many answer records."""
+    """What a server answered: its RCODE name, how many answer records, their IPv4 addresses."""
 
     rcode: str
     answer_count: int
+    addresses: tuple[str, ...] = ()  # of the A records in the answer section
 
 
 def build_query(name: str, query_id: int, qtype: int = TYPE_A) -> bytes:
@@ -50,11 +52,44 @@ def read_reply(wire: bytes, query_id: int) -> ProbeReply | None:
     """The reply summary, or None when ``wire`` is not a response to ``query_id``."""
     if len(wire) < _HEADER.size:
         return None
-    reply_id, flags, _qd, answer_count, _ns, _ar = _HEADER.unpack_from(wire)
+    reply_id, flags, question_count, answer_count, _ns, _ar = _HEADER.unpack_from(wire)
     if reply_id != query_id or not flags & _FLAG_QR:
         return None
     rcode = flags & _RCODE_MASK
-    return ProbeReply(RCODE_NAMES.get(rcode, f"RCODE{rcode}"), answer_count)
+    addresses = _answer_addresses(wire, question_count, answer_count)
+    return ProbeReply(RCODE_NAMES.get(rcode, f"RCODE{rcode}"), answer_count, addresses)
+
+
+def _answer_addresses(
+    wire: bytes, question_count: int, answer_count: int
+) -> tuple[str, ...]:
+    """The IPv4 addresses of the A records in the answer section (those before any damage)."""
+    addresses: list[str] = []
+    try:
+        offset = _HEADER.size
+        for _ in range(question_count):
+            offset = _skip_name(wire, offset) + 4  # type, class
+        for _ in range(answer_count):
+            offset = _skip_name(wire, offset)
+            rtype, _class, _ttl, length = _RECORD.unpack_from(wire, offset)
+            offset += _RECORD.size
+            if rtype == TYPE_A and length == 4 and offset + 4 <= len(wire):
+                addresses.append(socket.inet_ntoa(wire[offset : offset + 4]))
+            offset += length
+    except (IndexError, struct.error):
+        pass
+    return tuple(addresses)
+
+
+def _skip_name(wire: bytes, offset: int) -> int:
+    """The offset just past the (possibly compressed) name starting at ``offset``."""
+    while True:
+        length = wire[offset]
+        if length & 0xC0 == 0xC0:  # a pointer ends the name
+            return offset + 2
+        offset += 1 + length
+        if length == 0:
+            return offset
 
 
 def query_udp(host: str, port: int, name: str, timeout: float) -> ProbeReply | None:

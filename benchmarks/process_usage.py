@@ -1,4 +1,4 @@
-"""CPU time and peak memory of a running process, read from /proc (Linux only).
+"""CPU time, peak memory and descendants of a running process, read from /proc (Linux only).
 
 CPU time counts the process itself (all its threads), the children it has
 already reaped (dnsmasq forks one child per TCP connection) and the children
@@ -10,6 +10,7 @@ machine competed with a benchmark.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ _UTIME = 11
 _STIME = 12
 _CUTIME = 13
 _CSTIME = 14
+_STARTTIME = 19
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -44,6 +46,30 @@ def child_pids(pid: int) -> list[int]:
         if fields is not None and int(fields[_PPID]) == pid:
             children.append(int(entry.name))
     return children
+
+
+def descendants(pid: int) -> list[tuple[int, int]]:
+    """Every live process under ``pid``, as (pid, start time in clock ticks).
+
+    The start time tells a process apart from a later one reusing its pid.
+    """
+    found = []
+    for child in child_pids(pid):
+        fields = _stat_fields(child)
+        if fields is not None:
+            found.append((child, int(fields[_STARTTIME])))
+            found += descendants(child)
+    return found
+
+
+def kill_if_unchanged(pid: int, start_time: int) -> None:
+    """SIGKILL ``pid`` if it is still the process that started at ``start_time``."""
+    fields = _stat_fields(pid)
+    if fields is not None and int(fields[_STARTTIME]) == start_time:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def cpu_seconds(pid: int) -> float:

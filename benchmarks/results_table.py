@@ -80,24 +80,32 @@ def _cells(row: Measurement) -> list[str]:
 
 def format_table(rows: Sequence[Measurement]) -> str:
     """An aligned text table, one line per measurement, then any problems."""
-    body = [_cells(row) for row in rows]
-    widths = [
-        max(len(title), *(len(cells[i]) for cells in body))
-        for i, (title, _) in enumerate(COLUMNS)
-    ]
-    lines = []
-    for cells in [[title for title, _ in COLUMNS], *body]:
-        parts = [
-            cell.ljust(width) if align == "<" else cell.rjust(width)
-            for cell, width, (_, align) in zip(cells, widths, COLUMNS)
-        ]
-        lines.append("  ".join(parts).rstrip())
-    lines.insert(1, "-" * len(lines[0]))
-    lines.extend(_notes(rows))
+    lines = aligned(COLUMNS, [_cells(row) for row in rows])
+    lines.extend(problem_notes(rows))
     return "\n".join(lines)
 
 
-def _notes(rows: Sequence[Measurement]) -> list[str]:
+def aligned(
+    columns: Sequence[tuple[str, str]], body: Sequence[Sequence[str]]
+) -> list[str]:
+    """Title line, a rule, then ``body``; ``columns`` are (title, "<" or ">")."""
+    widths = [
+        max(len(title), *(len(cells[i]) for cells in body))
+        for i, (title, _) in enumerate(columns)
+    ]
+    lines = []
+    for cells in [[title for title, _ in columns], *body]:
+        parts = [
+            cell.ljust(width) if align == "<" else cell.rjust(width)
+            for cell, width, (_, align) in zip(cells, widths, columns)
+        ]
+        lines.append("  ".join(parts).rstrip())
+    lines.insert(1, "-" * len(lines[0]))
+    return lines
+
+
+def problem_notes(rows: Sequence[Measurement]) -> list[str]:
+    """Lines starting with "!": failed or disturbed runs, answers other than NOERROR."""
     notes = []
     for row in rows:
         where = f"{row.server} {row.load.transport.upper()} {row.load.label}"
@@ -161,3 +169,13 @@ def format_ratios(
             )
         )
     return "\n".join(lines)
+
+
+def format_memory_ratio(
+    rows: Sequence[Measurement], load: Load, ours: str, reference: str
+) -> str:
+    """``ours RSS / reference RSS`` after ``load`` (below 1: ours used less memory)."""
+    mine, theirs = _find(rows, ours, load), _find(rows, reference, load)
+    return f"{ours} RSS / {reference} RSS: " + _ratio(
+        mine.peak_rss_mib if mine else None, theirs.peak_rss_mib if theirs else None
+    )

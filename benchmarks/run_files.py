@@ -53,21 +53,23 @@ def read_names(source: Path, count: int) -> list[str]:
     return list(names)
 
 
-def prepare_files(names: list[str], *, keep: bool) -> RunFiles:
+def prepare_files(
+    names: list[str], *, keep: bool, benchmark: str = "dns_cached"
+) -> RunFiles:
     """Results and scratch directories, with the names and dnsperf query files.
 
     With ``keep`` the results go to a timestamped directory no later run
     replaces, and the scratch files live inside it; otherwise results go to
-    ``dns_cached/`` (replaced each run) and scratch to a temporary directory.
+    ``<benchmark>/`` (replaced each run) and scratch to a temporary directory.
     """
     if keep:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        results_dir = RESULTS_ROOT / f"dns_cached-{stamp}"
+        results_dir = RESULTS_ROOT / f"{benchmark}-{stamp}"
         scratch_dir = results_dir / "scratch"
     else:
-        results_dir = RESULTS_ROOT / "dns_cached"
+        results_dir = RESULTS_ROOT / benchmark
         shutil.rmtree(results_dir, ignore_errors=True)
-        scratch_dir = Path(tempfile.mkdtemp(prefix="dns_cached-"))
+        scratch_dir = Path(tempfile.mkdtemp(prefix=f"{benchmark}-"))
     scratch_dir.mkdir(parents=True, exist_ok=True)
     results_dir.mkdir(parents=True, exist_ok=True)
     names_file = scratch_dir / "names.txt"

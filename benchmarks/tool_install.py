@@ -1,8 +1,9 @@
-"""Install the Debian packages a benchmark needs, only when a binary is missing."""
+"""Install the Debian packages a benchmark needs (only when a binary is missing); read versions."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -56,3 +57,15 @@ def ensure_installed(packages_by_binary: Mapping[str, str]) -> None:
         raise ToolInstallError(
             f"{', '.join(still_missing)} still missing after installing {' '.join(packages)}"
         )
+
+
+def tool_version(command: list[str]) -> str:
+    """The version ``command`` prints ("Version 2.10.0" and the like), or "?"."""
+    try:
+        output = subprocess.run(
+            command, capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    found = re.search(r"[Vv]ersion\s+(\S+)", output)
+    return found.group(1) if found else "?"
