@@ -124,7 +124,7 @@ class Query:
         "edns_version",
         "do",
         "edns_options",
-        "key",
+        "_key",
         "reply_form",
         "error_rcode",
     )
@@ -139,9 +139,17 @@ class Query:
         self.edns_version = 0
         self.do = False
         self.edns_options = b""
-        self.key: AnswerKey = answer_key(qname, qtype, qclass, False, bool(flags & CD))
+        self._key: AnswerKey | None = None
         self.reply_form = flags & (RD | CD)
         self.error_rcode = NOERROR
+
+    @property
+    def key(self) -> AnswerKey:
+        # Made on first use: blocked queries never need it.
+        key = self._key
+        if key is None:
+            key = self._key = answer_key(self.qname, self.qtype, self.qclass, self.do, bool(self.flags & CD))
+        return key
 
     @property
     def opcode(self) -> int:
@@ -183,7 +191,8 @@ class QueryParser:
 def name_to_text(labels: list[bytes]) -> str:
     """Presentation form of a name given as raw labels, lower-cased, escaped."""
     joined = b".".join(labels).lower()
-    if _PLAIN_NAME.match(joined) and not any(b"." in label for label in labels):
+    # One dot per label boundary, none inside a label: then the text is exact.
+    if _PLAIN_NAME.match(joined) and joined.count(b".") == len(labels) - 1:
         return joined.decode("ascii")
     return ".".join(_escape_label(label.lower()) for label in labels)
 
@@ -208,13 +217,13 @@ def parse_query(data: bytes) -> Query:
     """
     if len(data) < 12:
         raise MalformedPacket("shorter than a DNS header")
-    header = data[:12]
     _qid, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(data)
     if flags & QR:
         raise MalformedPacket("a response, not a query")
     if qdcount != 1:
-        raise MalformedPacket(f"{qdcount} questions", header)
+        raise MalformedPacket(f"{qdcount} questions", data[:12])
     labels: list[bytes] = []
+    size = len(data)
     pos = 12
     try:
         length = data[pos]
@@ -222,27 +231,29 @@ def parse_query(data: bytes) -> Query:
             if length > MAX_LABEL:
                 # Also catches compression pointers: nothing precedes the
                 # question that a pointer could legitimately refer to.
-                raise MalformedPacket("bad label in question", header)
+                raise MalformedPacket("bad label in question", data[:12])
             end = pos + 1 + length
-            if end > len(data):
-                raise MalformedPacket("question cut short", header)
             labels.append(data[pos + 1 : end])
             pos = end
             if pos - 12 >= MAX_NAME_WIRE:
-                raise MalformedPacket("name longer than 255 bytes", header)
-            length = data[pos]
-        pos += 1
-        if pos + 4 > len(data):
-            raise MalformedPacket("question cut short", header)
-        qtype, qclass = _TYPE_CLASS.unpack_from(data, pos)
+                raise MalformedPacket("name longer than 255 bytes", data[:12])
+            length = data[pos]  # IndexError when the label ran past the end
     except IndexError:
-        raise MalformedPacket("question cut short", header) from None
-    pos += 4
+        raise MalformedPacket("question cut short", data[:12]) from None
+    pos += 5
+    if pos > size:
+        raise MalformedPacket("question cut short", data[:12])
+    qtype, qclass = _TYPE_CLASS.unpack_from(data, pos - 4)
     query = Query(flags, name_to_text(labels), qtype, qclass, data[12:pos])
     if arcount:
-        _read_edns(data, pos, ancount + nscount, arcount, query, header)
-    query.error_rcode = _error_rcode(query)
+        _read_edns(data, pos, ancount + nscount, arcount, query, data[:12])
+    # The common query needs none of the checks in _error_rcode.
+    if flags & OPCODE_MASK or qclass != CLASS_IN or qtype in _SPECIAL_TYPES or query.edns_version:
+        query.error_rcode = _error_rcode(query)
     return query
+
+
+_SPECIAL_TYPES: Final = frozenset((TYPE_OPT, TYPE_AXFR, TYPE_IXFR))
 
 
 def _error_rcode(query: Query) -> int:
@@ -281,7 +292,6 @@ def _read_edns(
                 query.edns_version = version
                 query.do = bool(eflags & EDNS_DO)
                 query.edns_options = data[pos : pos + rdlength]
-                query.key = answer_key(query.qname, query.qtype, query.qclass, query.do, bool(query.flags & CD))
                 query.reply_form |= REPLY_FORM_EDNS | (REPLY_FORM_DO if query.do else 0)
             pos += rdlength
     except (IndexError, struct.error):
