@@ -70,6 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="say why a name is blocked or allowed, and by which list lines")
     explain.add_argument("name", help="a domain name, e.g. www.example.org")
     _add_config_options(explain)
+
+    policy = commands.add_parser("policy", help="save the family policy as a YAML file, or replace it from one")
+    policy_actions = policy.add_subparsers(dest="policy_action", required=True, metavar="ACTION")
+    export = policy_actions.add_parser("export", help="write the whole policy as YAML")
+    export.add_argument("-o", "--output", type=Path, metavar="OUT", help="write to this file, not standard output")
+    _add_config_options(export)
+    load = policy_actions.add_parser(
+        "import", help="check a policy file and, only if all of it is valid, replace the whole policy with it"
+    )
+    load.add_argument("file", type=Path, help="a file written by dnsfilter policy export")
+    _add_config_options(load)
     return parser
 
 
@@ -165,6 +176,40 @@ def _command_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _command_policy(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from dnsfilter.policy.catalog import load_catalog
+    from dnsfilter.store import PolicyStore, open_database, policyfile
+
+    config = _loader(args)()
+    text = policyfile.read_policy_file(args.file) if args.policy_action == "import" else ""
+    if args.policy_action == "import" and config.database.url is None:
+        # Restoring onto a new machine: the SQLite file goes in a data dir that may not exist yet.
+        try:
+            config.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise DnsFilterError(f"cannot create the data directory {config.data_dir}: {error.strerror}") from error
+    database = open_database(config.database_url, data_dir=config.data_dir)
+    try:
+        store = PolicyStore(database)
+        if args.policy_action == "export":
+            exported = policyfile.export_policy(store, datetime.now(UTC))
+            if args.output is None:
+                sys.stdout.write(exported)
+            else:
+                policyfile.write_policy_file(args.output, exported)
+            return EXIT_OK
+        catalog = load_catalog(args.blocklists)
+        summary = policyfile.import_policy(
+            store, text, catalog=catalog, now=datetime.now(UTC), source=str(args.file)
+        )
+        print(summary)
+        return EXIT_OK
+    finally:
+        database.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
@@ -172,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check-config": _command_check_config,
         "lists": _command_lists,
         "explain": _command_explain,
+        "policy": _command_policy,
     }
     try:
         return handlers[args.command](args)

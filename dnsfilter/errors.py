@@ -56,3 +56,20 @@ class CatalogError(DnsFilterError):
 
 class StoreError(DnsFilterError):
     """The family policy database cannot be opened, read or written, or refused a change."""
+
+
+class PolicyFileError(ConfigError):
+    """A family policy file (``dnsfilter policy import``) is unreadable or invalid; nothing was imported.
+
+    ``problems`` holds every problem found, each formatted ``path (line N): what is wrong``.
+    """
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__(source, problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        # Replaces ConfigError's text, which speaks of the configuration file.
+        message = (
+            f"{source}: {len(self.problems)} problem(s) in the policy file; nothing was imported:\n{lines}\n"
+            "Fix them and run the import again; the current policy is unchanged."
+        )
+        self.args = (message,)

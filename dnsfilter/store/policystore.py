@@ -16,7 +16,7 @@ UTC) is always a parameter.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from dnsfilter.store.devices import DeviceMethods
 from dnsfilter.store.models import (
     Device,
     DomainEntry,
+    Override,
     Profile,
     ProfileTag,
     Rule,
@@ -47,12 +48,13 @@ from dnsfilter.store.queries import (
     rowcount,
     rule_data,
 )
-from dnsfilter.store.records import PolicyData, ProfileData, RuleData
+from dnsfilter.store.records import DeviceData, PolicyData, ProfileData, RuleData
 from dnsfilter.store.validation import NotFoundError, PolicyInputError
 
 SAFE_SEARCH = ("off", "on", "strict")
 BLOCK_MODES = ("null_ip", "nxdomain")
 RULE_ACTIONS = ("block_tags", "allow_only")
+OVERRIDE_KINDS = ("pause", "grant", "allow_name")
 
 
 class PolicyStore(DeviceMethods, OverrideMethods):
@@ -293,6 +295,69 @@ class PolicyStore(DeviceMethods, OverrideMethods):
                 session.merge(Setting(key=NEW_DEVICES_PROFILE, value=str(profile_id)))
             self.bump(session)
 
+    # -- everything at once ---------------------------------------------------
+
+    def replace_policy(
+        self,
+        profiles: Sequence[ProfileData],
+        devices: Sequence[DeviceData],
+        settings: Mapping[str, Any],
+        *,
+        new_devices_profile: int | None,
+        now: datetime,
+    ) -> None:
+        """Replace the whole policy in one transaction (``dnsfilter policy import``).
+
+        Profiles carry their tags, names, rules and overrides; a profile's ``id``
+        only links it to ``devices`` and ``new_devices_profile`` (the database
+        numbers rows anew, and ``created_at`` of a profile is ``now``). A device
+        already known keeps what the network told about it: its addresses and
+        name, and when it was first and last seen.
+        Everything is checked first; on any error nothing changes.
+        """
+        names = [check.person_name(profile.name).casefold() for profile in profiles]
+        if len(set(names)) < len(names) or sum(profile.is_default for profile in profiles) != 1:
+            raise PolicyInputError("Profile names must differ, and exactly one profile must be the default.")
+        rows = {profile.id: _profile_rows(profile, now) for profile in profiles}
+        for device in devices:
+            check.device_key(device.key)
+        labels = [check.person_name(device.label, "device name") if device.label else None for device in devices]
+        for wanted in [device.profile_id for device in devices] + [new_devices_profile or profiles[0].id]:
+            if wanted not in rows:
+                raise NotFoundError(f"There is no profile number {wanted} among the profiles given.")
+        # The new-devices profile is a row id, set by new_devices_profile instead.
+        settings = {key: value for key, value in settings.items() if key != NEW_DEVICES_PROFILE}
+        stored = {check.setting_key(key): check.setting_value(key, value) for key, value in settings.items()}
+        with self.database.writing() as session:
+            known = {row.key: row for row in session.execute(select(Device.__table__))}
+            for model in (Override, Rule, ProfileTag, DomainEntry, Device, Setting, Profile):
+                session.execute(delete(model))
+            for profile, children in rows.values():
+                session.add(profile)
+                session.flush()  # gives the profile the id its rows point at
+                for child in children:
+                    child.profile_id = profile.id
+                session.add_all(children)
+            for device, label in zip(devices, labels, strict=True):
+                seen = known.get(device.key, device)
+                session.add(
+                    Device(
+                        key=device.key,
+                        mac=seen.mac,
+                        ip=seen.ip,
+                        name=seen.name,
+                        label=label,
+                        profile_id=rows[device.profile_id][0].id,
+                        is_new=device.is_new,
+                        first_seen=seen.first_seen,
+                        last_seen=seen.last_seen,
+                    )
+                )
+            session.add_all(Setting(key=key, value=value) for key, value in stored.items())
+            if new_devices_profile is not None:
+                session.add(Setting(key=NEW_DEVICES_PROFILE, value=str(rows[new_devices_profile][0].id)))
+            self.bump(session)
+
     # -- shared --------------------------------------------------------------
 
     def bump(self, session: Session) -> None:
@@ -320,6 +385,44 @@ class PolicyStore(DeviceMethods, OverrideMethods):
                 entry.kind = kind
             self.bump(session)
             return name
+
+
+def _profile_rows(
+    profile: ProfileData, now: datetime
+) -> tuple[Profile, list[ProfileTag | DomainEntry | Rule | Override]]:
+    """A profile's row and the checked rows that belong to it (``replace_policy`` sets their profile_id)."""
+    row = Profile(
+        name=check.person_name(profile.name),
+        safe_search=check.choice(profile.safe_search, SAFE_SEARCH, "safe search level"),
+        bypass_protection=bool(profile.bypass_protection),
+        block_mode=check.choice(profile.block_mode, BLOCK_MODES, "block mode"),
+        is_default=bool(profile.is_default),
+        created_at=now,
+    )
+    if profile.allowed_names & profile.denied_names:
+        raise PolicyInputError(f'A name is both allowed and denied for "{row.name}"; keep one of the two.')
+    children: list[ProfileTag | DomainEntry | Rule | Override] = [
+        ProfileTag(tag=tag) for tag in check.tags(sorted(profile.blocked_tags))
+    ]
+    children += [DomainEntry(name=name, kind="allow") for name in check.domains(sorted(profile.allowed_names))]
+    children += [DomainEntry(name=name, kind="deny") for name in check.domains(sorted(profile.denied_names))]
+    for rule in profile.rules:
+        values = _rule_values(rule.days, rule.start, rule.end, rule.action, rule.tags, rule.allow)
+        children.append(Rule(enabled=bool(rule.enabled), **values))
+    for item in profile.overrides:
+        kind = check.choice(item.kind, OVERRIDE_KINDS, "override kind")
+        target = item.target or ""
+        children.append(
+            Override(
+                kind=kind,
+                target=None if kind == "pause" else check.tag(target) if kind == "grant" else check.domain(target),
+                expires_at=check.until(item.expires_at, now),
+                created_by=check.person_name(item.created_by, "name of who made the change"),
+                created_at=item.created_at,
+                note=check.note(item.note),
+            )
+        )
+    return row, children
 
 
 def _rule_values(

@@ -1,0 +1,469 @@
+"""dnsfilter policy export/import against a real database (SQLite file and PostgreSQL schema)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dnsfilter.cli import EXIT_CONFIG, EXIT_OK, main
+from dnsfilter.config import DATABASE_FILE
+from dnsfilter.errors import PolicyFileError
+from dnsfilter.policy.catalog import Catalog, load_catalog
+from dnsfilter.store import PolicyStore, open_database
+from dnsfilter.store.policyfile import ImportSummary, export_policy, import_policy
+from tests.store.conftest import NOW, _postgresql_schema_url
+
+# Text from the network is attacker-controlled: markup, YAML syntax, control
+# characters, line separators. It must come back exactly and never be interpreted.
+HOSTILE_NAMES = [
+    "<script>alert('x')</script>",
+    '<img src=x onerror="alert(1)">&amp;',
+    "&anchor *alias !!python/object/apply:os.system ['rm -rf /']",
+    "- item\nkey: value\n# comment",
+    "\x00\x1b[2J\x7f\u2028\u2029\x85\ufeff",
+    "  null  ",
+    "😀 iPhone của Bé",
+]
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+@pytest.fixture
+def fresh_store(database_url: str, tmp_path: Path) -> Iterator[PolicyStore]:
+    """A second empty database of the same kind as ``store``."""
+    urls = iter([f"sqlite:///{tmp_path / 'fresh.db'}"]) if database_url.startswith("sqlite") else _postgresql_schema_url()
+    database = open_database(next(urls))
+    try:
+        yield PolicyStore(database)
+    finally:
+        database.close()
+        next(urls, None)  # drops the PostgreSQL schema
+
+
+def fill(store: PolicyStore) -> None:
+    """A family: Vietnamese names, rules of both kinds, hostile device names, overrides, settings."""
+    everyone = store.list_profiles()[0]
+    store.rename_profile(everyone.id, "Cả nhà")
+    store.add_blocked_tags(everyone.id, ["malware", "phishing"])
+    tuyet = store.create_profile("Nguyễn Thị Ánh Tuyết", now=NOW, safe_search="strict", block_mode="nxdomain")
+    store.add_blocked_tags(tuyet.id, ["adult", "service:tiktok", "gambling"])
+    store.allow_domain(tuyet.id, "school.example.org")
+    store.deny_domain(tuyet.id, "games.example.com")
+    store.add_rule(tuyet.id, days="sun-thu", start="20:30", end="07:00", action="allow_only", allow=["school.example.org"])
+    store.add_rule(tuyet.id, days="mon-fri", start="07:30", end="16:00", action="block_tags", tags=["games", "service:youtube"])
+    store.add_rule(tuyet.id, days="weekends", start="10:00", end="10:00", action="block_tags", tags=["social"], enabled=False)
+    bao = store.create_profile("Bảo <b>", now=NOW, bypass_protection=False)
+    for number, name in enumerate(HOSTILE_NAMES):
+        seen = store.record_seen(f"mac:02:00:00:00:00:{number:02x}", ip=f"192.168.1.{number + 10}", mac=None, name=name, now=NOW)
+        store.assign_device(seen.device_id, tuyet.id if number % 2 else bao.id)
+        store.label_device(seen.device_id, HOSTILE_NAMES[number % 3].splitlines()[0][:60])
+    store.record_seen("ip:192.168.1.99", ip="192.168.1.99", mac=None, name=None, now=NOW)  # new, no name, no label
+    store.set_new_devices_profile(bao.id)
+    store.grant_tag(tuyet.id, "service:roblox", now=NOW, created_by="Mẹ", minutes=90, note="Làm xong bài tập")
+    store.allow_name(bao.id, "wiki.example.org", now=NOW, created_by="Bố", until=NOW + timedelta(days=2))
+    store.pause_profile(bao.id, now=NOW - timedelta(hours=2), created_by="Bố", minutes=30)  # already over
+    store.set_setting("ui", {"language": "vi", "theme": None, "sizes": [1, 2.5, True], "note": "yes"})
+
+
+def bad(text: str) -> str:
+    """GOOD with one change, marked by the old and new text separated by ' => '."""
+    old, new = text.split(" => ")
+    assert GOOD.count(old) == 1, old
+    return GOOD.replace(old, new)
+
+
+GOOD = """\
+dnsfilter_policy: 1
+profiles:
+- name: Everyone
+  default: true
+- name: Mia
+  safe_search: strict
+  blocked: [adult, service:tiktok]
+  rules:
+  - days: sun-thu
+    start: "20:30"
+    end: "07:00"
+    action: allow_only
+    allow: [school.example.org]
+devices:
+- key: mac:aa:bb:cc:dd:ee:ff
+  profile: Mia
+  label: Mia's iPad
+overrides:
+- profile: Mia
+  kind: grant
+  target: service:roblox
+  expires: "2025-03-14T20:00:00Z"
+  created_by: Mum
+settings:
+  ui: {language: vi}
+"""
+
+
+# --- round trip -----------------------------------------------------------------
+
+
+def test_round_trip_into_an_empty_database(store: PolicyStore, fresh_store: PolicyStore, catalog: Catalog) -> None:
+    fill(store)
+    exported = export_policy(store, NOW)
+    summary = import_policy(fresh_store, exported, catalog=catalog, now=NOW, source="family.yaml")
+    assert summary == ImportSummary(profiles=3, devices=8, rules=3, overrides=2, expired_overrides=0)
+    assert export_policy(fresh_store, NOW) == exported
+    # Importing it again over the same policy changes nothing either.
+    import_policy(fresh_store, exported, catalog=catalog, now=NOW, source="family.yaml")
+    assert export_policy(fresh_store, NOW) == exported
+
+
+def test_export_reads_back_as_the_policy(store: PolicyStore) -> None:
+    fill(store)
+    exported = export_policy(store, NOW)
+    assert exported == export_policy(store, NOW)
+    # Nothing from the network reaches the file raw: control characters and line separators are escaped.
+    assert all(ch == "\n" or ch.isprintable() for ch in exported)
+    data = yaml.safe_load(exported)
+    assert list(data) == ["dnsfilter_policy", "profiles", "new_devices_profile", "devices", "overrides", "settings"]
+    assert [p["name"] for p in data["profiles"]] == ["Bảo <b>", "Cả nhà", "Nguyễn Thị Ánh Tuyết"]
+    tuyet = data["profiles"][2]
+    assert tuyet["blocked"] == ["adult", "gambling", "service:tiktok"]
+    assert (tuyet["safe_search"], tuyet["block_mode"], tuyet["default"]) == ("strict", "nxdomain", False)
+    assert tuyet["rules"][0] == {
+        "days": "sun-thu",
+        "start": "20:30",
+        "end": "07:00",
+        "action": "allow_only",
+        "tags": [],
+        "allow": ["school.example.org"],
+        "enabled": True,
+    }
+    assert [r["enabled"] for r in tuyet["rules"]] == [True, True, False]
+    assert data["new_devices_profile"] == "Bảo <b>"
+    devices = {device["key"]: device for device in data["devices"]}
+    assert [devices[f"mac:02:00:00:00:00:{n:02x}"]["name"] for n in range(len(HOSTILE_NAMES))] == HOSTILE_NAMES
+    assert devices["ip:192.168.1.99"] == {"key": "ip:192.168.1.99", "label": None, "profile": "Cả nhà", "new": True, "name": None}
+    assert [(o["profile"], o["kind"], o["target"], o["expires"]) for o in data["overrides"]] == [
+        ("Bảo <b>", "allow_name", "wiki.example.org", "2025-03-16T18:00:00Z"),
+        ("Nguyễn Thị Ánh Tuyết", "grant", "service:roblox", "2025-03-14T19:30:00Z"),
+    ]
+    assert data["settings"] == {"ui": {"language": "vi", "note": "yes", "sizes": [1, 2.5, True], "theme": None}}
+
+
+def test_export_of_a_new_database(store: PolicyStore) -> None:
+    body = export_policy(store, NOW).split("\n\n", 1)[1]
+    lines = [line for line in body.splitlines() if line and not line.startswith("#")]
+    assert lines == [
+        "dnsfilter_policy: 1",
+        "profiles:",
+        '- name: "Everyone"',
+        "  default: true",
+        "  safe_search: 'off'",
+        "  bypass_protection: true",
+        "  block_mode: null_ip",
+        "  blocked: []",
+        "  allow: []",
+        "  deny: []",
+        "  rules: []",
+        "new_devices_profile: null",
+        "devices: []",
+        "overrides: []",
+        "settings: {}",
+    ]
+
+
+# --- what an import does ---------------------------------------------------------
+
+
+def test_import_replaces_the_whole_policy(store: PolicyStore, catalog: Catalog) -> None:
+    ben = store.create_profile("Ben", now=NOW)
+    store.add_rule(ben.id, days="daily", start="21:00", end="06:00", action="block_tags", tags=["social"])
+    store.record_seen("mac:aa:bb:cc:dd:ee:ff", ip="192.168.1.5", mac="aa:bb:cc:dd:ee:ff", name="ipad", now=NOW - timedelta(days=30))
+    store.record_seen("ip:192.168.1.6", ip="192.168.1.6", mac=None, name="tv", now=NOW)
+    store.set_new_devices_profile(ben.id)
+    store.set_setting("old", 1)
+    version = store.policy_version()
+
+    summary = import_policy(store, GOOD, catalog=catalog, now=NOW, source="family.yaml")
+
+    assert summary == ImportSummary(profiles=2, devices=1, rules=1, overrides=1, expired_overrides=0)
+    assert store.policy_version() == version + 1  # one transaction
+    policy = store.load_all(NOW)
+    assert [(p.name, p.is_default) for p in policy.profiles] == [("Everyone", True), ("Mia", False)]
+    mia = policy.profiles[1]
+    assert (mia.safe_search, mia.blocked_tags) == ("strict", frozenset({"adult", "service:tiktok"}))
+    assert [(r.days, r.start, r.end, r.action, r.allow) for r in mia.rules] == [
+        ("sun-thu", "20:30", "07:00", "allow_only", ("school.example.org",))
+    ]
+    [override] = mia.overrides
+    assert (override.kind, override.target, override.created_by, override.created_at) == ("grant", "service:roblox", "Mum", NOW)
+    # The device already known keeps what the network told us; the one not in the file is gone.
+    [device] = policy.devices
+    assert (device.label, device.profile_id, device.is_new) == ("Mia's iPad", mia.id, False)
+    assert (device.mac, device.ip, device.name) == ("aa:bb:cc:dd:ee:ff", "192.168.1.5", "ipad")
+    assert device.first_seen == NOW - timedelta(days=30)
+    assert dict(policy.settings) == {"ui": {"language": "vi"}}  # new devices: the default again
+
+
+def test_overrides_already_over_are_left_out(store: PolicyStore, catalog: Catalog) -> None:
+    summary = import_policy(store, GOOD, catalog=catalog, now=NOW + timedelta(hours=2), source="family.yaml")
+    assert summary.overrides == 0 and summary.expired_overrides == 1
+    assert str(summary) == "2 profiles, 1 device, 1 rule imported; 1 override had already ended and were left out"
+    assert store.list_overrides(NOW) == ()
+
+
+def test_hand_written_values_are_read_as_meant(store: PolicyStore, catalog: Catalog) -> None:
+    text = bad('''    start: "20:30"
+    end: "07:00" => \
+    start: 20:30
+    end: 24:00''')
+    text = text.replace("    allow: [school.example.org]\n", '''\
+    allow: [school.example.org]
+  - days: " Weekends , Mon"
+    start: 7:00
+    end: 9:00
+    action: BLOCK_TAGS
+    tags: [social]
+''')
+    text = text.replace("safe_search: strict", "safe_search: on").replace("profile: Mia\n  label", "profile: mIA\n  label")
+    text = text.replace('expires: "2025-03-14T20:00:00Z"', "expires: 2025-03-14T21:00:00+01:00")
+    import_policy(store, text, catalog=catalog, now=NOW, source="family.yaml")
+    mia = store.load_all(NOW).profiles[1]
+    assert mia.safe_search == "on"
+    assert [(r.days, r.start, r.end, r.action) for r in mia.rules] == [
+        ("sun-thu", "20:30", "00:00", "allow_only"),
+        ("weekends , mon", "07:00", "09:00", "block_tags"),
+    ]
+    assert mia.overrides[0].expires_at.isoformat() == "2025-03-14T20:00:00+00:00"
+    assert store.list_devices()[0].profile_id == mia.id
+
+
+def test_a_failure_half_way_leaves_the_old_policy(
+    store: PolicyStore, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(store)
+    before = export_policy(store, NOW)
+
+    def fail(session: object) -> None:
+        raise RuntimeError("the disk is full")
+
+    # bump() runs last, after every row was deleted and written again.
+    monkeypatch.setattr(store, "bump", fail)
+    with pytest.raises(RuntimeError, match="disk is full"):
+        import_policy(store, GOOD, catalog=catalog, now=NOW, source="family.yaml")
+    monkeypatch.undo()
+    assert export_policy(store, NOW) == before
+
+
+@pytest.mark.parametrize(
+    ("counts", "text"),
+    [
+        ((1, 0, 0, 0, 0), "1 profile, 0 devices, 0 rules imported"),
+        ((3, 5, 7, 0, 0), "3 profiles, 5 devices, 7 rules imported"),
+        ((2, 1, 1, 2, 3), ("2 profiles, 1 device, 1 rule imported; 2 overrides restored; "
+                           "3 overrides had already ended and were left out")),
+    ],
+    ids=["one", "several", "overrides"],
+)  # fmt: skip
+def test_summary(counts: tuple[int, int, int, int, int], text: str) -> None:
+    assert str(ImportSummary(*counts)) == text
+
+
+# --- bad files -------------------------------------------------------------------
+
+EVERYTHING_WRONG = """\
+dnsfilter_policy: 1
+profiles:
+- name: Everyone
+  default: true
+- name: Mia
+  default: true
+  safe_serch: strict
+  bypass_protection: maybe
+  blocked: [adult, gamez]
+  rules:
+  - days: mon-fry
+    start: "25:00"
+    end: "07:00"
+    action: block_tags
+    tags: [tiktok]
+- name: mia
+  allow: school.example.org
+devices:
+- key: mac:aa:bb:cc:dd:ee:ff
+  profile: Ben
+  label: 42
+- key: phone
+  profile: Everyone
+overrides:
+- profile: Mia
+  kind: grant
+  target: roblx
+  expires: 2025-03-14T20:00:00
+  created_by: Mum
+settings:
+  new_devices_profile_id: 3
+"""
+
+
+def test_every_problem_is_reported_at_once(store: PolicyStore, catalog: Catalog) -> None:
+    fill(store)
+    before, version = export_policy(store, NOW), store.policy_version()
+    with pytest.raises(PolicyFileError) as caught:
+        import_policy(store, EVERYTHING_WRONG, catalog=catalog, now=NOW, source="family.yaml")
+    assert caught.value.problems == [
+        "profiles[1].default (line 6): only one profile can be the default, and profiles[0] (line 4) is already",
+        'profiles[1].safe_serch (line 7): unknown key "safe_serch"; did you mean "safe_search"?',
+        'profiles[1].bypass_protection (line 8): must be true or false, not the text "maybe"',
+        'profiles[1].blocked[1] (line 9): there is no category called "gamez"; did you mean "games"?',
+        (
+            "profiles[1].rules[0].days (line 11): 'fry' in 'mon-fry' is not a day. Write days like mon-fri, "
+            "sun-thu, sat,sun, daily, weekdays, weekends, t2-t6 or t7,cn."
+        ),
+        "profiles[1].rules[0].start (line 12): '25:00' is not a time of day: hours go from 0 to 23 and minutes from 00 to 59.",
+        'profiles[1].rules[0].tags[0] (line 15): "tiktok" is a service; write it as "service:tiktok"',
+        'profiles[2].name (line 16): there is already a profile called "Mia" (line 5); rename one of them',
+        "profiles[2].allow (line 17): must be a list; write it in brackets: [school.example.org]",
+        'devices[0].profile (line 20): there is no profile called "Ben"; the profiles are: Everyone, Mia',
+        "devices[0].label (line 21): must be text, not the number 42; put it in quotes if it is meant as text",
+        'devices[1].key (line 22): "phone" is not a device key; it must start with "mac:" or "ip:".',
+        (
+            'overrides[0].expires (line 28): "2025-03-14T20:00:00" has no time zone; add Z at the end for UTC, '
+            "like 2025-03-14T20:00:00Z"
+        ),
+        (
+            "settings.new_devices_profile_id (line 31): is an internal number; name the profile with "
+            "new_devices_profile: instead"
+        ),
+    ]
+    assert str(caught.value).startswith("family.yaml: 14 problem(s) in the policy file; nothing was imported:")
+    assert export_policy(store, NOW) == before
+    assert store.policy_version() == version
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ("safe_search: strict => safe_search: strict: yes", "line 6: this is not valid YAML (mapping values are not allowed here)"),
+        ("safe_search: => safe_serch:", 'profiles[1].safe_serch (line 6): unknown key "safe_serch"; did you mean "safe_search"?'),
+        ('start: "20:30" => start: "25:00"', "profiles[1].rules[0].start (line 10): '25:00' is not a time of day"),
+        ('    start: "20:30"\n => ', 'profiles[1].rules[0] (line 9): the key "start" is missing; add it'),
+        ("sun-thu => sun-thru", "profiles[1].rules[0].days (line 9): 'thru' in 'sun-thru' is not a day."),
+        ("sun-thu => sun-sun", "profiles[1].rules[0].days (line 9): 'sun-sun' starts and ends on the same day"),
+        ("[adult, => [gamez,", 'profiles[1].blocked[0] (line 7): there is no category called "gamez"; did you mean "games"?'),
+        ("service:tiktok] => service:tiktk]", 'profiles[1].blocked[1] (line 7): there is no service called "service:tiktk"; did you mean "service:tiktok"?'),
+        ("action: allow_only\n    allow: [school.example.org] => action: block_tags", "profiles[1].rules[0].tags (line 9): is empty; a block_tags rule needs"),
+        ("action: allow_only => action: block_tags\n    tags: [games]", "profiles[1].rules[0].allow (line 14): only an allow_only rule has names"),
+        ("school.example.org] => not a name]", 'profiles[1].rules[0].allow[0] (line 13): "not a name" is not a domain name'),
+        ("profile: Mia\n  label => profile: Ben\n  label", 'devices[0].profile (line 16): there is no profile called "Ben"; the profiles are: Everyone, Mia'),
+        ("- name: Mia\n => - name: Mia\n  default: true\n", "profiles[1].default (line 6): only one profile can be the default, and profiles[0] (line 4) is already"),
+        ("  default: true\n => ", 'profiles (line 2): no profile is the default; add "default: true" to one of them'),
+        ("devices:\n => - name: mia\ndevices:\n", 'profiles[2].name (line 14): there is already a profile called "Mia" (line 5); rename one of them'),
+        ("safe_search: strict => safe_search: [strict]", "profiles[1].safe_search (line 6): must be a single value, not a list"),
+        ("safe_search: strict => safe_search: maximum", 'profiles[1].safe_search (line 6): "maximum" is not allowed; use one of: off, on, strict'),
+        ("mac:aa:bb:cc:dd:ee:ff => 12", "devices[0].key (line 15): must be text, not the number 12"),
+        ("Mia's iPad => \"\"\n- key: mac:aa:bb:cc:dd:ee:ff\n  profile: Everyone", 'devices[1].key (line 18): the device "mac:aa:bb:cc:dd:ee:ff" is listed twice (first on line 15); keep one'),
+        ("kind: grant => kind: pause", "overrides[0].target (line 21): a pause has no target; remove it"),
+        ("target: service:roblox => target: gamez", 'overrides[0].target (line 21): there is no category called "gamez"; did you mean "games"?'),
+        ("created_by: Mum => created_by: ''", "overrides[0].created_by (line 23): The name is empty"),
+        ("ui: {language: vi} => ui: &a [1, *a]", "settings.ui (line 25): repeats a value with a YAML alias"),
+        ("dnsfilter_policy: 1 => dnsfilter_policy: 2", "dnsfilter_policy (line 1): must be 1: this file was not written"),
+        ("dnsfilter_policy: 1\n => ", 'line 1: the key "dnsfilter_policy" is missing; add it'),
+    ],
+    ids=[
+        "syntax", "unknown-key", "bad-time", "missing-key", "bad-days", "same-day-range", "unknown-category",
+        "unknown-service", "rule-without-tags", "allow-in-block-rule", "bad-name", "missing-profile", "two-defaults", "no-default",
+        "duplicate-profile", "list-for-value", "bad-choice", "number-for-text", "duplicate-device",
+        "pause-with-target", "unknown-grant", "empty-name", "alias", "newer-format", "no-format",
+    ],
+)  # fmt: skip
+def test_a_bad_file_changes_nothing(store: PolicyStore, catalog: Catalog, change: str, problem: str) -> None:
+    fill(store)
+    before, version = export_policy(store, NOW), store.policy_version()
+    with pytest.raises(PolicyFileError) as caught:
+        import_policy(store, bad(change), catalog=catalog, now=NOW, source="family.yaml")
+    assert len(caught.value.problems) == 1, caught.value.problems
+    assert caught.value.problems[0].startswith(problem)
+    assert export_policy(store, NOW) == before
+    assert store.policy_version() == version
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "the file is empty"),
+        ("# only a comment\n", "the file is empty"),
+        ("[1, 2]\n", "line 1: the file must hold keys such as profiles: and devices:"),
+        ('dnsfilter_policy: 1\nprofiles:\n- name: "Mia\x01"\n', "line 3: the character '\\x01' cannot be in a YAML file"),
+    ],
+    ids=["empty", "comment", "list", "control-character"],
+)
+def test_files_that_are_not_a_policy(store: PolicyStore, catalog: Catalog, text: str, problem: str) -> None:
+    with pytest.raises(PolicyFileError) as caught:
+        import_policy(store, text, catalog=catalog, now=NOW, source="family.yaml")
+    assert caught.value.problems[0].startswith(problem)
+    assert store.policy_version() == 1
+
+
+# --- the command line (an SQLite data dir) ---------------------------------------------
+
+
+def test_cli_export_then_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source, target = tmp_path / "source", tmp_path / "target"
+    source.mkdir()
+    database = open_database(f"sqlite:///{source / DATABASE_FILE}")
+    try:
+        fill(PolicyStore(database))
+    finally:
+        database.close()
+
+    assert main(["policy", "export", "--data-dir", str(source)]) == EXIT_OK
+    printed = capsys.readouterr().out
+    assert main(["policy", "export", "--data-dir", str(source), "-o", str(tmp_path / "family.yaml")]) == EXIT_OK
+    assert (tmp_path / "family.yaml").read_text(encoding="utf-8") == printed
+    assert "Nguyễn Thị Ánh Tuyết" in printed
+
+    # The target data dir does not exist yet: restoring onto a new machine.
+    assert main(["policy", "import", str(tmp_path / "family.yaml"), "--data-dir", str(target)]) == EXIT_OK
+    # The command reads the real clock: the family's overrides (March 2025) have ended.
+    assert capsys.readouterr().out == "3 profiles, 8 devices, 3 rules imported\n"
+    assert main(["policy", "export", "--data-dir", str(target)]) == EXIT_OK
+    assert capsys.readouterr().out == printed
+
+
+def test_cli_import_reports_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "family.yaml").write_text(EVERYTHING_WRONG, encoding="utf-8")
+    assert main(["policy", "import", str(tmp_path / "family.yaml"), "--data-dir", str(tmp_path)]) == EXIT_CONFIG
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "14 problem(s) in the policy file; nothing was imported" in captured.err
+    assert '  - profiles[1].blocked[1] (line 9): there is no category called "gamez"; did you mean "games"?\n' in captured.err
+    assert main(["policy", "import", str(tmp_path / "missing.yaml"), "--data-dir", str(tmp_path)]) == EXIT_CONFIG
+    assert "missing.yaml: 1 problem(s)" in capsys.readouterr().err
+
+
+def test_cli_in_a_separate_process(tmp_path: Path) -> None:
+    (tmp_path / "family.yaml").write_text(GOOD.replace('"2025-03-14T20:00:00Z"', '"2999-01-01T00:00:00Z"'), encoding="utf-8")
+    environment = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "dnsfilter", "policy", *args, "--data-dir", str(tmp_path / "data")]
+        return subprocess.run(command, check=False, capture_output=True, encoding="utf-8", env=environment, timeout=60)
+
+    imported = run("import", str(tmp_path / "family.yaml"))
+    assert (imported.returncode, imported.stdout, imported.stderr) == (
+        0, "2 profiles, 1 device, 1 rule imported; 1 override restored\n", ""
+    )  # fmt: skip
+    exported = run("export")
+    assert exported.returncode == 0, exported.stderr
+    assert yaml.safe_load(exported.stdout)["devices"] == [
+        {"key": "mac:aa:bb:cc:dd:ee:ff", "label": "Mia's iPad", "profile": "Mia", "new": False, "name": None}
+    ]
