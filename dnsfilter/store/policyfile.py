@@ -566,7 +566,8 @@ class ImportSummary:
         if self.overrides:
             summary += f"; {_count(self.overrides, 'override')} restored"
         if self.expired_overrides:
-            summary += f"; {_count(self.expired_overrides, 'override')} had already ended and were left out"
+            left_out = "was" if self.expired_overrides == 1 else "were"
+            summary += f"; {_count(self.expired_overrides, 'override')} had already ended and {left_out} left out"
         return summary
 
 

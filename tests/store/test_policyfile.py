@@ -216,7 +216,7 @@ def test_import_replaces_the_whole_policy(store: PolicyStore, catalog: Catalog) 
 def test_overrides_already_over_are_left_out(store: PolicyStore, catalog: Catalog) -> None:
     summary = import_policy(store, GOOD, catalog=catalog, now=NOW + timedelta(hours=2), source="family.yaml")
     assert summary.overrides == 0 and summary.expired_overrides == 1
-    assert str(summary) == "2 profiles, 1 device, 1 rule imported; 1 override had already ended and were left out"
+    assert str(summary) == "2 profiles, 1 device, 1 rule imported; 1 override had already ended and was left out"
     assert store.list_overrides(NOW) == ()
 
 
