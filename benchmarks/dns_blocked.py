@@ -54,13 +54,11 @@ import argparse
 import os
 import platform
 import shutil
-import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from types import FrameType
 
 from answer_check import NO_ADDRESS
 from bench_servers import (
@@ -104,9 +102,9 @@ from blocked_runs import (
 )
 from dnsperf_run import CLIENTS, OUTSTANDING, TIMEOUT_SECONDS
 from index_timing import run_index_lookup
-from run_files import DEFAULT_NAMES, RunFiles, SetupError, prepare_files
+from run_files import DEFAULT_NAMES, RunFiles, SetupError, prepare_files, run_benchmark
 from server_measurement import Pinning, QuietWait, choose_pinning
-from tool_install import ToolInstallError, ensure_installed, tool_version
+from tool_install import ensure_installed, tool_version
 
 REQUIRED_PACKAGES = {
     "dnsperf": "dnsperf",
@@ -410,26 +408,9 @@ def measure_all(
     return 0
 
 
-def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # unwinds through every finally, which stops our processes
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     settings = parse_settings(sys.argv[1:] if argv is None else argv)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    # Ctrl-C must stop the run even when started from a shell that ignores SIGINT.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        return run(settings)
-    except (SetupError, ToolInstallError) as error:
-        print(f"dns_blocked: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(
-            "\ndns_blocked: interrupted; every process it started has been stopped",
-            file=sys.stderr,
-        )
-        return 130
+    return run_benchmark("dns_blocked", lambda: run(settings))
 
 
 if __name__ == "__main__":

@@ -48,12 +48,10 @@ import argparse
 import os
 import platform
 import shutil
-import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 from bench_servers import (
     DNSMASQ,
@@ -77,6 +75,7 @@ from run_files import (
     prepare_files,
     read_first_name,
     read_names,
+    run_benchmark,
 )
 from server_measurement import (
     Pinning,
@@ -86,7 +85,7 @@ from server_measurement import (
     summarize,
     warm_up,
 )
-from tool_install import ToolInstallError, ensure_installed, tool_version
+from tool_install import ensure_installed, tool_version
 
 REQUIRED_PACKAGES = {
     "dnsperf": "dnsperf",
@@ -345,26 +344,9 @@ def run(settings: Settings) -> int:
     return 0
 
 
-def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # unwinds through every finally, which stops our processes
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     settings = parse_settings(sys.argv[1:] if argv is None else argv)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    # Ctrl-C must stop the run even when started from a shell that ignores SIGINT.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        return run(settings)
-    except (SetupError, ToolInstallError) as error:
-        print(f"dns_cached: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(
-            "\ndns_cached: interrupted; every process it started has been stopped",
-            file=sys.stderr,
-        )
-        return 130
+    return run_benchmark("dns_cached", lambda: run(settings))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,13 @@ import datetime
 import gzip
 import re
 import shutil
+import signal
+import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 from bench_servers import REPO_ROOT
 
@@ -82,3 +86,27 @@ def prepare_files(
 def read_first_name(files: RunFiles) -> str:
     with files.names_file.open() as names:
         return names.readline().strip()
+
+
+def run_benchmark(name: str, run: Callable[[], int]) -> int:
+    """Run a benchmark's ``run`` as its command-line entry point.
+
+    SIGTERM and Ctrl-C unwind through every ``finally``, which stops the
+    processes the benchmark started; setup problems become exit code 2.
+    """
+    from tool_install import ToolInstallError
+
+    def stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    # Ctrl-C must stop the run even when started from a shell that ignores SIGINT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return run()
+    except (SetupError, ToolInstallError) as error:
+        print(f"{name}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\n{name}: interrupted; every process it started has been stopped", file=sys.stderr)
+        return 130
