@@ -1,0 +1,155 @@
+"""Writing the family policy as commented YAML (``dnsfilter policy export``).
+
+Profiles by name, devices by key: a copy kept in git shows only real
+changes. Text that came from the network is always quoted and escaped.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import yaml
+
+from dnsfilter.configschema import (
+    STR_TAG,
+)
+from dnsfilter.store.policyschema import FORMAT
+from dnsfilter.store.policystore import (
+    PolicyStore,
+)
+from dnsfilter.store.queries import NEW_DEVICES_PROFILE
+from dnsfilter.store.records import DeviceData, OverrideData, ProfileData
+
+_HEADER: Final = """\
+# dnsfilter family policy: profiles, devices, running overrides and settings.
+# Load it with: dnsfilter policy import FILE
+# An import replaces the whole policy, and only if every line of the file is valid.
+"""
+
+_COMMENTS: Final = {
+    "dnsfilter_policy": "# The layout of this file.\n",
+    "profiles": """\
+# A profile is a person, or a group of devices. Exactly one is the default
+# (default: true): devices nobody has put in a profile use it.
+#   blocked: categories (adult) and services (service:tiktok) blocked at all times
+#   allow, deny: names, with the names under them, always allowed or always blocked
+#   safe_search: off, on or strict;  block_mode: null_ip or nxdomain
+#   rules: weekly times. days like mon-fri, sun-thu or sat,sun; start and end as
+#   HH:MM (an end before the start runs past midnight). block_tags blocks the
+#   tags listed; allow_only blocks everything but the names in allow.
+""",
+    "new_devices_profile": "# The profile devices seen for the first time are put in; null: the default.\n",
+    "devices": """\
+# key: how dnsfilter knows the device;  label: your name for it;
+# name: what the device calls itself on the network, exactly as seen;
+# new: true until someone has looked at the device.
+""",
+    "overrides": """\
+# Exceptions that were running when this file was written, until "expires"
+# (UTC). An import restores only those that have not ended by then.
+""",
+    "settings": "# Other settings, as stored.\n",
+}
+
+
+class _Quoted(str):
+    """Free text (names, labels, notes): always written in double quotes, escaped."""
+
+
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # every value written out where it belongs, never as &anchor/*alias
+
+
+def _represent_text(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    # Device names come from the network and may hold anything. Double quotes
+    # escape control characters and line separators, so none reaches the file raw.
+    plain = not isinstance(data, _Quoted) and data.isprintable()
+    return dumper.represent_scalar(STR_TAG, data, style=None if plain else '"')
+
+
+_Dumper.add_representer(str, _represent_text)
+_Dumper.add_representer(_Quoted, _represent_text)
+
+
+def export_policy(store: PolicyStore, now: datetime) -> str:
+    """The whole family policy as commented YAML; overrides that ended before ``now`` are left out."""
+    policy = store.load_all(now)
+    names = {profile.id: profile.name for profile in policy.profiles}
+    chosen = policy.settings.get(NEW_DEVICES_PROFILE)
+    overrides = [(names[item.profile_id], item) for profile in policy.profiles for item in profile.overrides]
+    overrides.sort(key=lambda pair: (*_by_name(pair[0]), pair[1].expires_at, pair[1].kind, pair[1].target or ""))
+    sections: dict[str, object] = {
+        "dnsfilter_policy": FORMAT,
+        "profiles": [_profile_entry(p) for p in sorted(policy.profiles, key=lambda p: _by_name(p.name))],
+        "new_devices_profile": _Quoted(names[chosen]) if type(chosen) is int and chosen in names else None,
+        "devices": [_device_entry(device, names) for device in sorted(policy.devices, key=lambda d: d.key)],
+        "overrides": [_override_entry(name, item) for name, item in overrides],
+        "settings": {key: value for key, value in policy.settings.items() if key != NEW_DEVICES_PROFILE},
+    }
+    parts = [_HEADER]
+    for key, value in sections.items():
+        dumped = yaml.dump(
+            {key: value}, Dumper=_Dumper, allow_unicode=True, sort_keys=key == "settings",
+            default_flow_style=False, width=1000,
+        )  # fmt: skip
+        parts.append(_COMMENTS[key] + dumped)
+    return "\n".join(parts)
+
+
+def _by_name(name: str) -> tuple[str, str]:
+    return name.casefold(), name
+
+
+def _profile_entry(profile: ProfileData) -> dict[str, object]:
+    return {
+        "name": _Quoted(profile.name),
+        "default": profile.is_default,
+        "safe_search": profile.safe_search,
+        "bypass_protection": profile.bypass_protection,
+        "block_mode": profile.block_mode,
+        "blocked": sorted(profile.blocked_tags),
+        "allow": sorted(profile.allowed_names),
+        "deny": sorted(profile.denied_names),
+        "rules": [
+            {
+                "days": rule.days,
+                "start": _Quoted(rule.start),
+                "end": _Quoted(rule.end),
+                "action": rule.action,
+                "tags": list(rule.tags),
+                "allow": list(rule.allow),
+                "enabled": rule.enabled,
+            }
+            for rule in profile.rules
+        ],
+    }
+
+
+def _device_entry(device: DeviceData, names: dict[int, str]) -> dict[str, object]:
+    return {
+        "key": device.key,
+        "label": None if device.label is None else _Quoted(device.label),
+        "profile": _Quoted(names[device.profile_id]),
+        "new": device.is_new,
+        "name": None if device.name is None else _Quoted(device.name),
+    }
+
+
+def _override_entry(profile: str, item: OverrideData) -> dict[str, object]:
+    return {
+        "profile": _Quoted(profile),
+        "kind": item.kind,
+        "target": item.target,
+        "expires": _utc_text(item.expires_at),
+        "created_by": _Quoted(item.created_by),
+        "created_at": _utc_text(item.created_at),
+        "note": _Quoted(item.note),
+    }
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
