@@ -23,17 +23,26 @@ from dnsfilter.dns.localzones import LocalZones
 from dnsfilter.dns.resolver import AnswerSettings, ClientAcl, Resolver
 from dnsfilter.dns.server import DnsListeners, TcpLimits
 from dnsfilter.dns.upstream import UpstreamPool
-from dnsfilter.errors import DnsFilterError
+from dnsfilter.errors import DnsFilterError, StoreError
 from dnsfilter.policy.blocklists import Blocklists
 from dnsfilter.policy.catalog import BLOCKLISTS_DIR
+from dnsfilter.policy.clients import ClientSourcePaths, read_client_sources
 from dnsfilter.policy.defaultprofile import default_profile_tags
-from dnsfilter.policy.engine import FilterPolicy
+from dnsfilter.policy.index import DomainIndex
+from dnsfilter.policy.keeper import PolicyKeeper
+from dnsfilter.policy.snapshot import PolicySnapshot, empty_snapshot
 from dnsfilter.policy.updater import ListUpdater, UpdateLimits
+from dnsfilter.store import PolicyStore, open_database
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 2.0  # seconds for answers in flight to finish at stop
 INDEX_CHECK_INTERVAL = 30.0  # seconds between looks for a newly compiled index
+DEVICE_RECORD_INTERVAL = 5.0  # seconds between writes of the devices seen
+STORE_RETRY_INTERVAL = 10.0  # seconds before reading a failed database again
+# A replaced index stays mapped this long: answers awaiting an upstream still
+# check their CNAME chains with the policy they were decided by.
+INDEX_RETIRE_DELAY = 65.0
 
 
 def cache_limits(config: Config) -> CacheLimits:
@@ -44,9 +53,18 @@ def cache_limits(config: Config) -> CacheLimits:
 def answer_settings(config: Config) -> AnswerSettings:
     return AnswerSettings(
         udp_size=config.dns.udp_payload_size,
-        block_nxdomain=config.blocking.mode == "nxdomain",
         block_ttl=config.blocking.ttl,
         stale_ttl=config.cache.stale_ttl,
+        max_answer_ttl=config.blocking.max_answer_ttl,
+    )
+
+
+def client_source_paths(config: Config) -> ClientSourcePaths:
+    devices = config.devices
+    if devices.neighbour_table:
+        return ClientSourcePaths(dnsmasq_leases=devices.dhcp_leases, odhcpd=devices.odhcpd_leases)
+    return ClientSourcePaths(
+        arp=None, neighbour_command=None, dnsmasq_leases=devices.dhcp_leases, odhcpd=devices.odhcpd_leases
     )
 
 
@@ -99,7 +117,8 @@ class _Background:
 
 
 class Service:
-    """The running filter: listeners, resolver, upstream pools, blocklists."""
+    """The running filter: listeners, resolver, upstream pools, blocklists,
+    and the family policy kept current from the database."""
 
     def __init__(self, config: Config, blocklists_dir: Path = BLOCKLISTS_DIR, config_source: str = "config") -> None:
         self.config = config
@@ -108,19 +127,22 @@ class Service:
         self._blocked = default_profile_tags(config.blocking, self.blocklists.catalog, config_source)
         self._upstreams = build_upstreams(config)
         self.resolver = Resolver(
-            policy=self._policy(),
+            policy=empty_snapshot(),
             cache=AnswerCache(cache_limits(config)),
             upstreams=self._upstreams.public,
             local_zones=LocalZones(config.local.domain),
             local_upstreams=self._upstreams.local,
             acl=ClientAcl(config.dns.allow_clients),
             settings=answer_settings(config),
+            forwarders=config.trusted_forwarders,
         )
         self.listeners = DnsListeners(self.resolver, _tcp_limits(config))
         self._background = _Background()
         self._updater = ListUpdater(
             self.blocklists.blocking_sources, self.blocklists.store, limits=_update_limits(config)
         )
+        self.store: PolicyStore | None = None
+        self._keeper: PolicyKeeper | None = None
         # Which socket serves each configured address (port 0 resolved).
         self._bound: dict[ListenAddress, tuple[str, int]] = {}
 
@@ -129,36 +151,65 @@ class Service:
         """Addresses actually listened on, in config order."""
         return list(self._bound.values())
 
-    def _policy(self) -> FilterPolicy:
-        return FilterPolicy(self.blocklists.index, self._blocked, self.config.blocking.deny)
+    @property
+    def keeper(self) -> PolicyKeeper:
+        if self._keeper is None:
+            raise RuntimeError("the service has not started")
+        return self._keeper
 
-    def _apply_policy(self) -> None:
-        """Swap in a policy for the current index and config; free a replaced index."""
-        old = self.resolver.policy
-        self.resolver.policy = self._policy()
-        if isinstance(old, FilterPolicy) and old.index is not self.blocklists.index:
-            old.index.close()
+    def _use_policy(self, snapshot: PolicySnapshot) -> None:
+        """Swap in ``snapshot``; an index no snapshot uses any more is unmapped later."""
+        old = self.resolver.policy.index
+        self.resolver.policy = snapshot
+        if old is not snapshot.index:
+            asyncio.get_running_loop().call_later(INDEX_RETIRE_DELAY, self._retire, old)
+
+    def _retire(self, index: DomainIndex) -> None:
+        if index is not self.blocklists.index and index is not self.resolver.policy.index:
+            index.close()
+
+    def _current_index(self) -> DomainIndex:
+        return self.blocklists.index
 
     async def start(self) -> None:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         try:
             await self.blocklists.open()
-            self._apply_policy()
+            await self._open_policy()
+            self.resolver.clients = await read_client_sources(client_source_paths(self.config))
             self._bound = await self._open(self.config.dns.listen)
         except DnsFilterError:
+            await self._close_policy()
             await self.listeners.close(0)
             await self._upstreams.aclose()
             raise
         if not self.blocklists.is_current():
             self._background.start(self._recompile(), "recompile blocklists")
         self._background.start(self._watch_index(), "watch index")
+        self._background.start(self._keep_policy_current(), "keep policy current")
+        self._background.start(self._record_devices(), "record devices")
+        self._background.start(self._refresh_clients(), "refresh devices")
         if self.config.lists.auto_update:
             interval = self.config.lists.update_interval_hours * 3600
             self._background.start(self._updater.run_forever(interval, self._recompile), "update lists")
 
+    async def _open_policy(self) -> None:
+        """Open the database, set up a new one's default profile, read the policy."""
+        database = await asyncio.to_thread(open_database, self.config.database_url, data_dir=self.config.data_dir)
+        self.store = PolicyStore(database)
+        await asyncio.to_thread(self.store.set_up_default_profile, self._blocked, self.config.blocking.mode)
+        self._keeper = PolicyKeeper(self.store, self.config.zone, self.config.blocking.deny)
+        self._use_policy(await self._keeper.load(self._current_index))
+
+    async def _close_policy(self) -> None:
+        if self._keeper is not None:
+            await asyncio.to_thread(self._keeper.close)
+        if self.store is not None:
+            await asyncio.to_thread(self.store.database.close)
+
     async def _recompile(self) -> None:
         await self.blocklists.recompile()
-        self._apply_policy()
+        self._use_policy(self.keeper.rebuild(self.blocklists.index))
 
     async def _watch_index(self) -> None:
         """Pick up an index compiled by another process (dnsfilter lists update)."""
@@ -166,7 +217,54 @@ class Service:
             await asyncio.sleep(INDEX_CHECK_INTERVAL)
             if self.blocklists.reload_if_changed():
                 log.info("using the newly compiled blocklists")
-                self._apply_policy()
+                self._use_policy(self.keeper.rebuild(self.blocklists.index))
+
+    async def _keep_policy_current(self) -> None:
+        """Rebuild the snapshot on every change, each minute and at each scheduled change.
+
+        When the database cannot be read, DNS goes on with the last snapshot
+        and the read is retried; the parent sees the reason in the log.
+        """
+        keeper = self.keeper
+        failing = False
+        while True:
+            snapshot = self.resolver.policy
+            try:
+                await keeper.wait_for_change(snapshot.version, keeper.seconds_until_due(snapshot))
+                self._use_policy(await keeper.load(self._current_index))
+            except StoreError as error:
+                keeper.forget_listener()
+                if not failing:
+                    log.error(
+                        "cannot read the family policy (%s); DNS keeps the rules it had and "
+                        "tries again every %d seconds", error, STORE_RETRY_INTERVAL,
+                    )
+                failing = True
+                await asyncio.sleep(STORE_RETRY_INTERVAL)
+                continue
+            if failing:
+                log.info("the family policy can be read again")
+                failing = False
+
+    async def _record_devices(self) -> None:
+        """Write the devices seen; a new one is in the policy on the next rebuild."""
+        keeper = self.keeper
+        while True:
+            await asyncio.sleep(DEVICE_RECORD_INTERVAL)
+            seen, self.resolver.seen = self.resolver.seen, {}
+            if not seen:
+                continue
+            try:
+                if await asyncio.to_thread(keeper.record_devices, seen.values()):
+                    keeper.woken.set()
+            except StoreError as error:
+                log.warning("cannot record the devices seen (%s); trying again shortly", error)
+
+    async def _refresh_clients(self) -> None:
+        """Re-read ARP and DHCP leases, so devices are known by MAC and name."""
+        while True:
+            await asyncio.sleep(self.config.devices.refresh_seconds)
+            self.resolver.clients = await read_client_sources(client_source_paths(self.config))
 
     async def _open(self, addresses: tuple[ListenAddress, ...]) -> dict[ListenAddress, tuple[str, int]]:
         """Sockets for ``addresses``, reusing those already open for them."""
@@ -188,7 +286,11 @@ class Service:
         return bound
 
     async def reload(self, config: Config) -> None:
-        """Apply a new config; on any error the running one stays in force."""
+        """Apply a new config; on any error the running one stays in force.
+
+        The database is the one opened at start: moving the policy to another
+        database takes a restart.
+        """
         blocked = default_profile_tags(config.blocking, self.blocklists.catalog, self._config_source)
         upstreams = build_upstreams(config)
         try:
@@ -203,12 +305,16 @@ class Service:
         self._blocked = blocked
         if cache_limits(config) != resolver.cache.limits:
             resolver.cache = AnswerCache(cache_limits(config))
-        self._apply_policy()
+        keeper = self.keeper
+        keeper.zone = config.zone
+        keeper.deny = config.blocking.deny
+        self._use_policy(keeper.rebuild(self.blocklists.index))
         resolver.upstreams = upstreams.public
         resolver.local_upstreams = upstreams.local
         resolver.local_zones = LocalZones(config.local.domain)
         resolver.acl = ClientAcl(config.dns.allow_clients)
         resolver.settings = answer_settings(config)
+        resolver.forwarders = config.trusted_forwarders
         self.listeners.set_limits(_tcp_limits(config))
         self._updater.limits = _update_limits(config)
         self._upstreams = upstreams
@@ -224,6 +330,13 @@ class Service:
         await self.listeners.close(SHUTDOWN_GRACE)
         await self.resolver.drain(SHUTDOWN_GRACE)
         await self._upstreams.aclose()
+        seen, self.resolver.seen = self.resolver.seen, {}
+        if seen and self._keeper is not None:
+            try:
+                await asyncio.to_thread(self._keeper.record_devices, seen.values())
+            except StoreError as error:
+                log.warning("the devices seen last could not be recorded: %s", error)
+        await self._close_policy()
 
 
 def _update_limits(config: Config) -> UpdateLimits:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
+import zoneinfo
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,12 +48,15 @@ from dnsfilter.configvalues import (
     parse_certificate_name,
     parse_database_url,
     parse_directory,
+    parse_file_path,
+    parse_ip,
     parse_listen,
     parse_network,
     parse_router,
     parse_time_zone,
     parse_upstream,
     parse_web_listen,
+    machine_time_zone,
 )
 from dnsfilter.errors import ConfigError
 
@@ -62,6 +66,7 @@ __all__ = [
     "CacheSettings",
     "Config",
     "DatabaseSettings",
+    "DevicesSettings",
     "DnsSettings",
     "ListenAddress",
     "ListsSettings",
@@ -216,6 +221,23 @@ class BlockingSettings:
     # security risk. Checked against the catalog when the filter starts.
     categories: tuple[str, ...] | None = setting(None, optional(sequence(from_text(parse_tag_id))))
     services: tuple[str, ...] = setting((), sequence(from_text(parse_tag_id)))
+    # Longest TTL given to devices for an allowed answer (0: the upstream's),
+    # so a pause or a new rule reaches every device within this many seconds.
+    max_answer_ttl: int = setting(60, integer(0, 86400))
+
+
+@dataclass(frozen=True, slots=True)
+class DevicesSettings:
+    # Addresses whose EDNS MAC and client-subnet options are believed: the
+    # router that forwards its clients' queries. Empty: local.router.
+    trusted_forwarders: tuple[str, ...] = setting((), sequence(from_text(parse_ip)))
+    dhcp_leases: tuple[str, ...] = setting(
+        ("/var/lib/misc/dnsmasq.leases", "/tmp/dhcp.leases"), sequence(from_text(parse_file_path))
+    )
+    odhcpd_leases: tuple[str, ...] = setting(("/tmp/hosts/odhcpd",), sequence(from_text(parse_file_path)))
+    # Read /proc/net/arp and run "ip neigh" to learn devices' MAC addresses.
+    neighbour_table: bool = setting(True, boolean)
+    refresh_seconds: float = setting(30.0, number(5, 3600))
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,12 +267,27 @@ class Config:
     local: LocalSettings = setting(LocalSettings(), section(LocalSettings))
     cache: CacheSettings = setting(CacheSettings(), section(CacheSettings, check=_check_cache))
     blocking: BlockingSettings = setting(BlockingSettings(), section(BlockingSettings))
+    devices: DevicesSettings = setting(DevicesSettings(), section(DevicesSettings))
     lists: ListsSettings = setting(ListsSettings(), section(ListsSettings))
     web: WebSettings = setting(WebSettings(), section(WebSettings))
     database: DatabaseSettings = setting(DatabaseSettings(), section(DatabaseSettings))
     data_dir: Path = setting(Path("data"), from_text(parse_directory))
     time_zone: str | None = setting(None, optional(from_text(parse_time_zone)))
     log_level: str = setting("info", choice("debug", "info", "warning", "error"))
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The family's time zone, in which schedules are read."""
+        if self.time_zone is None:
+            return machine_time_zone()
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def trusted_forwarders(self) -> frozenset[str]:
+        """Who may tell us which device asked: the configured forwarders, else the router."""
+        if self.devices.trusted_forwarders:
+            return frozenset(self.devices.trusted_forwarders)
+        return frozenset((self.local.router.host,)) if self.local.router is not None else frozenset()
 
     @property
     def database_url(self) -> str:

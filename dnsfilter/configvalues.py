@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import os
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -303,6 +304,40 @@ def parse_directory(text: str) -> Path:
     if not text.strip():
         raise ValueError("is empty; write a directory such as /var/lib/dnsfilter")
     return Path(text.strip()).expanduser()
+
+
+def parse_ip(text: str) -> str:
+    """One IP address, in its canonical text form (how sockets report it)."""
+    ip = ip_or_none(text.strip().removeprefix("[").removesuffix("]"))
+    if ip is None:
+        raise ValueError(f'"{text}" is not an IP address; write one like 192.168.1.1 or fd00::1')
+    return str(ip)
+
+
+def parse_file_path(text: str) -> str:
+    if not text.strip():
+        raise ValueError("is empty; write a file path such as /var/lib/misc/dnsmasq.leases")
+    return text.strip()
+
+
+def machine_time_zone() -> zoneinfo.ZoneInfo:
+    """This machine's zone: $TZ, /etc/timezone or the /etc/localtime link; UTC if none says."""
+    candidates = [os.environ.get("TZ", "").removeprefix(":")]
+    try:
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    except OSError:
+        pass
+    try:
+        candidates.append(os.readlink("/etc/localtime").split("zoneinfo/", 1)[-1])
+    except OSError:
+        pass
+    for name in candidates:
+        if name:
+            try:
+                return zoneinfo.ZoneInfo(name)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+                continue
+    return zoneinfo.ZoneInfo("UTC")
 
 
 def parse_time_zone(text: str) -> str:

@@ -61,6 +61,12 @@ def make_config(data_dir: Path, upstreams: list[str], **sections: dict[str, Any]
             DEFAULT_CONFIG.upstream, servers=tuple(parse_upstream(u) for u in upstreams), timeout=0.5
         ),
         lists=dataclasses.replace(DEFAULT_CONFIG.lists, auto_update=False),
+        # Upstream TTLs as given, so tests can check ageing; the cap has tests of its own.
+        blocking=dataclasses.replace(DEFAULT_CONFIG.blocking, max_answer_ttl=0),
+        # Devices are told apart by address only, not by this machine's ARP table.
+        devices=dataclasses.replace(
+            DEFAULT_CONFIG.devices, neighbour_table=False, dhcp_leases=(), odhcpd_leases=()
+        ),
     )
     for name, changes in sections.items():
         config = dataclasses.replace(config, **{name: dataclasses.replace(getattr(config, name), **changes)})

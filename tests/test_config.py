@@ -96,6 +96,12 @@ DEFAULTS = [
     ("blocking.deny", ()),
     ("blocking.categories", None),
     ("blocking.services", ()),
+    ("blocking.max_answer_ttl", 60),
+    ("devices.trusted_forwarders", ()),
+    ("devices.dhcp_leases", ("/var/lib/misc/dnsmasq.leases", "/tmp/dhcp.leases")),
+    ("devices.odhcpd_leases", ("/tmp/hosts/odhcpd",)),
+    ("devices.neighbour_table", True),
+    ("devices.refresh_seconds", 30.0),
     ("lists.auto_update", True),
     ("lists.update_interval_hours", 24.0),
     ("lists.max_shrink", 0.5),
@@ -251,6 +257,16 @@ VALID = [
     ("blocking.categories", "[adult, Gambling, proxy_vpn]", ("adult", "gambling", "proxy_vpn")),
     ("blocking.categories", "[]", ()),
     ("blocking.services", "[tiktok, roblox]", ("tiktok", "roblox")),
+    ("blocking.max_answer_ttl", "0", 0),
+    ("blocking.max_answer_ttl", "300", 300),
+    ("devices.trusted_forwarders", "[192.168.1.1, fd00::1]", ("192.168.1.1", "fd00::1")),
+    ("devices.trusted_forwarders", '["[FD00::0001]"]', ("fd00::1",)),
+    ("devices.dhcp_leases", "[/var/lib/misc/dnsmasq.leases]", ("/var/lib/misc/dnsmasq.leases",)),
+    ("devices.dhcp_leases", "[]", ()),
+    ("devices.odhcpd_leases", "[/tmp/hosts/odhcpd]", ("/tmp/hosts/odhcpd",)),
+    ("devices.neighbour_table", "false", False),
+    ("devices.refresh_seconds", "5", 5.0),
+    ("devices.refresh_seconds", "3600", 3600.0),
     ("lists.auto_update", "false", False),
     ("lists.update_interval_hours", "6", 6.0),
     ("lists.max_shrink", "0.25", 0.25),
@@ -369,6 +385,24 @@ INVALID = [
     ("blocking.categories", '["adult content"]', "blocking.categories[0]", "is not a category or service name"),
     ("blocking.services", "[<b>]", "blocking.services[0]", "is not a category or service name"),
     ("blocking.services", "tiktok", None, "must be a list"),
+    ("blocking.max_answer_ttl", "1m", None, 'must be a whole number from 0 to 86400, not the text "1m"'),
+    ("blocking.max_answer_ttl", "86401", None, "86401 is out of range; use a whole number from 0 to 86400"),
+    ("devices.trusted_forwarders", "192.168.1.1", None, "must be a list"),
+    (
+        "devices.trusted_forwarders",
+        "[router.lan]",
+        "devices.trusted_forwarders[0]",
+        '"router.lan" is not an IP address; write one like 192.168.1.1',
+    ),
+    ("devices.trusted_forwarders", "[192.168.1.0/24]", "devices.trusted_forwarders[0]", "is not an IP address"),
+    ("devices.dhcp_leases", '[""]', "devices.dhcp_leases[0]", "is empty; write a file path such as"),
+    ("devices.dhcp_leases", "/tmp/dhcp.leases", None, "must be a list"),
+    ("devices.odhcpd_leases", "[5]", "devices.odhcpd_leases[0]", "must be text, not the number 5"),
+    ("devices.odhcpd_leases", "{a: 1}", None, "must be a list"),
+    ("devices.neighbour_table", "sometimes", None, "must be true or false"),
+    ("devices.neighbour_table", "[true]", None, "must be a single value, not a list"),
+    ("devices.refresh_seconds", "1", None, "out of range"),
+    ("devices.refresh_seconds", "often", None, "must be a number"),
     ("lists.auto_update", "yes please", None, "must be true or false"),
     ("lists.auto_update", "1", None, "must be true or false"),
     ("lists.update_interval_hours", "0.5", None, "out of range"),
@@ -434,7 +468,7 @@ def test_null_is_an_error_where_a_value_is_needed(path: str) -> None:
         assert "write [] for an empty list" in problem
 
 
-SECTIONS = ["dns", "upstream", "local", "cache", "blocking", "lists", "web", "database"]
+SECTIONS = ["dns", "upstream", "local", "cache", "blocking", "devices", "lists", "web", "database"]
 
 
 @pytest.mark.parametrize(

@@ -43,11 +43,12 @@ class CachedAnswer:
     header counts are kept apart so our own OPT can be appended per client.
     ``ttl_offsets`` are relative to ``body``. ``lifetime`` 0 means the
     answer may be relayed but not cached (SERVFAIL, negative without SOA...).
+    ``chain`` names the CNAME/DNAME targets in the answer (usually none).
     """
 
     __slots__ = (
         "flags", "counts", "body", "ttl_offsets", "ttls", "stored_at", "lifetime", "rcode",
-        "expires_at", "used", "_aged_for", "_aged_body", "_frames",
+        "expires_at", "longest_ttl", "used", "chain", "_aged_for", "_aged_body", "_capped", "_frames",
     )
 
     def __init__(
@@ -60,6 +61,7 @@ class CachedAnswer:
         stored_at: float,
         lifetime: int,
         rcode: int,
+        chain: tuple[str, ...] = (),
     ) -> None:
         self.flags = flags
         self.counts = counts
@@ -70,11 +72,14 @@ class CachedAnswer:
         self.lifetime = lifetime
         self.rcode = rcode
         self.expires_at = stored_at + lifetime
+        self.longest_ttl = max(ttls, default=0)
         self.used = False  # hit since it was last considered for eviction
+        self.chain = chain
         # The body as last aged, and for how many seconds: a popular name is
         # asked many times a second, so TTLs are rewritten once per second.
         self._aged_for = 0
         self._aged_body = body
+        self._capped: tuple[int, int, bytes] | None = None  # (elapsed, cap, body)
         # Header (after the ID) and OPT record per reply form: few clients, few forms.
         self._frames: dict[int, tuple[bytes, bytes]] = {}
 
@@ -95,14 +100,28 @@ class CachedAnswer:
             _TTL.pack_into(patched, offset, ttl)
         return bytes(patched)
 
-    def render(self, qid: bytes, query: wire.Query, now: float, udp_size: int, stale_ttl: int = 0) -> bytes:
+    def capped_body(self, now: float, cap: int) -> bytes:
+        """The aged body with no TTL above ``cap`` (kept for the second it is asked in)."""
+        elapsed = int(now - self.stored_at)
+        capped = self._capped
+        if capped is None or capped[0] != elapsed or capped[1] != cap:
+            ttls = (min(cap, ttl - elapsed if ttl > elapsed else 0) for ttl in self.ttls)
+            capped = self._capped = (elapsed, cap, self._with_ttls(ttls))
+        return capped[2]
+
+    def render(
+        self, qid: bytes, query: wire.Query, now: float, udp_size: int, stale_ttl: int = 0, ttl_cap: int = 0
+    ) -> bytes:
         """This answer for ``query``: its ID, its question bytes, aged TTLs.
 
         With ``stale_ttl`` every TTL is set to it (RFC 8767 4: stale answers
-        carry a short TTL so clients come back soon).
+        carry a short TTL so clients come back soon). With ``ttl_cap`` no TTL
+        is above it (the answer may stop applying then).
         """
         if stale_ttl:
-            body = self._with_ttls(itertools.repeat(stale_ttl))
+            body = self._with_ttls(itertools.repeat(min(stale_ttl, ttl_cap) if ttl_cap else stale_ttl))
+        elif ttl_cap and ttl_cap < self.longest_ttl - int(now - self.stored_at):
+            body = self.capped_body(now, ttl_cap)
         else:
             body = self.aged_body(now)
         form = query.reply_form | udp_size << 8
@@ -146,6 +165,7 @@ def answer_from_upstream(response: bytes, now: float, limits: CacheLimits) -> Ca
         now,
         _lifetime(info, clamped, limits),
         info.rcode,
+        tuple(info.chain),
     )
 
 

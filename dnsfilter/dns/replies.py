@@ -15,12 +15,16 @@ from dnsfilter.dns.wire import (
     MAX_NAME_WIRE,
     RCODE_MASK,
     RD,
+    TYPE_CNAME,
     TYPE_OPT,
     TYPE_SOA,
     MalformedPacket,
     opt_record,
+    read_name,
     skip_name,
 )
+
+TYPE_DNAME = 39
 
 _HEADER = struct.Struct(">HHHHHH")
 _RR_FIXED = struct.Struct(">HHIH")  # type, class, ttl, rdlength
@@ -46,9 +50,12 @@ class ResponseInfo:
     so a cached copy can be aged by patching bytes. ``negative_ttl`` is the
     RFC 2308 TTL taken from the SOA in the authority section, or None.
     ``opt_span`` is the (start, end) of the OPT record, or None.
+    ``chain`` holds the targets of the answer's CNAME and DNAME records, in
+    order: the policy checks them too, so a blocked name cannot hide behind
+    an allowed one.
     """
 
-    __slots__ = ("rcode", "flags", "ancount", "ttl_offsets", "ttls", "negative_ttl", "opt_span", "end")
+    __slots__ = ("rcode", "flags", "ancount", "ttl_offsets", "ttls", "negative_ttl", "opt_span", "end", "chain")
 
     def __init__(self) -> None:
         self.rcode = 0
@@ -59,6 +66,7 @@ class ResponseInfo:
         self.negative_ttl: int | None = None
         self.opt_span: tuple[int, int] | None = None
         self.end = 0
+        self.chain: list[str] = []
 
 
 def question_end(data: bytes) -> int:
@@ -106,7 +114,11 @@ def scan_response(data: bytes) -> ResponseInfo:
             else:
                 info.ttl_offsets.append(pos + 4)
                 info.ttls.append(ttl & 0x7FFFFFFF)  # RFC 2181 8: top bit set means 0
-                if rtype == TYPE_SOA and ancount <= index < ancount + nscount and rdlength >= 20:
+                if (rtype == TYPE_CNAME or rtype == TYPE_DNAME) and index < ancount:
+                    target = read_name(data, rdata)
+                    if target not in info.chain:
+                        info.chain.append(target)
+                elif rtype == TYPE_SOA and ancount <= index < ancount + nscount and rdlength >= 20:
                     minimum = _TTL.unpack_from(data, end - 4)[0]
                     info.negative_ttl = min(ttl & 0x7FFFFFFF, minimum)
             pos = end

@@ -6,9 +6,14 @@ One ordered list, read top to bottom in ``Resolver.handle``:
     packet readable? -> FORMERR / drop
     opcode, EDNS version, class, transfer types -> NOTIMP / BADVERS / REFUSED
     same packet, same client, same second -> the reply just sent
-    policy decision  -> block answer
+    device -> profile -> decision (the policy snapshot)
+        block            -> the profile's block answer
+        bypass name      -> NXDOMAIN / NODATA of our own
+        safe search      -> CNAME to the filtered host + its addresses
     ANY              -> RFC 8482 minimal answer
-    cache hit        -> patched stored bytes
+    cache hit        -> patched stored bytes, unless a name in its CNAME chain
+                        is blocked for this profile; TTLs capped so a change
+                        of rules reaches the device in time
     local names      -> the home router, never public upstreams
     miss             -> coalesced upstream query (the only await)
 
@@ -30,8 +35,12 @@ from dnsfilter.dns import wire
 from dnsfilter.dns.cache import AnswerCache, CachedAnswer, answer_from_upstream
 from dnsfilter.dns.localzones import LocalZones
 from dnsfilter.dns.recent import RecentReplies
+from dnsfilter.dns.rewrite import rewrite_response
 from dnsfilter.errors import UpstreamError
-from dnsfilter.policy.engine import Policy
+from dnsfilter.policy.clients import ClientId, ClientTable
+from dnsfilter.policy.decision import Action, Decision, Reason
+from dnsfilter.policy.precedence import ProfilePolicy
+from dnsfilter.policy.snapshot import PolicySnapshot
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +51,18 @@ Outcome = bytes | None | Pending
 _NULL_RDATA = {wire.TYPE_A: b"\x00" * 4, wire.TYPE_AAAA: b"\x00" * 16}
 _ANY_TTL = 3600
 _ACL_MEMO_LIMIT = 4096
-_BLOCK_MEMO_LIMIT = 8192
+_CANNED_MEMO_LIMIT = 8192
+_SEEN_LIMIT = 4096
 _SAFE_UDP_SIZE = wire.MIN_UDP_SIZE  # every client takes this much
+
+_ALLOW = Action.ALLOW
+_BLOCK = Action.BLOCK
+_REWRITE = Action.REWRITE
+# Our own answers without asking upstream, by how they read:
+_NULL_IP = "null_ip"  # 0.0.0.0 / :: (NODATA for other types)
+_NXDOMAIN = "nxdomain"  # no such name
+_NODATA = "nodata"  # the name exists, no records of this type
+_LOCAL_FORMS = {Action.LOCAL_NXDOMAIN: _NXDOMAIN, Action.LOCAL_NODATA: _NODATA}
 
 
 class Upstreams(Protocol):
@@ -55,9 +74,11 @@ class Upstreams(Protocol):
 @dataclass(frozen=True, slots=True)
 class AnswerSettings:
     udp_size: int = 1232
-    block_nxdomain: bool = False
     block_ttl: int = 10
     stale_ttl: int = 30
+    # Longest TTL handed to a device (0: as the upstream gave it), so that a
+    # change of rules reaches devices within this many seconds.
+    max_answer_ttl: int = 0
 
 
 @dataclass(slots=True)
@@ -66,6 +87,8 @@ class ResolverStats:
     refused: int = 0
     malformed: int = 0
     blocked: int = 0
+    rewritten: int = 0  # safe search
+    answered_locally: int = 0  # bypass protection
     forwarded: int = 0
     upstream_failures: int = 0
 
@@ -99,23 +122,33 @@ class ClientAcl:
 
 
 class Resolver:
-    """Answers client packets. Shared by the UDP and TCP listeners."""
+    """Answers client packets. Shared by the UDP and TCP listeners.
+
+    ``policy``, ``clients``, ``forwarders``, ``acl``, ``cache`` and
+    ``settings`` are replaced whole when rules, devices or the config change;
+    replacing any of them drops the replies kept for reuse. ``seen`` collects
+    the devices that asked since the service last took it (to record them).
+    """
 
     def __init__(
         self,
         *,
-        policy: Policy,
+        policy: PolicySnapshot,
         cache: AnswerCache,
         upstreams: Upstreams,
         local_zones: LocalZones,
         local_upstreams: Upstreams | None,
         acl: ClientAcl,
         settings: AnswerSettings,
+        clients: ClientTable | None = None,
+        forwarders: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._recent = RecentReplies()
         self._policy = policy
+        self._clients = clients if clients is not None else ClientTable.build({}, ())
+        self._forwarders = forwarders
         self._cache = cache
         self.upstreams = upstreams
         self.local_zones = local_zones
@@ -124,8 +157,9 @@ class Resolver:
         self.stats = ResolverStats()
         self.clock = clock
         self.wall_clock = wall_clock
+        self.seen: dict[str, ClientId] = {}
         self._parser = wire.QueryParser()
-        self._block_replies: dict[wire.Query, bytes] = {}
+        self._canned: dict[str, dict[wire.Query, bytes]] = {_NULL_IP: {}, _NXDOMAIN: {}, _NODATA: {}}
         self.settings = settings
         self._inflight: dict[wire.AnswerKey, asyncio.Task[CachedAnswer]] = {}
 
@@ -137,16 +171,36 @@ class Resolver:
     @settings.setter
     def settings(self, settings: AnswerSettings) -> None:
         self._settings = settings
-        self._block_replies.clear()
+        for memo in self._canned.values():
+            memo.clear()
         self._recent.clear()
 
     @property
-    def policy(self) -> Policy:
+    def policy(self) -> PolicySnapshot:
         return self._policy
 
     @policy.setter
-    def policy(self, policy: Policy) -> None:
+    def policy(self, policy: PolicySnapshot) -> None:
         self._policy = policy
+        self._recent.clear()
+
+    @property
+    def clients(self) -> ClientTable:
+        return self._clients
+
+    @clients.setter
+    def clients(self, clients: ClientTable) -> None:
+        self._clients = clients
+        self._recent.clear()
+
+    @property
+    def forwarders(self) -> frozenset[str]:
+        """Addresses (the router) whose EDNS MAC and client-subnet options are believed."""
+        return self._forwarders
+
+    @forwarders.setter
+    def forwarders(self, forwarders: frozenset[str]) -> None:
+        self._forwarders = forwarders
         self._recent.clear()
 
     @property
@@ -190,10 +244,17 @@ class Resolver:
         if query.error_rcode:
             return wire.build_reply(qid, query, settings.udp_size, query.error_rcode)
 
-        decision = self._policy.decide(query.qname, query.qtype, client, self.wall_clock())
-        if decision.blocked:
-            self.stats.blocked += 1
-            tail = self._block_reply(query)
+        device = self._clients.identify(client, query.edns_options, client in self._forwarders)
+        if device.key not in self.seen and len(self.seen) < _SEEN_LIMIT:
+            self.seen[device.key] = device
+        policy = self._policy
+        profile = policy.profile_for(device)
+        decision = policy.decide(query.qname, query.qtype, profile)
+        action = decision.action
+        if action is not _ALLOW:
+            if action is _REWRITE:
+                return self._rewrite(qid, query, decision, policy, profile, tcp, now)
+            tail = self._canned_reply(query, action, profile)
             if not tcp:
                 self._recent.put(client, data[2:], tail, now + 1.0)
             return qid + tail
@@ -202,7 +263,11 @@ class Resolver:
             return wire.build_reply(qid, query, settings.udp_size, answers=answer, ancount=1)
         entry = self._cache.get(query.key, now)
         if entry is not None:
-            reply = entry.render(qid, query, now, settings.udp_size)
+            if entry.chain and decision.reason is not Reason.ALLOW_LIST:
+                blocked = self._chain_block(entry, query, policy, profile)
+                if blocked is not None:
+                    return qid + self._canned_reply(query, blocked, profile)
+            reply = entry.render(qid, query, now, settings.udp_size, 0, self._ttl_cap(policy, profile))
             if tcp:
                 return reply
             if len(reply) > _SAFE_UDP_SIZE:
@@ -216,28 +281,77 @@ class Resolver:
             if self.local_upstreams is None:
                 return wire.build_reply(qid, query, settings.udp_size, wire.NXDOMAIN)
             upstreams = self.local_upstreams
-        return self._forward(qid, query, upstreams, tcp)
+        pending = _Answer(query, decision, policy, profile)
+        return self._forward(qid, pending, query.key, lambda: self._fetch(query, upstreams), tcp)
 
-    def _block_reply(self, query: wire.Query) -> bytes:
-        """The block answer for ``query`` after its ID, built once per query shape."""
-        reply = self._block_replies.get(query)
+    def _canned_reply(self, query: wire.Query, action: Action, profile: ProfilePolicy) -> bytes:
+        """Our own answer after its ID, for a block (in the profile's block mode)
+        or a bypass name; built once per query shape."""
+        if action is _BLOCK:
+            self.stats.blocked += 1
+            form = _NXDOMAIN if profile.block_mode == _NXDOMAIN else _NULL_IP
+        else:
+            self.stats.answered_locally += 1
+            form = _LOCAL_FORMS[action]
+        memo = self._canned[form]
+        reply = memo.get(query)
         if reply is None:
-            reply = self._build_block_reply(query)[2:]
-            if len(self._block_replies) >= _BLOCK_MEMO_LIMIT:
-                self._block_replies.clear()
-            self._block_replies[query] = reply
+            reply = self._build_canned(query, form)[2:]
+            if len(memo) >= _CANNED_MEMO_LIMIT:
+                memo.clear()
+            memo[query] = reply
         return reply
 
-    def _build_block_reply(self, query: wire.Query) -> bytes:
+    def _build_canned(self, query: wire.Query, form: str) -> bytes:
         settings = self._settings
         qid = b"\x00\x00"
-        if settings.block_nxdomain:
+        if form == _NXDOMAIN:
             return wire.build_reply(qid, query, settings.udp_size, wire.NXDOMAIN)
-        rdata = _NULL_RDATA.get(query.qtype)
+        rdata = _NULL_RDATA.get(query.qtype) if form == _NULL_IP else None
         if rdata is None:
             return wire.build_reply(qid, query, settings.udp_size)  # NODATA
         record = wire.address_record(query.qtype, settings.block_ttl, rdata)
         return wire.build_reply(qid, query, settings.udp_size, answers=record, ancount=1)
+
+    def _chain_block(
+        self, entry: CachedAnswer, query: wire.Query, policy: PolicySnapshot, profile: ProfilePolicy
+    ) -> Action | None:
+        """How to answer when a name the answer's CNAMEs lead to may not be
+        reached by this profile (a blocked site behind an allowed alias)."""
+        for name in entry.chain:
+            action = policy.decide(name, query.qtype, profile).action
+            if action is not _ALLOW and action is not _REWRITE:
+                return action
+        return None
+
+    def _ttl_cap(self, policy: PolicySnapshot, profile: ProfilePolicy) -> int:
+        """The longest TTL this profile's devices may be given now (0: no cap)."""
+        cap = self._settings.max_answer_ttl
+        if profile.next_change is not None:
+            until_change = policy.ttl_cap(profile, self.wall_clock()) or 0
+            cap = min(cap, until_change) if cap else until_change
+        return cap
+
+    def _rewrite(
+        self,
+        qid: bytes,
+        query: wire.Query,
+        decision: Decision,
+        policy: PolicySnapshot,
+        profile: ProfilePolicy,
+        tcp: bool,
+        now: float,
+    ) -> Outcome:
+        """Safe search: the CNAME to ``decision.target`` with the target's records."""
+        self.stats.rewritten += 1
+        target = decision.target or ""
+        key = f"{query.key}\x00{target}"
+        entry = self._cache.get(key, now)
+        if entry is not None:
+            reply = entry.render(qid, query, now, self._settings.udp_size, 0, self._ttl_cap(policy, profile))
+            return self._fit(reply, query, tcp)
+        answer = _Answer(query, decision, policy, profile)
+        return self._forward(qid, answer, key, lambda: self._fetch_rewrite(query, target, key), tcp)
 
     def _fit(self, reply: bytes, query: wire.Query, tcp: bool) -> bytes:
         """Truncate a UDP reply the client cannot take (TC=1 sends it to TCP)."""
@@ -245,28 +359,42 @@ class Resolver:
             return wire.truncated(reply, query, self._settings.udp_size)
         return reply
 
-    async def _forward(self, qid: bytes, query: wire.Query, upstreams: Upstreams, tcp: bool) -> bytes | None:
-        key = query.key
+    async def _forward(
+        self,
+        qid: bytes,
+        answer: _Answer,
+        key: wire.AnswerKey,
+        fetch: Callable[[], Coroutine[Any, Any, CachedAnswer]],
+        tcp: bool,
+    ) -> bytes | None:
+        query = answer.query
         task = self._inflight.get(key)
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._fetch(query, upstreams))
+            task = asyncio.get_running_loop().create_task(fetch())
             self._inflight[key] = task
             task.add_done_callback(lambda done: self._forget(key, done))
+        settings = self._settings
         try:
             # shield: one client giving up must not cancel the others' answer.
             entry = await asyncio.shield(task)
+            stale_ttl = 0
         except UpstreamError as error:
             self.stats.upstream_failures += 1
-            now = self.clock()
-            stale = self._cache.get_stale(key, now)
-            if stale is not None:
-                log.info("serving %s stale: %s", query.qname, error)
-                reply = stale.render(qid, query, now, self._settings.udp_size, self._settings.stale_ttl)
-                return self._fit(reply, query, tcp)
-            return wire.build_reply(qid, query, self._settings.udp_size, wire.SERVFAIL)
+            stale = self._cache.get_stale(key, self.clock())
+            if stale is None:
+                return wire.build_reply(qid, query, settings.udp_size, wire.SERVFAIL)
+            log.info("serving %s stale: %s", query.qname, error)
+            entry, stale_ttl = stale, settings.stale_ttl
         except wire.MalformedPacket:
-            return wire.build_reply(qid, query, self._settings.udp_size, wire.SERVFAIL)
-        return self._fit(entry.render(qid, query, self.clock(), self._settings.udp_size), query, tcp)
+            return wire.build_reply(qid, query, settings.udp_size, wire.SERVFAIL)
+        # Decided with the policy in force when the query came in, so the
+        # answer matches the decision made before the wait.
+        if entry.chain and answer.decision.action is _ALLOW and answer.decision.reason is not Reason.ALLOW_LIST:
+            blocked = self._chain_block(entry, query, answer.policy, answer.profile)
+            if blocked is not None:
+                return qid + self._canned_reply(query, blocked, answer.profile)
+        cap = self._ttl_cap(answer.policy, answer.profile)
+        return self._fit(entry.render(qid, query, self.clock(), settings.udp_size, stale_ttl, cap), query, tcp)
 
     def _forget(self, key: wire.AnswerKey, task: asyncio.Task[CachedAnswer]) -> None:
         self._inflight.pop(key, None)
@@ -284,8 +412,27 @@ class Resolver:
         self._cache.put(query.key, entry)
         return entry
 
+    async def _fetch_rewrite(self, query: wire.Query, target: str, key: wire.AnswerKey) -> CachedAnswer:
+        """Resolve the safe-search host and file the CNAME answer under ``key``."""
+        self.stats.forwarded += 1
+        target_question = wire.encode_name(target) + query.question[-4:]
+        response = await self.upstreams.resolve(target_question)
+        entry = answer_from_upstream(rewrite_response(query.question, target, response), self.clock(), self._cache.limits)
+        self._cache.put(key, entry)
+        return entry
+
     async def drain(self, timeout: float) -> None:
         """Wait (bounded) for upstream queries in flight, e.g. at shutdown."""
         pending = list(self._inflight.values())
         if pending:
             await asyncio.wait(pending, timeout=timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """What a miss must remember across the upstream wait."""
+
+    query: wire.Query
+    decision: Decision
+    policy: PolicySnapshot
+    profile: ProfilePolicy

@@ -317,6 +317,37 @@ def skip_name(data: bytes, pos: int) -> int:
             raise IndexError(pos)
 
 
+def read_name(data: bytes, pos: int) -> str:
+    """The name at ``pos`` as ``name_to_text`` gives it, following compression pointers.
+
+    Pointers must point backwards (so they cannot loop) and the name may not
+    exceed 255 bytes. Raises IndexError when the name does not hold up.
+    """
+    labels: list[bytes] = []
+    total = 0
+    limit = pos
+    while True:
+        length = data[pos]
+        if length == 0:
+            return name_to_text(labels)
+        if length & 0xC0 == 0xC0:
+            target = (length & 0x3F) << 8 | data[pos + 1]
+            if target >= limit:
+                raise IndexError(pos)
+            pos = limit = target
+            continue
+        if length > MAX_LABEL:
+            raise IndexError(pos)
+        end = pos + 1 + length
+        if end > len(data):
+            raise IndexError(pos)
+        labels.append(data[pos + 1 : end])
+        total += 1 + length
+        if total >= MAX_NAME_WIRE:
+            raise IndexError(pos)
+        pos = end
+
+
 def _skip_rr(data: bytes, pos: int) -> int:
     pos = skip_name(data, pos)
     _rtype, _rclass, _ttl, rdlength = _RR_FIXED.unpack_from(data, pos)

@@ -39,9 +39,9 @@ from dnsfilter.policy.precedence import Check, ProfilePolicy, decide
 from dnsfilter.policy.safesearch import SafeSearchLevel
 from dnsfilter.policy.schedule import Window, active_windows, next_change, parse_window
 from dnsfilter.policy.tags import SERVICE_PREFIX, mask_of
-from dnsfilter.store.records import OverrideData, PolicyData, ProfileData, RuleData
+from dnsfilter.store.records import NEW_DEVICES_PROFILE, OverrideData, PolicyData, ProfileData, RuleData
 
-__all__ = ["Explanation", "PolicySnapshot", "build_snapshot"]
+__all__ = ["Explanation", "PolicySnapshot", "build_snapshot", "empty_snapshot"]
 
 # A home asks a few thousand names a day; the bound only stops a device that
 # makes up names from growing the memo without end.
@@ -80,6 +80,10 @@ class PolicySnapshot:
     profiles: Mapping[int, ProfilePolicy]
     default_profile_id: int
     device_profile: Mapping[str, int]  # device key ("mac:..." / "ip:...") -> profile id
+    # Where a device not yet recorded belongs: the profile chosen for new
+    # devices (perhaps the strictest), so it is never filtered less in the
+    # seconds before it is recorded than after.
+    new_device_profile_id: int | None = None
     problems: tuple[str, ...] = ()
     _by_device: dict[str, ProfilePolicy] = field(default_factory=dict, init=False, repr=False)
     _memo: dict[tuple[int, str, int], Decision] = field(default_factory=dict, init=False, repr=False)
@@ -94,10 +98,19 @@ class PolicySnapshot:
     def default_profile(self) -> ProfilePolicy:
         return self.profiles[self.default_profile_id]
 
+    @property
+    def new_device_profile(self) -> ProfilePolicy:
+        chosen = self.new_device_profile_id
+        return self.profiles[self.default_profile_id if chosen is None else chosen]
+
+    def knows(self, client: ClientId) -> bool:
+        """Whether the device is recorded (has a profile of its own)."""
+        return client.key in self._by_device
+
     def profile_for(self, client: ClientId) -> ProfilePolicy:
-        """The profile of the device asking; unknown devices get the default profile."""
+        """The profile of the device asking; devices not yet recorded get the new-devices profile."""
         profile = self._by_device.get(client.key)
-        return self.profiles[self.default_profile_id] if profile is None else profile
+        return self.new_device_profile if profile is None else profile
 
     def decide(self, qname: str, qtype: int, profile: ProfilePolicy) -> Decision:
         """What to do with ``qname`` (normalised) for ``profile``; memoised."""
@@ -125,16 +138,26 @@ class PolicySnapshot:
         return max(1, math.floor(profile.next_change - now))
 
 
-def build_snapshot(data: PolicyData, index: DomainIndex, zone: ZoneInfo, now: datetime) -> PolicySnapshot:
-    """The snapshot of ``data`` at ``now`` (an aware datetime) in the family's ``zone``."""
+def build_snapshot(
+    data: PolicyData, index: DomainIndex, zone: ZoneInfo, now: datetime, deny: Iterable[str] = ()
+) -> PolicySnapshot:
+    """The snapshot of ``data`` at ``now`` (an aware datetime) in the family's ``zone``.
+
+    ``deny`` names (the configuration's ``blocking.deny``) are blocked for
+    every profile, like each profile's own deny list.
+    """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be a timezone-aware datetime (for example in UTC).")
     default = next((profile for profile in data.profiles if profile.is_default), None)
     if default is None:
         raise ValueError("The policy has no default profile; every unknown device needs one.")
     problems: list[str] = []
-    profiles = {profile.id: _profile_policy(profile, index, zone, now, problems) for profile in data.profiles}
+    config_deny = tuple(deny)
+    profiles = {
+        profile.id: _profile_policy(profile, index, zone, now, problems, config_deny) for profile in data.profiles
+    }
     devices = {device.key: device.profile_id for device in data.devices if device.profile_id in profiles}
+    chosen = data.settings.get(NEW_DEVICES_PROFILE)
     return PolicySnapshot(
         version=data.version,
         built_at=now.timestamp(),
@@ -142,12 +165,18 @@ def build_snapshot(data: PolicyData, index: DomainIndex, zone: ZoneInfo, now: da
         profiles=MappingProxyType(profiles),
         default_profile_id=default.id,
         device_profile=MappingProxyType(devices),
+        new_device_profile_id=chosen if isinstance(chosen, int) and chosen in profiles else None,
         problems=tuple(problems),
     )
 
 
 def _profile_policy(
-    profile: ProfileData, index: DomainIndex, zone: ZoneInfo, now: datetime, problems: list[str]
+    profile: ProfileData,
+    index: DomainIndex,
+    zone: ZoneInfo,
+    now: datetime,
+    problems: list[str],
+    config_deny: tuple[str, ...],
 ) -> ProfilePolicy:
     moment = now.timestamp()
     overrides = [item for item in profile.overrides if _epoch(item.expires_at) > moment]
@@ -189,10 +218,7 @@ def _profile_policy(
         tag_blocks=MappingProxyType(tag_blocks),
         paused=paused,
         allow=DomainMap(_allow_entries(profile.allowed_names, overrides)),
-        deny=DomainMap(
-            (name, Decision(Action.BLOCK, Reason.DENY_LIST, list_id="deny", rule=name))
-            for name in sorted(profile.denied_names)
-        ),
+        deny=DomainMap(_deny_entries(profile.denied_names, config_deny)),
         allow_only=allow_only,
         bedtime=bedtime,
         safe_search=SafeSearchLevel(profile.safe_search),
@@ -232,6 +258,15 @@ def _allow_entries(names: Iterable[str], overrides: Iterable[OverrideData]) -> l
     return entries
 
 
+def _deny_entries(names: Iterable[str], config_deny: Iterable[str]) -> list[tuple[str, Decision]]:
+    entries = [(name, Decision(Action.BLOCK, Reason.DENY_LIST, list_id="config", rule=name)) for name in config_deny]
+    # The profile's own entry wins a tie: it is the one the parent can see and remove.
+    entries += [
+        (name, Decision(Action.BLOCK, Reason.DENY_LIST, list_id="deny", rule=name)) for name in sorted(names)
+    ]
+    return entries
+
+
 def _next_change(
     windows: list[Window], overrides: list[OverrideData], now: datetime, zone: ZoneInfo
 ) -> float | None:
@@ -258,3 +293,15 @@ def _epoch(moment: datetime) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
+
+
+def empty_snapshot(index: DomainIndex | None = None) -> PolicySnapshot:
+    """One default profile that blocks nothing: what a resolver holds before
+    the family policy has been read (its listeners are not open yet)."""
+    epoch = datetime.fromtimestamp(0, UTC)
+    profile = ProfileData(
+        id=0, name="default", safe_search="off", bypass_protection=False,
+        block_mode="null_ip", is_default=True, created_at=epoch,
+    )
+    data = PolicyData(version=0, profiles=(profile,), devices=())
+    return build_snapshot(data, index or DomainIndex.empty(), ZoneInfo("UTC"), epoch)

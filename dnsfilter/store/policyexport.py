@@ -18,7 +18,7 @@ from dnsfilter.store.policyschema import FORMAT
 from dnsfilter.store.policystore import (
     PolicyStore,
 )
-from dnsfilter.store.queries import NEW_DEVICES_PROFILE
+from dnsfilter.store.records import DEFAULT_PROFILE_SET_UP, NEW_DEVICES_PROFILE
 from dnsfilter.store.records import DeviceData, OverrideData, ProfileData
 
 _HEADER: Final = """\
@@ -73,6 +73,10 @@ _Dumper.add_representer(str, _represent_text)
 _Dumper.add_representer(_Quoted, _represent_text)
 
 
+# Settings the store keeps for itself: a row id, and a marker every import sets.
+_INTERNAL_SETTINGS = frozenset((NEW_DEVICES_PROFILE, DEFAULT_PROFILE_SET_UP))
+
+
 def export_policy(store: PolicyStore, now: datetime) -> str:
     """The whole family policy as commented YAML; overrides that ended before ``now`` are left out."""
     policy = store.load_all(now)
@@ -86,7 +90,7 @@ def export_policy(store: PolicyStore, now: datetime) -> str:
         "new_devices_profile": _Quoted(names[chosen]) if type(chosen) is int and chosen in names else None,
         "devices": [_device_entry(device, names) for device in sorted(policy.devices, key=lambda d: d.key)],
         "overrides": [_override_entry(name, item) for name, item in overrides],
-        "settings": {key: value for key, value in policy.settings.items() if key != NEW_DEVICES_PROFILE},
+        "settings": {key: value for key, value in policy.settings.items() if key not in _INTERNAL_SETTINGS},
     }
     parts = [_HEADER]
     for key, value in sections.items():

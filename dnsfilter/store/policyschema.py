@@ -50,7 +50,7 @@ from dnsfilter.store.policystore import (
     RULE_ACTIONS,
     SAFE_SEARCH,
 )
-from dnsfilter.store.queries import NEW_DEVICES_PROFILE
+from dnsfilter.store.records import NEW_DEVICES_PROFILE
 
 FORMAT: Final = 1  # dnsfilter_policy: in the file; raised when the layout changes
 T = TypeVar("T")

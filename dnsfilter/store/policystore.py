@@ -37,7 +37,6 @@ from dnsfilter.store.models import (
 )
 from dnsfilter.store.overrides import OverrideMethods
 from dnsfilter.store.queries import (
-    NEW_DEVICES_PROFILE,
     bump_version,
     current_version,
     default_profile_id,
@@ -48,7 +47,7 @@ from dnsfilter.store.queries import (
     rowcount,
     rule_data,
 )
-from dnsfilter.store.records import DeviceData, PolicyData, ProfileData, RuleData
+from dnsfilter.store.records import DEFAULT_PROFILE_SET_UP, NEW_DEVICES_PROFILE, DeviceData, PolicyData, ProfileData, RuleData
 from dnsfilter.store.validation import NotFoundError, PolicyInputError
 
 SAFE_SEARCH = ("off", "on", "strict")
@@ -295,6 +294,23 @@ class PolicyStore(DeviceMethods, OverrideMethods):
                 session.merge(Setting(key=NEW_DEVICES_PROFILE, value=str(profile_id)))
             self.bump(session)
 
+    def set_up_default_profile(self, tags: Iterable[str], block_mode: str) -> bool:
+        """Give a new database's default profile its first blocked tags and
+        block mode, once: False when that was already done (or a policy was
+        imported), so a parent's later choices are never overwritten."""
+        wanted = check.tags(tags)
+        mode = check.choice(block_mode, BLOCK_MODES, "block mode")
+        with self.database.writing() as session:
+            if session.get(Setting, DEFAULT_PROFILE_SET_UP) is not None:
+                return False
+            profile = find(session, Profile, default_profile_id(session), "profile")
+            profile.block_mode = mode
+            have = set(session.scalars(select(ProfileTag.tag).where(ProfileTag.profile_id == profile.id)))
+            session.add_all(ProfileTag(profile_id=profile.id, tag=tag) for tag in wanted if tag not in have)
+            session.add(Setting(key=DEFAULT_PROFILE_SET_UP, value="true"))
+            self.bump(session)
+        return True
+
     # -- everything at once ---------------------------------------------------
 
     def replace_policy(
@@ -353,6 +369,7 @@ class PolicyStore(DeviceMethods, OverrideMethods):
                         last_seen=seen.last_seen,
                     )
                 )
+            stored.setdefault(DEFAULT_PROFILE_SET_UP, "true")  # the imported profiles are the parent's choice
             session.add_all(Setting(key=key, value=value) for key, value in stored.items())
             if new_devices_profile is not None:
                 session.add(Setting(key=NEW_DEVICES_PROFILE, value=str(rows[new_devices_profile][0].id)))

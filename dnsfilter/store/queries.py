@@ -24,6 +24,7 @@ from dnsfilter.store.models import (
     Setting,
 )
 from dnsfilter.store.records import (
+    NEW_DEVICES_PROFILE,
     DeviceData,
     OverrideData,
     PolicyData,
@@ -31,8 +32,6 @@ from dnsfilter.store.records import (
     RuleData,
 )
 from dnsfilter.store.validation import NotFoundError
-
-NEW_DEVICES_PROFILE = "new_devices_profile_id"  # setting: where new devices land (default profile if unset)
 
 Row = TypeVar("Row", bound=Base)
 

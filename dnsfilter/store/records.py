@@ -10,7 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
+
+# The setting naming the profile new devices land in (the default profile if unset).
+NEW_DEVICES_PROFILE: Final = "new_devices_profile_id"
+# The setting present once the default profile got its first blocked
+# categories (from the configuration, or with an imported policy).
+DEFAULT_PROFILE_SET_UP: Final = "default_profile_set_up"
 
 
 @dataclass(frozen=True, slots=True)

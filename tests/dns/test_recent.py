@@ -7,8 +7,6 @@ from pathlib import Path
 from dnslib import DNSRecord
 
 from dnsfilter.dns.recent import RecentReplies
-from dnsfilter.policy.engine import FilterPolicy
-from dnsfilter.policy.index import DomainIndex
 from tests.fakes import DnsClient, FakeUpstream, make_query
 from tests.running import FrozenClock, make_config, running_service
 
@@ -39,7 +37,9 @@ async def test_a_rule_change_applies_to_the_very_next_query(
         packet = make_query("games.example", qid=1)
         for _ in range(3):
             assert str(DNSRecord.parse(await dns_client.udp(packet, running.address)).rr[0].rdata) == "192.0.2.7"
-        running.service.resolver.policy = FilterPolicy(DomainIndex.empty(), (), ("games.example",))
+        service = running.service
+        service.keeper.deny = ("games.example",)
+        service.resolver.policy = service.keeper.rebuild(service.blocklists.index)
         reply = DNSRecord.parse(await dns_client.udp(packet, running.address))
         assert str(reply.rr[0].rdata) == "0.0.0.0"
 

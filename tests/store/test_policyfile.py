@@ -210,7 +210,8 @@ def test_import_replaces_the_whole_policy(store: PolicyStore, catalog: Catalog) 
     assert (device.label, device.profile_id, device.is_new) == ("Mia's iPad", mia.id, False)
     assert (device.mac, device.ip, device.name) == ("aa:bb:cc:dd:ee:ff", "192.168.1.5", "ipad")
     assert device.first_seen == NOW - timedelta(days=30)
-    assert dict(policy.settings) == {"ui": {"language": "vi"}}  # new devices: the default again
+    # New devices: the default again; the imported profiles count as set up by the parent.
+    assert dict(policy.settings) == {"ui": {"language": "vi"}, "default_profile_set_up": True}
 
 
 def test_overrides_already_over_are_left_out(store: PolicyStore, catalog: Catalog) -> None:
