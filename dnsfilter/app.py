@@ -251,7 +251,7 @@ class Service:
         keeper = self.keeper
         while True:
             await asyncio.sleep(DEVICE_RECORD_INTERVAL)
-            seen, self.resolver.seen = self.resolver.seen, {}
+            seen = self.resolver.take_seen()
             if not seen:
                 continue
             try:
@@ -330,7 +330,7 @@ class Service:
         await self.listeners.close(SHUTDOWN_GRACE)
         await self.resolver.drain(SHUTDOWN_GRACE)
         await self._upstreams.aclose()
-        seen, self.resolver.seen = self.resolver.seen, {}
+        seen = self.resolver.take_seen()
         if seen and self._keeper is not None:
             try:
                 await asyncio.to_thread(self._keeper.record_devices, seen.values())

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from dnsfilter.dns import wire
 from dnsfilter.dns.cache import AnswerCache, CachedAnswer, answer_from_upstream
 from dnsfilter.dns.localzones import LocalZones
+from dnsfilter.dns.profiles import ClientProfiles
 from dnsfilter.dns.recent import RecentReplies
 from dnsfilter.dns.rewrite import rewrite_response
 from dnsfilter.errors import UpstreamError
@@ -52,7 +53,6 @@ _NULL_RDATA = {wire.TYPE_A: b"\x00" * 4, wire.TYPE_AAAA: b"\x00" * 16}
 _ANY_TTL = 3600
 _ACL_MEMO_LIMIT = 4096
 _CANNED_MEMO_LIMIT = 8192
-_SEEN_LIMIT = 4096
 _SAFE_UDP_SIZE = wire.MIN_UDP_SIZE  # every client takes this much
 
 _ALLOW = Action.ALLOW
@@ -126,8 +126,8 @@ class Resolver:
 
     ``policy``, ``clients``, ``forwarders``, ``acl``, ``cache`` and
     ``settings`` are replaced whole when rules, devices or the config change;
-    replacing any of them drops the replies kept for reuse. ``seen`` collects
-    the devices that asked since the service last took it (to record them).
+    replacing any of them drops the replies kept for reuse. ``take_seen``
+    hands over the devices that asked since it was last called (to record them).
     """
 
     def __init__(
@@ -146,9 +146,7 @@ class Resolver:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._recent = RecentReplies()
-        self._policy = policy
-        self._clients = clients if clients is not None else ClientTable.build({}, ())
-        self._forwarders = forwarders
+        self._profiles = ClientProfiles(policy, clients or ClientTable.build({}, ()), forwarders)
         self._cache = cache
         self.upstreams = upstreams
         self.local_zones = local_zones
@@ -157,7 +155,6 @@ class Resolver:
         self.stats = ResolverStats()
         self.clock = clock
         self.wall_clock = wall_clock
-        self.seen: dict[str, ClientId] = {}
         self._parser = wire.QueryParser()
         self._canned: dict[str, dict[wire.Query, bytes]] = {_NULL_IP: {}, _NXDOMAIN: {}, _NODATA: {}}
         self.settings = settings
@@ -177,31 +174,47 @@ class Resolver:
 
     @property
     def policy(self) -> PolicySnapshot:
-        return self._policy
+        return self._profiles.policy
 
     @policy.setter
     def policy(self, policy: PolicySnapshot) -> None:
-        self._policy = policy
-        self._recent.clear()
+        self._use(policy=policy)
 
     @property
     def clients(self) -> ClientTable:
-        return self._clients
+        return self._profiles.clients
 
     @clients.setter
     def clients(self, clients: ClientTable) -> None:
-        self._clients = clients
-        self._recent.clear()
+        self._use(clients=clients)
 
     @property
     def forwarders(self) -> frozenset[str]:
         """Addresses (the router) whose EDNS MAC and client-subnet options are believed."""
-        return self._forwarders
+        return self._profiles.forwarders
 
     @forwarders.setter
     def forwarders(self, forwarders: frozenset[str]) -> None:
-        self._forwarders = forwarders
+        self._use(forwarders=forwarders)
+
+    def _use(
+        self,
+        policy: PolicySnapshot | None = None,
+        clients: ClientTable | None = None,
+        forwarders: frozenset[str] | None = None,
+    ) -> None:
+        current = self._profiles
+        self._profiles = ClientProfiles(
+            policy or current.policy,
+            clients or current.clients,
+            current.forwarders if forwarders is None else forwarders,
+            current.seen,
+        )
         self._recent.clear()
+
+    def take_seen(self) -> dict[str, ClientId]:
+        """The devices that asked since the last call (for the service to record)."""
+        return self._profiles.take_seen()
 
     @property
     def acl(self) -> ClientAcl:
@@ -244,12 +257,9 @@ class Resolver:
         if query.error_rcode:
             return wire.build_reply(qid, query, settings.udp_size, query.error_rcode)
 
-        device = self._clients.identify(client, query.edns_options, client in self._forwarders)
-        if device.key not in self.seen and len(self.seen) < _SEEN_LIMIT:
-            self.seen[device.key] = device
-        policy = self._policy
-        profile = policy.profile_for(device)
-        decision = policy.decide(query.qname, query.qtype, profile)
+        profiles = self._profiles
+        profile, decision = profiles.decide(query, client)
+        policy = profiles.policy
         action = decision.action
         if action is not _ALLOW:
             if action is _REWRITE:
@@ -267,7 +277,8 @@ class Resolver:
                 blocked = self._chain_block(entry, query, policy, profile)
                 if blocked is not None:
                     return qid + self._canned_reply(query, blocked, profile)
-            reply = entry.render(qid, query, now, settings.udp_size, 0, self._ttl_cap(policy, profile))
+            cap = settings.max_answer_ttl if profile.next_change is None else self._ttl_cap(policy, profile)
+            reply = entry.render(qid, query, now, settings.udp_size, 0, cap)
             if tcp:
                 return reply
             if len(reply) > _SAFE_UDP_SIZE:

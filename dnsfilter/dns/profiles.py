@@ -1,0 +1,85 @@
+"""Which profile a query is decided for, and the decision, at dictionary speed.
+
+For each source address the device behind it is identified once
+(``ClientTable.identify``), its profile taken from the policy snapshot, and
+both kept; each profile keeps the decision per parsed query (a ``Query`` is
+shared by every repeat of a packet, so the lookup hashes nothing). Queries
+from a trusted forwarder (the router) name their device in EDNS options, so
+they are identified every time.
+
+An instance belongs to one snapshot, one device table and one set of
+forwarders: the resolver makes a new one when any of them changes. The
+devices identified go to ``seen`` for the service to record; ``take_seen``
+hands them over and forgets the per-address results, so a device still
+asking is seen again in the next round.
+"""
+
+from __future__ import annotations
+
+from dnsfilter.dns.wire import Query
+from dnsfilter.policy.clients import ClientId, ClientTable
+from dnsfilter.policy.decision import Decision
+from dnsfilter.policy.precedence import ProfilePolicy
+from dnsfilter.policy.snapshot import PolicySnapshot
+
+# Bounds against a device making up addresses or names: clear and start again.
+_ADDRESS_LIMIT = 4096
+_DECISION_LIMIT = 65536
+_SEEN_LIMIT = 4096
+
+Decisions = dict[Query, Decision]
+
+
+class ClientProfiles:
+    __slots__ = ("policy", "clients", "forwarders", "seen", "_by_address", "_decisions")
+
+    def __init__(
+        self,
+        policy: PolicySnapshot,
+        clients: ClientTable,
+        forwarders: frozenset[str],
+        seen: dict[str, ClientId] | None = None,
+    ) -> None:
+        self.policy = policy
+        self.clients = clients
+        self.forwarders = forwarders
+        self.seen: dict[str, ClientId] = {} if seen is None else seen
+        self._by_address: dict[str, tuple[ProfilePolicy, Decisions]] = {}
+        self._decisions: dict[int, Decisions] = {}
+
+    def decide(self, query: Query, address: str) -> tuple[ProfilePolicy, Decision]:
+        """The profile of the device asking ``query`` from ``address``, and the decision."""
+        known = self._by_address.get(address)
+        if known is None:
+            known = self._identify(query, address)
+        profile, decisions = known
+        decision = decisions.get(query)
+        if decision is None:
+            decision = self.policy.decide(query.qname, query.qtype, profile)
+            if len(decisions) >= _DECISION_LIMIT:
+                decisions.clear()
+            decisions[query] = decision
+        return profile, decision
+
+    def _identify(self, query: Query, address: str) -> tuple[ProfilePolicy, Decisions]:
+        forwarded = address in self.forwarders
+        device = self.clients.identify(address, query.edns_options, forwarded)
+        seen = self.seen
+        if device.key not in seen and len(seen) < _SEEN_LIMIT:
+            seen[device.key] = device
+        profile = self.policy.profile_for(device)
+        decisions = self._decisions.get(profile.id)
+        if decisions is None:
+            decisions = self._decisions[profile.id] = {}
+        known = (profile, decisions)
+        if not forwarded:  # the router speaks for many devices: never memoised by address
+            if len(self._by_address) >= _ADDRESS_LIMIT:
+                self._by_address.clear()
+            self._by_address[address] = known
+        return known
+
+    def take_seen(self) -> dict[str, ClientId]:
+        """The devices identified since the last call; starts a new round."""
+        seen, self.seen = self.seen, {}
+        self._by_address.clear()
+        return seen
