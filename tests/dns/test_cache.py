@@ -63,6 +63,40 @@ class TestRender:
         assert reply.rr[0].ttl == 30
 
 
+    @pytest.mark.parametrize(
+        ("cap", "age", "ttls"),
+        [
+            (0, 0.0, [300, 60]),  # no cap
+            (120, 0.0, [120, 60]),  # only the TTLs above the cap change
+            (30, 0.0, [30, 30]),
+            (30, 45.5, [30, 15]),  # aged below the cap: the aged TTL
+            (400, 10.0, [290, 50]),  # a cap above every TTL changes nothing
+            (1, 0.0, [1, 1]),
+        ],
+        ids=["none", "some-above", "all-above", "aged", "cap-above", "one-second"],
+    )
+    def test_ttl_cap(self, cap: int, age: float, ttls: list[int]) -> None:
+        data = upstream(["example.org. 300 IN CNAME www.example.org.", "www.example.org. 60 IN A 192.0.2.1"])
+        entry = answer_from_upstream(data, 1000.0, CacheLimits())
+        for _ in range(2):  # the second time from the body kept for this second
+            reply = DNSRecord.parse(entry.render(b"\x00\x63", client_query(), 1000.0 + age, 1232, ttl_cap=cap))
+            assert [rr.ttl for rr in reply.rr] == ttls
+        # The stored answer is untouched: another profile without a cap sees the real TTLs.
+        plain = DNSRecord.parse(entry.render(b"\x00\x63", client_query(), 1000.0 + age, 1232))
+        assert [rr.ttl for rr in plain.rr] == [300 - int(age), 60 - int(age)]
+
+    def test_stale_render_respects_a_smaller_cap(self) -> None:
+        entry = answer_from_upstream(upstream(["example.org. 60 IN A 192.0.2.1"]), 0.0, CacheLimits())
+        reply = DNSRecord.parse(entry.render(b"\x00\x63", client_query(), 5000.0, 1232, stale_ttl=30, ttl_cap=5))
+        assert reply.rr[0].ttl == 5
+
+    def test_chain_is_kept_with_the_answer(self) -> None:
+        data = upstream(["example.org. 300 IN CNAME edge.example.net.", "edge.example.net. 60 IN A 192.0.2.1"])
+        assert answer_from_upstream(data, 0.0, CacheLimits()).chain == ("edge.example.net",)
+        plain = upstream(["example.org. 300 IN A 192.0.2.1"])
+        assert answer_from_upstream(plain, 0.0, CacheLimits()).chain == ()
+
+
 @pytest.mark.parametrize(
     ("records", "rcode", "authority", "limits", "lifetime"),
     [

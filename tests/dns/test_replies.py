@@ -75,3 +75,66 @@ def test_response_scanner_never_raises_anything_but_malformed(data: bytes) -> No
         replies.scan_response(data)
     except MalformedPacket:
         pass
+
+
+class TestCnameChain:
+    """The names an answer's aliases lead to, which the policy checks too."""
+
+    @pytest.mark.parametrize(
+        ("records", "authority", "chain"),
+        [
+            (["example.org. 60 IN A 192.0.2.1"], [], []),
+            (
+                ["example.org. 300 IN CNAME edge.cdn.example.", "edge.cdn.example. 60 IN A 192.0.2.1"],
+                [],
+                ["edge.cdn.example"],
+            ),
+            (
+                [
+                    "example.org. 300 IN CNAME a.example.net.",
+                    "a.example.net. 300 IN CNAME B.Example.COM.",
+                    "b.example.com. 60 IN A 192.0.2.1",
+                ],
+                [],
+                ["a.example.net", "b.example.com"],
+            ),
+            # A CNAME outside the answer section is not part of the chain.
+            ([], ["other.example. 300 IN CNAME hidden.example."], []),
+            (
+                ["example.org. 300 IN CNAME x.example.", "example.org. 300 IN CNAME x.example."],
+                [],
+                ["x.example"],
+            ),
+        ],
+        ids=["no-alias", "one-cname-compressed", "two-cnames-lower-cased", "authority-ignored", "repeat-once"],
+    )
+    def test_chain(self, records: list[str], authority: list[str], chain: list[str]) -> None:
+        info = replies.scan_response(upstream_answer(records=records, authority=authority))
+        assert info.chain == chain
+
+    def test_dname_target_is_part_of_the_chain(self) -> None:
+        data = bytearray(upstream_answer(records=["example.org. 300 IN CNAME example.net."], edns=False))
+        type_at = replies.question_end(bytes(data)) + 2  # after the owner's compression pointer
+        struct.pack_into(">H", data, type_at, replies.TYPE_DNAME)
+        assert replies.scan_response(bytes(data)).chain == ["example.net"]
+
+    def test_target_with_odd_bytes_is_escaped(self) -> None:
+        data = bytearray(upstream_answer(records=["example.org. 300 IN CNAME placeholder.example."], edns=False))
+        target = b"\x07bad.<b>\x07example\x00"
+        start = data.index(b"\x0bplaceholder")
+        data[start:] = target
+        struct.pack_into(">H", data, start - 2, len(target))  # RDLENGTH
+        assert replies.scan_response(bytes(data)).chain == ["bad\\.<b>.example"]
+
+    @pytest.mark.parametrize(
+        "rdata",
+        [b"\xc0\xff", b"\x05abc", b"\x3fabc"],
+        ids=["pointer-forward", "label-cut-short", "label-past-end"],
+    )
+    def test_damaged_target_is_refused(self, rdata: bytes) -> None:
+        data = bytearray(upstream_answer(records=["example.org. 300 IN CNAME a.example."], edns=False))
+        start = data.index(b"\x01a\x07example")
+        del data[start:]
+        struct.pack_into(">H", data, start - 2, len(rdata))
+        with pytest.raises(MalformedPacket):
+            replies.scan_response(bytes(data + rdata))
