@@ -30,7 +30,7 @@ from dnsfilter.policy.clients import ClientSourcePaths, read_client_sources
 from dnsfilter.policy.defaultprofile import default_profile_tags
 from dnsfilter.policy.index import DomainIndex
 from dnsfilter.policy.keeper import PolicyKeeper
-from dnsfilter.policy.snapshot import PolicySnapshot, empty_snapshot
+from dnsfilter.policy.snapshot import PolicySnapshot, configured_snapshot, empty_snapshot
 from dnsfilter.policy.updater import ListUpdater, UpdateLimits
 from dnsfilter.store import PolicyStore, open_database
 
@@ -186,20 +186,74 @@ class Service:
         if not self.blocklists.is_current():
             self._background.start(self._recompile(), "recompile blocklists")
         self._background.start(self._watch_index(), "watch index")
-        self._background.start(self._keep_policy_current(), "keep policy current")
-        self._background.start(self._record_devices(), "record devices")
+        if self._keeper is None:
+            self._background.start(self._connect_policy_later(), "reach the policy database")
+        else:
+            self._start_policy_tasks()
         self._background.start(self._refresh_clients(), "refresh devices")
         if self.config.lists.auto_update:
             interval = self.config.lists.update_interval_hours * 3600
             self._background.start(self._updater.run_forever(interval, self._recompile), "update lists")
 
     async def _open_policy(self) -> None:
-        """Open the database, set up a new one's default profile, read the policy."""
+        """Open the database, set up a new one's default profile, read the policy.
+
+        A shared PostgreSQL database that cannot be reached does not keep the
+        home offline: until it answers, every device gets the default profile
+        the configuration describes. A local SQLite file that cannot be opened
+        is a setup mistake and stops the start with its explanation.
+        """
+        try:
+            await self._connect_policy()
+        except StoreError as error:
+            if self.config.database_url.startswith("sqlite"):
+                raise
+            log.error(
+                "%s Until it can be reached, every device gets the default profile from the "
+                "configuration; trying again every %d seconds.", error, STORE_RETRY_INTERVAL,
+            )
+            self._use_policy(self._configured_default())
+
+    async def _connect_policy(self) -> None:
         database = await asyncio.to_thread(open_database, self.config.database_url, data_dir=self.config.data_dir)
-        self.store = PolicyStore(database)
-        await asyncio.to_thread(self.store.set_up_default_profile, self._blocked, self.config.blocking.mode)
-        self._keeper = PolicyKeeper(self.store, self.config.zone, self.config.blocking.deny)
-        self._use_policy(await self._keeper.load(self._current_index))
+        try:
+            store = PolicyStore(database)
+            await asyncio.to_thread(store.set_up_default_profile, self._blocked, self.config.blocking.mode)
+            keeper = PolicyKeeper(store, self.config.zone, self.config.blocking.deny)
+            snapshot = await keeper.load(self._current_index)
+        except BaseException:
+            await asyncio.to_thread(database.close)
+            raise
+        self.store, self._keeper = store, keeper
+        self._use_policy(snapshot)
+
+    async def _connect_policy_later(self) -> None:
+        while True:
+            await asyncio.sleep(STORE_RETRY_INTERVAL)
+            try:
+                await self._connect_policy()
+            except StoreError as error:
+                log.debug("the policy database is still out of reach: %s", error)
+                continue
+            log.info("the policy database answers again; the family's own rules apply")
+            self._start_policy_tasks()
+            return
+
+    def _start_policy_tasks(self) -> None:
+        self._background.start(self._keep_policy_current(), "keep policy current")
+        self._background.start(self._record_devices(), "record devices")
+
+    def _configured_default(self) -> PolicySnapshot:
+        """The configuration's default profile for every device (no database)."""
+        return configured_snapshot(
+            self.blocklists.index, self._blocked, self.config.blocking.mode, self.config.blocking.deny
+        )
+
+    def _snapshot_on(self, index: DomainIndex) -> PolicySnapshot:
+        """The policy in force, rebuilt on ``index``."""
+        if self._keeper is None:
+            return self._configured_default()
+        return self._keeper.rebuild(index)
 
     async def _close_policy(self) -> None:
         if self._keeper is not None:
@@ -209,7 +263,7 @@ class Service:
 
     async def _recompile(self) -> None:
         await self.blocklists.recompile()
-        self._use_policy(self.keeper.rebuild(self.blocklists.index))
+        self._use_policy(self._snapshot_on(self.blocklists.index))
 
     async def _watch_index(self) -> None:
         """Pick up an index compiled by another process (dnsfilter lists update)."""
@@ -217,7 +271,7 @@ class Service:
             await asyncio.sleep(INDEX_CHECK_INTERVAL)
             if self.blocklists.reload_if_changed():
                 log.info("using the newly compiled blocklists")
-                self._use_policy(self.keeper.rebuild(self.blocklists.index))
+                self._use_policy(self._snapshot_on(self.blocklists.index))
 
     async def _keep_policy_current(self) -> None:
         """Rebuild the snapshot on every change, each minute and at each scheduled change.
@@ -305,10 +359,10 @@ class Service:
         self._blocked = blocked
         if cache_limits(config) != resolver.cache.limits:
             resolver.cache = AnswerCache(cache_limits(config))
-        keeper = self.keeper
-        keeper.zone = config.zone
-        keeper.deny = config.blocking.deny
-        self._use_policy(keeper.rebuild(self.blocklists.index))
+        if self._keeper is not None:
+            self._keeper.zone = config.zone
+            self._keeper.deny = config.blocking.deny
+        self._use_policy(self._snapshot_on(self.blocklists.index))
         resolver.upstreams = upstreams.public
         resolver.local_upstreams = upstreams.local
         resolver.local_zones = LocalZones(config.local.domain)

@@ -41,7 +41,7 @@ from dnsfilter.policy.schedule import Window, active_windows, next_change, parse
 from dnsfilter.policy.tags import SERVICE_PREFIX, mask_of
 from dnsfilter.store.records import NEW_DEVICES_PROFILE, OverrideData, PolicyData, ProfileData, RuleData
 
-__all__ = ["Explanation", "PolicySnapshot", "build_snapshot", "empty_snapshot"]
+__all__ = ["Explanation", "PolicySnapshot", "build_snapshot", "configured_snapshot", "empty_snapshot"]
 
 # A home asks a few thousand names a day; the bound only stops a device that
 # makes up names from growing the memo without end.
@@ -295,13 +295,22 @@ def _epoch(moment: datetime) -> float:
     return moment.timestamp()
 
 
-def empty_snapshot(index: DomainIndex | None = None) -> PolicySnapshot:
-    """One default profile that blocks nothing: what a resolver holds before
-    the family policy has been read (its listeners are not open yet)."""
+
+def configured_snapshot(
+    index: DomainIndex, blocked: Iterable[str], block_mode: str, deny: Iterable[str] = ()
+) -> PolicySnapshot:
+    """One default profile for every device, as the configuration describes it:
+    used while the policy database cannot be reached."""
     epoch = datetime.fromtimestamp(0, UTC)
     profile = ProfileData(
-        id=0, name="default", safe_search="off", bypass_protection=False,
-        block_mode="null_ip", is_default=True, created_at=epoch,
+        id=0, name="default", safe_search="off", bypass_protection=True,
+        block_mode=block_mode, is_default=True, created_at=epoch, blocked_tags=frozenset(blocked),
     )
     data = PolicyData(version=0, profiles=(profile,), devices=())
-    return build_snapshot(data, index or DomainIndex.empty(), ZoneInfo("UTC"), epoch)
+    return build_snapshot(data, index, ZoneInfo("UTC"), epoch, deny)
+
+
+def empty_snapshot() -> PolicySnapshot:
+    """A policy without lists: what a resolver holds before the family
+    policy has been read (its listeners are not open yet)."""
+    return configured_snapshot(DomainIndex.empty(), (), "null_ip")
