@@ -1,17 +1,27 @@
-"""Fixtures shared by every test: a fake upstream, a DNS client, TLS contexts."""
+"""Fixtures shared by every test: a fake upstream, a DNS client, TLS contexts,
+and an empty policy database on SQLite and on PostgreSQL.
+
+PostgreSQL tests use a new schema on the server named by
+DNSFILTER_TEST_POSTGRESQL_URL (default: the local server, database "test"),
+dropped afterwards; they are skipped, with the reason shown, when it is unreachable.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import ssl
 import subprocess
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.fakes import DnsClient, FakeUpstream
+
+POSTGRESQL_URL = os.environ.get("DNSFILTER_TEST_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture
@@ -84,3 +94,32 @@ def tls_context(tmp_path_factory: pytest.TempPathFactory) -> TlsContexts:
         print("openssl command not found: cannot make a throwaway CA")
         pytest.skip("openssl command not found: cannot make a throwaway CA for TLS tests")
     return make_tls_contexts(tmp_path_factory.mktemp("tls"))
+
+
+# --- the policy database -------------------------------------------------------
+
+
+def _postgresql_schema_url() -> Iterator[str]:
+    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install 'psycopg[binary]'")
+    schema = f"dnsfilter_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRESQL_URL, autocommit=True, connect_timeout=3)
+    except psycopg.Error as error:
+        reason = f"PostgreSQL is not reachable at {POSTGRESQL_URL}: {error}".strip()
+        print(reason)
+        pytest.skip(reason)
+    with admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield f"{POSTGRESQL_URL}?options=-csearch_path%3D{schema}"
+        finally:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database: a file in tmp_path, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'policy.db'}"
+    else:
+        yield from _postgresql_schema_url()
