@@ -67,8 +67,25 @@ def build_parser() -> argparse.ArgumentParser:
     lists.add_argument("action", choices=("update", "status"), help="update: download and compile now; status: show each list")
     _add_config_options(lists)
 
-    explain = commands.add_parser("explain", help="say why a name is blocked or allowed, and by which list lines")
+    explain = commands.add_parser(
+        "explain", help="say what the filter answers a device for a name, why, and by which list lines"
+    )
     explain.add_argument("name", help="a domain name, e.g. www.example.org")
+    who = explain.add_mutually_exclusive_group()
+    who.add_argument(
+        "--device", metavar="DEVICE",
+        help="the device asking: its name, MAC or IP address, or key such as mac:aa:bb:cc:dd:ee:ff "
+        "(default: a device the filter has not seen before)",
+    )
+    who.add_argument("--profile", metavar="NAME", help="explain for the devices in this profile")
+    explain.add_argument(
+        "--at", metavar="TIME",
+        help='when: 21:30 (today), "2026-03-02 21:30" (both in the family\'s time zone) '
+        "or 2026-03-02T21:30+01:00 (default: now)",
+    )
+    explain.add_argument(
+        "--type", default="A", metavar="TYPE", help="the record type asked for: A, AAAA, HTTPS... (default: A)"
+    )
     _add_config_options(explain)
 
     policy = commands.add_parser("policy", help="save the family policy as a YAML file, or replace it from one")
@@ -167,12 +184,13 @@ def _command_explain(args: argparse.Namespace) -> int:
     from dnsfilter.policy import listcommands
 
     config = _loader(args)()
-    try:
-        source = str(args.config or "the built-in settings")
-        print(listcommands.explain_text(config, args.name, source, args.blocklists))
-    except ValueError as error:
-        print(f"dnsfilter: {error}", file=sys.stderr)
-        return EXIT_FAILURE
+    source = str(args.config or "the built-in settings")
+    print(
+        listcommands.explain_text(
+            config, args.name, source, args.blocklists,
+            device=args.device, profile=args.profile, at=args.at, qtype=args.type,
+        )
+    )
     return EXIT_OK
 
 

@@ -11,14 +11,17 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from dnslib import RCODE
 
 from dnsfilter.cli import main
+from dnsfilter.config import DATABASE_FILE
 from dnsfilter.policy.blocklists import Blocklists
 from dnsfilter.policy.compiler import INDEX_FILE
+from dnsfilter.store import PolicyStore, open_database
 from tests.fakes import DnsClient, FakeUpstream
 
 REPO = Path(__file__).resolve().parent.parent
@@ -217,23 +220,74 @@ async def test_blocked_name_through_the_real_process(
 def test_explain_names_the_list_line(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explain", "WWW.PornHub.com.", "--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("www.pornhub.com\n")
-    assert "BLOCKED for every device: the category adult is blocked." in out
+    assert out.startswith("www.pornhub.com (A query), at ")
+    # A new box: the default profile the filter sets up at its first start.
+    assert "No device given: this is what a device the filter has not seen before gets." in out
+    assert "Answer: BLOCKED (answered 0.0.0.0)." in out
+    assert "Why: this profile always blocks the category adult." in out
+    assert "6. blocked tags: YES (listed as adult" in out
     assert "hagezi-nsfw, line " in out and "*.pornhub.com" in out
 
 
 def test_explain_a_service_and_an_unlisted_name(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explain", "chat.zalo.me", "--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
-    assert "allowed for every device." in out and "zalo, line 1: ||zalo.me^" in out
+    assert "Answer: allowed." in out and "zalo, line 1: ||zalo.me^" in out
     assert main(["explain", "example.org", "--data-dir", str(data_dir)]) == 0
-    assert "not in any blocklist or service." in capsys.readouterr().out
+    assert "Not in any blocklist or service." in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", ["not a name", "a..b", "<script>.example"], ids=["spaces", "empty-label", "markup"])
 def test_explain_refuses_what_is_not_a_name(data_dir: Path, name: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explain", name, "--data-dir", str(data_dir)]) == 1
     assert "is not a valid domain name" in capsys.readouterr().err
+
+
+def test_explain_for_a_device_at_a_time(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "family.yaml"
+    config.write_text(f"data_dir: {data_dir}\ntime_zone: Europe/Berlin\n")
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    database = open_database(f"sqlite:///{data_dir / DATABASE_FILE}")
+    try:
+        store = PolicyStore(database)
+        mia = store.create_profile("Mia", now=now, safe_search="on")
+        rule = store.add_rule(
+            mia.id, days="mon-fri", start="20:00", end="22:00", action="block_tags", tags=["service:roblox"]
+        )
+        seen = store.record_seen("ip:192.168.1.23", ip="192.168.1.23", mac=None, name="ipad\x1b]0;hi\x07", now=now)
+        store.assign_device(seen.device_id, mia.id)
+    finally:
+        database.close()
+
+    def explain(*args: str) -> str:
+        assert main(["explain", *args, "-c", str(config)]) == 0
+        return capsys.readouterr().out
+
+    out = explain("www.roblox.com", "--device", "192.168.1.23", "--at", "2026-03-02 21:00")
+    assert "Device: ipad\\x1b]0;hi\\x07, ip:192.168.1.23" in out and "\x1b" not in out
+    assert "Answer: BLOCKED (answered 0.0.0.0)." in out
+    assert f"Why: the service roblox is blocked by rule {rule.id} (mon-fri 20:00-22:00, blocks the service" in out
+    out = explain("www.roblox.com", "--device", "ip:192.168.1.23", "--at", "2026-03-02T19:00+01:00")
+    assert "Answer: allowed." in out and "Listed as: the category games, the service roblox" in out
+    out = explain("www.google.com", "--profile", "mia")
+    assert "Answer: rewritten to the safe-search host forcesafesearch.google.com." in out
+    out = explain("mask.icloud.com", "--device", "192.168.1.23", "--type", "HTTPS")
+    assert 'Answer: answered "does not exist" (bypass protection).' in out
+
+    assert main(["explain", "www.roblox.com", "--at", "after dinner", "-c", str(config)]) == 1
+    assert 'dnsfilter: --at "after dinner" is not a time. Write it as 21:30 (today)' in capsys.readouterr().err
+    assert main(["explain", "www.roblox.com", "--device", "max", "-c", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert 'No device matches "max"' in err and 'ip:192.168.1.23  profile "Mia"' in err
+
+
+def test_explain_takes_a_device_or_a_profile_not_both(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["explain", "example.org", "--device", "ipad", "--profile", "Mia"])
+    assert exited.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
 
 
 def test_lists_status_shows_every_list_and_the_index(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

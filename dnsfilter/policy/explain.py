@@ -1,4 +1,11 @@
-"""Why a name is blocked or allowed: ``dnsfilter explain NAME``.
+"""Why a name gets the answer it gets: ``dnsfilter explain NAME``.
+
+``explain`` asks the same ``PolicySnapshot`` the running filter decides with,
+built for the moment asked about, and keeps every precedence step it tried;
+``format_explanation`` says it in plain words for a parent. Text that came
+from the network or the policy (DHCP names, labels, profile names) is shown
+through ``shown``, so a device cannot write escape sequences to the
+parent's terminal by naming itself.
 
 The index says which tags a name carries; to show the list lines behind
 them, the lists of those tags are read again. That is slow (seconds for a
@@ -8,15 +15,29 @@ big list) and happens only here, never on the query path.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
 
+from dnslib import QTYPE
+
+from dnsfilter.errors import DnsFilterError
 from dnsfilter.policy.blocklists import Blocklists
-from dnsfilter.policy.decision import Decision, Reason
-from dnsfilter.policy.engine import FilterPolicy
+from dnsfilter.policy.decision import Action, Decision, Reason
 from dnsfilter.policy.listformats import ListEntry, ListParser, normalise_name, parse_text
+from dnsfilter.policy.precedence import STEPS, ProfilePolicy
+from dnsfilter.policy.snapshot import RULE_GRANT_PREFIX, Explanation, PolicySnapshot
 from dnsfilter.policy.tags import SERVICE_PREFIX, names_of
+from dnsfilter.store.records import DeviceData, OverrideData, ProfileData, RuleData
+
+_TYPE_A = 1
+_TYPE_AAAA = 28
+
+
+class ExplainError(DnsFilterError):
+    """What was asked cannot be explained: not a name, an unknown device, an unreadable time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,21 +50,57 @@ class RuleMatch:
 
 
 @dataclass(frozen=True, slots=True)
-class Explanation:
+class Subject:
+    """Whom a name is explained for, and the profile the filter uses for them."""
+
+    kind: Literal["device", "profile", "new device"]
+    profile: ProfileData  # as stored: rules, active overrides, who made them
+    policy: ProfilePolicy  # as the snapshot holds it at the moment asked about
+    device: DeviceData | None = None  # the device asked about (kind "device")
+    members: tuple[DeviceData, ...] = ()  # the profile's devices (kind "profile")
+
+
+@dataclass(frozen=True, slots=True)
+class NameExplanation:
     name: str
-    decision: Decision
+    qtype: int
+    at: datetime  # the moment explained
+    zone: ZoneInfo  # the family's zone, in which times are shown
+    subject: Subject
+    decided: Explanation  # the decision and every precedence step tried
     tags: tuple[str, ...]
     matches: tuple[RuleMatch, ...]
+    problems: tuple[str, ...] = ()  # rules the snapshot had to leave out
 
 
-def explain(name: str, blocklists: Blocklists, blocked: Iterable[str], deny: Iterable[str] = ()) -> Explanation:
-    """The default profile's decision for ``name`` and the list lines behind it."""
+def explain(
+    name: str,
+    qtype: int,
+    subject: Subject,
+    snapshot: PolicySnapshot,
+    blocklists: Blocklists,
+    zone: ZoneInfo,
+) -> NameExplanation:
+    """What ``snapshot`` (built for the moment asked about) answers ``subject``
+    for ``name``, and why."""
+    normal = checked_name(name)
+    decided = snapshot.explain(normal, qtype, subject.policy)
+    tags, matches = list_evidence(normal, blocklists)
+    at = datetime.fromtimestamp(snapshot.built_at, UTC)
+    return NameExplanation(normal, qtype, at, zone, subject, decided, tags, matches, snapshot.problems)
+
+
+def checked_name(name: str) -> str:
     normal = normalise_name(name)
     if normal is None:
-        raise ValueError(f'"{name}" is not a valid domain name')
+        raise ExplainError(f'"{shown(name)}" is not a valid domain name; give one such as www.example.org.')
+    return normal
+
+
+def list_evidence(name: str, blocklists: Blocklists) -> tuple[tuple[str, ...], tuple[RuleMatch, ...]]:
+    """The tags the index gives ``name``, and the list lines behind them."""
     index = blocklists.index
-    decision = FilterPolicy(index, blocked, deny).decide(normal, 1, "", 0.0)
-    tags = tuple(names_of(index.tag_names, index.tags(normal)))
+    tags = tuple(names_of(index.tag_names, index.tags(name)))
     # Exceptions (@@ rules) remove tags, so the index cannot point at them;
     # only adblock lists and services have exceptions, and they are small.
     searched = set(tags)
@@ -52,11 +109,11 @@ def explain(name: str, blocklists: Blocklists, blocked: Iterable[str], deny: Ite
     matches: list[RuleMatch] = []
     for tag in sorted(searched, key=lambda t: (t not in tags, t)):
         if tag.startswith(SERVICE_PREFIX):
-            found = _service_matches(normal, tag, blocklists)
+            found = _service_matches(name, tag, blocklists)
         else:
-            found = _source_matches(normal, tag, blocklists)
+            found = _source_matches(name, tag, blocklists)
         matches += [m for m in found if tag in tags or m.exception]
-    return Explanation(normal, decision, tags, tuple(matches))
+    return tags, tuple(matches)
 
 
 def _covers(entry: ListEntry, name: str) -> bool:
@@ -96,24 +153,226 @@ def _text_lines(path: Path, data: bytes) -> list[str]:
     return data.decode("utf-8", errors="replace").splitlines()
 
 
-def format_explanation(explanation: Explanation) -> str:
-    decision = explanation.decision
-    out = [explanation.name]
-    if decision.blocked:
-        why = {
-            Reason.DENY_LIST: f"it is in the configuration's deny list ({decision.rule})",
-            Reason.CATEGORY: f"the category {decision.category} is blocked",
-            Reason.SERVICE: f"the service {decision.category} is blocked",
-        }.get(decision.reason, decision.reason.value)
-        out.append(f"  BLOCKED for every device: {why}.")
-    else:
-        out.append("  allowed for every device.")
-    if explanation.tags:
-        out.append("  listed as: " + ", ".join(t.removeprefix(SERVICE_PREFIX) for t in explanation.tags))
-    elif not explanation.matches:
-        out.append("  not in any blocklist or service.")
-    for match in explanation.matches:
-        kind = "exception (unblocks)" if match.exception else "rule"
-        out.append(f"    {match.list_id}, line {match.line}: {match.rule}   [{kind}, {match.tag}]")
+# --- saying it in words ----------------------------------------------------------
+
+
+def shown(text: str) -> str:
+    """``text`` safe to print: control, format and line-break characters escaped
+    as Python writes them (``\\x1b``, ``\\u202e``), and backslashes doubled so
+    an escape cannot be faked."""
+    return "".join("\\\\" if ch == "\\" else ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def type_name(qtype: int) -> str:
+    name = QTYPE.forward.get(qtype)
+    return name if isinstance(name, str) else f"TYPE{qtype}"
+
+
+def describe_device(device: DeviceData) -> str:
+    """The parent's label and the name the device gave itself, as far as known; escaped."""
+    if device.label and device.name and device.label != device.name:
+        return f'{shown(device.label)} (calls itself "{shown(device.name)}")'
+    if device.label or device.name:
+        return shown(device.label or device.name or "")
+    return "unnamed device"
+
+
+def format_explanation(explanation: NameExplanation) -> str:
+    subject = explanation.subject
+    zone = explanation.zone
+    out = [f"{explanation.name} ({type_name(explanation.qtype)} query), at {_moment(explanation.at, zone)}"]
+    out += _subject_lines(subject)
+    out.append(f"  Answer: {_answer(explanation)}.")
+    out.append(f"  Why: {_why(explanation)}.")
+    out.append("  Steps tried in order (the first that matches decides):")
+    out += _step_lines(explanation.decided)
+    out += _in_force_lines(subject, zone)
+    out += _list_lines(explanation)
+    out += [f"  Note: {shown(problem)}" for problem in explanation.problems]
     return "\n".join(out)
 
+
+def _subject_lines(subject: Subject) -> list[str]:
+    profile = f'"{shown(subject.profile.name)}"'
+    if subject.kind == "device" and subject.device is not None:
+        device = subject.device
+        where = f", address {device.ip}" if device.ip else ""
+        return [
+            f"  Device: {describe_device(device)}, {shown(device.key)}{where}",
+            f"  Profile: {profile}",
+        ]
+    if subject.kind == "profile":
+        members = ", ".join(describe_device(device) for device in subject.members) or "none yet"
+        return [f"  Profile: {profile} (its devices: {members})"]
+    return [
+        "  No device given: this is what a device the filter has not seen before gets.",
+        f"  Profile: {profile} (where new devices go)",
+    ]
+
+
+def _answer(explanation: NameExplanation) -> str:
+    decision = explanation.decided.decision
+    if decision.action is Action.ALLOW:
+        return "allowed"
+    if decision.action is Action.REWRITE:
+        return f"rewritten to the safe-search host {decision.target}"
+    if decision.action is Action.LOCAL_NXDOMAIN:
+        return 'answered "does not exist" (bypass protection)'
+    if decision.action is Action.LOCAL_NODATA:
+        return 'answered "no records" (bypass protection)'
+    if explanation.subject.policy.block_mode == "nxdomain":
+        return 'BLOCKED (answered "does not exist")'
+    address = {_TYPE_A: "0.0.0.0", _TYPE_AAAA: "::"}.get(explanation.qtype)
+    return f"BLOCKED (answered {address})" if address else "BLOCKED (answered with no records)"
+
+
+def _why(explanation: NameExplanation) -> str:
+    decision = explanation.decided.decision
+    profile = explanation.subject.profile
+    zone = explanation.zone
+    reason = decision.reason
+    rule = shown(decision.rule or "")
+    if reason is Reason.ALLOW_LIST:
+        if decision.list_id and decision.list_id.startswith("override:"):
+            override = _override(profile, decision.list_id)
+            return f"{rule} is allowed by a temporary override: {_override_text(override, zone)}"
+        return f"{rule} is on the allow list of this profile"
+    if reason is Reason.BYPASS and decision.action is Action.LOCAL_NODATA:
+        return (
+            "devices ask this name to find an encrypted resolver to switch to; "
+            "answering that there is none keeps them using this filter"
+        )
+    if reason is Reason.BYPASS:
+        return (
+            "devices ask this name before switching to their own encrypted DNS or relay (Firefox DNS over "
+            "HTTPS, iCloud Private Relay); answering that it does not exist keeps them using this filter"
+        )
+    if reason is Reason.PAUSED:
+        return f"the internet is paused for this profile: {_override_text(_override(profile, rule), zone)}"
+    if reason is Reason.DENY_LIST:
+        if decision.list_id == "config":
+            return f"{rule} is in the configuration's deny list (blocking.deny), which applies to every profile"
+        return f"{rule} is on the deny list of this profile"
+    if reason is Reason.SCHEDULE and decision.category is None:
+        return f"{_rule_text(_rule(profile, rule))} is in force, and this name is not one it leaves open"
+    if reason is Reason.SCHEDULE:
+        return f"{_tag_text(decision.category or '')} is blocked by {_rule_text(_rule(profile, rule))}, in force then"
+    if reason is Reason.CATEGORY:
+        return f"this profile always blocks the category {decision.category}"
+    if reason is Reason.SERVICE:
+        return f"this profile always blocks the service {decision.category}"
+    if reason is Reason.SAFE_SEARCH:
+        level = explanation.subject.policy.safe_search.value
+        return f"safe search is {level} for this profile, so {decision.category} is sent to its filtered host"
+    grant = _lifting_grant(explanation)
+    if grant is not None:
+        return f"a temporary override unblocks it: {_override_text(grant, zone)}"
+    return "nothing in this profile blocks it at that time"
+
+
+def _lifting_grant(explanation: NameExplanation) -> OverrideData | None:
+    """The grant without which one of the name's tags would be blocked then."""
+    subject = explanation.subject
+    active = set(subject.policy.active_rules)
+    blocking = set(subject.profile.blocked_tags)
+    for rule in subject.profile.rules:
+        if rule.id in active:
+            blocking.update(rule.tags)
+    bedtime = subject.policy.bedtime is not None  # a grant opens its tag at bedtime too
+    return next(
+        (
+            item
+            for item in subject.profile.overrides
+            if item.kind == "grant" and item.target in explanation.tags and (bedtime or item.target in blocking)
+        ),
+        None,
+    )
+
+
+def _step_lines(decided: Explanation) -> list[str]:
+    checks = {check.step: check for check in decided.checks}
+    lines = []
+    for number, step in enumerate(STEPS, 1):
+        check = checks.get(step)
+        if check is None:
+            lines.append(f"    {number}. {step}: not reached")
+            continue
+        found = "YES" if check.matched else "no"
+        detail = f" ({shown(check.detail)})" if check.detail else ""
+        lines.append(f"    {number}. {step}: {found}{detail}")
+    return lines
+
+
+def _in_force_lines(subject: Subject, zone: ZoneInfo) -> list[str]:
+    active = set(subject.policy.active_rules)
+    rules = [_rule_text(rule) for rule in subject.profile.rules if rule.id in active]
+    overrides = [_override_text(item, zone) for item in subject.profile.overrides]
+    if not rules and not overrides:
+        return ["  In force then: no schedule rule and no override."]
+    return ["  In force then:"] + [f"    {text}" for text in rules + overrides]
+
+
+def _list_lines(explanation: NameExplanation) -> list[str]:
+    out = []
+    if explanation.tags:
+        out.append("  Listed as: " + ", ".join(_tag_text(tag) for tag in explanation.tags))
+    elif explanation.matches:
+        out.append("  Not listed as anything; these lines unblock it:")
+    else:
+        out.append("  Not in any blocklist or service.")
+    for match in explanation.matches:
+        kind = "exception (unblocks)" if match.exception else "rule"
+        out.append(f"    {match.list_id}, line {match.line}: {shown(match.rule)}   [{kind}, {match.tag}]")
+    return out
+
+
+def _rule(profile: ProfileData, reference: str) -> RuleData | None:
+    return next((rule for rule in profile.rules if f"rule:{rule.id}" == reference), None)
+
+
+def _override(profile: ProfileData, reference: str) -> OverrideData | None:
+    return next((item for item in profile.overrides if f"override:{item.id}" == reference), None)
+
+
+def _rule_text(rule: RuleData | None) -> str:
+    if rule is None:
+        return "a rule that has since been removed"
+    when = f"{shown(rule.days)} {rule.start}-{rule.end}"
+    if rule.action == "allow_only":
+        names = ", ".join(rule.allow)
+        stay = f"only {names} " + ("stays open" if len(rule.allow) == 1 else "stay open") if names else "all closed"
+        return f"rule {rule.id} ({when}, bedtime: {stay})"
+    return f"rule {rule.id} ({when}, blocks {', '.join(_tag_text(tag) for tag in rule.tags)})"
+
+
+def _override_text(item: OverrideData | None, zone: ZoneInfo) -> str:
+    if item is None:
+        return "an override that has since been removed"
+    what = {
+        "pause": "pause",
+        "grant": _grant_text(item.target or ""),
+        "allow_name": f'"allow this site" for {item.target}',
+    }.get(item.kind, shown(item.kind))
+    text = (
+        f"{what} (override {item.id}) made by {shown(item.created_by)} on {_moment(item.created_at, zone)}, "
+        f"until {_moment(item.expires_at, zone)}"
+    )
+    return text + (f', note "{shown(item.note)}"' if item.note else "")
+
+
+def _grant_text(target: str) -> str:
+    if target.startswith(RULE_GRANT_PREFIX):
+        return f"grant lifting rule {shown(target[len(RULE_GRANT_PREFIX) :])}"
+    return f"grant unblocking {_tag_text(target)}"
+
+
+def _tag_text(tag: str) -> str:
+    if tag.startswith(SERVICE_PREFIX):
+        return f"the service {shown(tag[len(SERVICE_PREFIX) :])}"
+    return f"the category {shown(tag)}"
+
+
+def _moment(moment: datetime, zone: ZoneInfo) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # the store's times are UTC
+    return moment.astimezone(zone).strftime("%a %Y-%m-%d %H:%M ") + f"({zone.key})"
