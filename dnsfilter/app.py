@@ -13,6 +13,7 @@ import logging
 import signal
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,12 @@ from dnsfilter.policy.index import DomainIndex
 from dnsfilter.policy.keeper import PolicyKeeper
 from dnsfilter.policy.snapshot import PolicySnapshot, configured_snapshot, empty_snapshot
 from dnsfilter.policy.updater import ListUpdater, UpdateLimits
+from dnsfilter.dns.logbuffer import LogBuffer
+from dnsfilter.policy.tags import names_of
 from dnsfilter.store import PolicyStore, open_database
+from dnsfilter.store.database import Database
+from dnsfilter.store.logretention import prune
+from dnsfilter.store.logwriter import BatchBuilder, LogWriter
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +46,7 @@ SHUTDOWN_GRACE = 2.0  # seconds for answers in flight to finish at stop
 INDEX_CHECK_INTERVAL = 30.0  # seconds between looks for a newly compiled index
 DEVICE_RECORD_INTERVAL = 5.0  # seconds between writes of the devices seen
 STORE_RETRY_INTERVAL = 10.0  # seconds before reading a failed database again
+LOG_PRUNE_INTERVAL = 3600.0  # seconds between two prunings of the query log
 # A replaced index stays mapped this long: answers awaiting an upstream still
 # check their CNAME chains with the policy they were decided by.
 INDEX_RETIRE_DELAY = 65.0
@@ -126,6 +133,7 @@ class Service:
         self._config_source = config_source
         self._blocked = default_profile_tags(config.blocking, self.blocklists.catalog, config_source)
         self._upstreams = build_upstreams(config)
+        self.query_log = LogBuffer(config.query_log.queue_size) if config.query_log.enabled else None
         self.resolver = Resolver(
             policy=empty_snapshot(),
             cache=AnswerCache(cache_limits(config)),
@@ -135,6 +143,7 @@ class Service:
             acl=ClientAcl(config.dns.allow_clients),
             settings=answer_settings(config),
             forwarders=config.trusted_forwarders,
+            query_log=self.query_log,
         )
         self.listeners = DnsListeners(self.resolver, _tcp_limits(config))
         self._background = _Background()
@@ -143,6 +152,7 @@ class Service:
         )
         self.store: PolicyStore | None = None
         self._keeper: PolicyKeeper | None = None
+        self.log_writer: LogWriter | None = None
         # Which socket serves each configured address (port 0 resolved).
         self._bound: dict[ListenAddress, tuple[str, int]] = {}
 
@@ -186,6 +196,10 @@ class Service:
         if not self.blocklists.is_current():
             self._background.start(self._recompile(), "recompile blocklists")
         self._background.start(self._watch_index(), "watch index")
+        if self.query_log is not None:
+            self.log_writer = self._log_writer(self.query_log)
+            self._background.start(self.log_writer.run(), "write query log")
+            self._background.start(self._prune_log(), "prune query log")
         if self._keeper is None:
             self._background.start(self._connect_policy_later(), "reach the policy database")
         else:
@@ -238,6 +252,37 @@ class Service:
             log.info("the policy database answers again; the family's own rules apply")
             self._start_policy_tasks()
             return
+
+    def _log_writer(self, buffer: LogBuffer) -> LogWriter:
+        settings = self.config.query_log
+        builder = BatchBuilder(self.config.instance_name, self.config.zone, self._tags_of)
+        return LogWriter(
+            self._database, buffer, builder, flush_seconds=settings.flush_seconds, batch_size=settings.batch_size
+        )
+
+    def _database(self) -> Database | None:
+        return None if self.store is None else self.store.database
+
+    def _tags_of(self, name: str) -> tuple[str, ...]:
+        index = self.blocklists.index
+        return tuple(names_of(index.tag_names, index.tags(name)))
+
+    async def _prune_log(self) -> None:
+        """Keep the query log to its configured age (a first pass soon after start)."""
+        await asyncio.sleep(60.0)
+        while True:
+            database = self._database()
+            if database is not None:
+                settings = self.config.query_log
+                try:
+                    removed = await prune(
+                        database, datetime.now(UTC), self.config.zone, settings.retention_days, settings.aggregate_days
+                    )
+                    if removed:
+                        log.info("query log: %d old entries removed", removed)
+                except StoreError as error:
+                    log.warning("could not remove old query log entries (%s); trying again later", error)
+            await asyncio.sleep(LOG_PRUNE_INTERVAL)
 
     def _start_policy_tasks(self) -> None:
         self._background.start(self._keep_policy_current(), "keep policy current")
@@ -384,6 +429,11 @@ class Service:
         await self.listeners.close(SHUTDOWN_GRACE)
         await self.resolver.drain(SHUTDOWN_GRACE)
         await self._upstreams.aclose()
+        if self.log_writer is not None:
+            try:
+                await self.log_writer.flush()
+            except StoreError as error:
+                log.warning("the last %d queries could not be logged: %s", len(self.log_writer.buffer), error)
         seen = self.resolver.take_seen()
         if seen and self._keeper is not None:
             try:

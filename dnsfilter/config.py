@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
+import socket
 import zoneinfo
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from dnsfilter.configvalues import (
     parse_database_url,
     parse_directory,
     parse_file_path,
+    parse_instance_name,
     parse_ip,
     parse_listen,
     parse_network,
@@ -70,6 +72,7 @@ __all__ = [
     "DnsSettings",
     "ListenAddress",
     "ListsSettings",
+    "QueryLogSettings",
     "LocalSettings",
     "UpstreamConfig",
     "UpstreamSettings",
@@ -250,6 +253,22 @@ class ListsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class QueryLogSettings:
+    enabled: bool = setting(True, boolean)
+    # Every query, kept this many days; the hourly counts behind the charts
+    # and the screen-time minutes are kept aggregate_days.
+    retention_days: int = setting(7, integer(1, 365))
+    aggregate_days: int = setting(400, integer(1, 3650))
+    # Queries are written together, every flush_seconds or batch_size queries.
+    flush_seconds: float = setting(2.0, number(0.2, 60))
+    batch_size: int = setting(2000, integer(10, 100_000))
+    # Queries waiting to be written at most; beyond, they are dropped and counted.
+    queue_size: int = setting(50_000, integer(100, 10_000_000))
+    # Names this filter in the log when several share one database. ~: the machine's name.
+    instance: str | None = setting(None, optional(from_text(parse_instance_name)))
+
+
+@dataclass(frozen=True, slots=True)
 class WebSettings:
     listen: ListenAddress = setting(ListenAddress("127.0.0.1", 8080), from_text(parse_web_listen))
 
@@ -268,6 +287,7 @@ class Config:
     cache: CacheSettings = setting(CacheSettings(), section(CacheSettings, check=_check_cache))
     blocking: BlockingSettings = setting(BlockingSettings(), section(BlockingSettings))
     devices: DevicesSettings = setting(DevicesSettings(), section(DevicesSettings))
+    query_log: QueryLogSettings = setting(QueryLogSettings(), section(QueryLogSettings))
     lists: ListsSettings = setting(ListsSettings(), section(ListsSettings))
     web: WebSettings = setting(WebSettings(), section(WebSettings))
     database: DatabaseSettings = setting(DatabaseSettings(), section(DatabaseSettings))
@@ -288,6 +308,11 @@ class Config:
         if self.devices.trusted_forwarders:
             return frozenset(self.devices.trusted_forwarders)
         return frozenset((self.local.router.host,)) if self.local.router is not None else frozenset()
+
+    @property
+    def instance_name(self) -> str:
+        """This filter's name in the query log."""
+        return self.query_log.instance or socket.gethostname()[:64] or "dnsfilter"
 
     @property
     def database_url(self) -> str:

@@ -314,6 +314,13 @@ def parse_ip(text: str) -> str:
     return str(ip)
 
 
+def parse_instance_name(text: str) -> str:
+    name = text.strip()
+    if not name or len(name) > 64 or not name.isprintable():
+        raise ValueError(f'"{text}" cannot name this filter; use up to 64 letters, digits or dashes, like pi-kitchen')
+    return name
+
+
 def parse_file_path(text: str) -> str:
     if not text.strip():
         raise ValueError("is empty; write a file path such as /var/lib/misc/dnsmasq.leases")

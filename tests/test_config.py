@@ -102,6 +102,13 @@ DEFAULTS = [
     ("devices.odhcpd_leases", ("/tmp/hosts/odhcpd",)),
     ("devices.neighbour_table", True),
     ("devices.refresh_seconds", 30.0),
+    ("query_log.enabled", True),
+    ("query_log.retention_days", 7),
+    ("query_log.aggregate_days", 400),
+    ("query_log.flush_seconds", 2.0),
+    ("query_log.batch_size", 2000),
+    ("query_log.queue_size", 50000),
+    ("query_log.instance", None),
     ("lists.auto_update", True),
     ("lists.update_interval_hours", 24.0),
     ("lists.max_shrink", 0.5),
@@ -267,6 +274,13 @@ VALID = [
     ("devices.neighbour_table", "false", False),
     ("devices.refresh_seconds", "5", 5.0),
     ("devices.refresh_seconds", "3600", 3600.0),
+    ("query_log.enabled", "false", False),
+    ("query_log.retention_days", "30", 30),
+    ("query_log.aggregate_days", "3650", 3650),
+    ("query_log.flush_seconds", "0.2", 0.2),
+    ("query_log.batch_size", "100000", 100000),
+    ("query_log.queue_size", "100", 100),
+    ("query_log.instance", "pi-kitchen", "pi-kitchen"),
     ("lists.auto_update", "false", False),
     ("lists.update_interval_hours", "6", 6.0),
     ("lists.max_shrink", "0.25", 0.25),
@@ -403,6 +417,20 @@ INVALID = [
     ("devices.neighbour_table", "[true]", None, "must be a single value, not a list"),
     ("devices.refresh_seconds", "1", None, "out of range"),
     ("devices.refresh_seconds", "often", None, "must be a number"),
+    ("query_log.enabled", "maybe", None, "must be true or false"),
+    ("query_log.enabled", "[true]", None, "must be a single value, not a list"),
+    ("query_log.retention_days", "0", None, "0 is out of range; use a whole number from 1 to 365"),
+    ("query_log.retention_days", "a week", None, "must be a whole number from 1 to 365"),
+    ("query_log.aggregate_days", "3651", None, "out of range"),
+    ("query_log.aggregate_days", "1.5", None, "must be a whole number"),
+    ("query_log.flush_seconds", "0.1", None, "out of range"),
+    ("query_log.flush_seconds", "soon", None, "must be a number"),
+    ("query_log.batch_size", "5", None, "out of range"),
+    ("query_log.batch_size", "[1]", None, "must be a single value"),
+    ("query_log.queue_size", "10", None, "out of range"),
+    ("query_log.queue_size", "lots", None, "must be a whole number"),
+    ("query_log.instance", '""', None, "cannot name this filter"),
+    ("query_log.instance", '"tab\\there"', None, "cannot name this filter"),
     ("lists.auto_update", "yes please", None, "must be true or false"),
     ("lists.auto_update", "1", None, "must be true or false"),
     ("lists.update_interval_hours", "0.5", None, "out of range"),
@@ -468,7 +496,7 @@ def test_null_is_an_error_where_a_value_is_needed(path: str) -> None:
         assert "write [] for an empty list" in problem
 
 
-SECTIONS = ["dns", "upstream", "local", "cache", "blocking", "devices", "lists", "web", "database"]
+SECTIONS = ["dns", "upstream", "local", "cache", "blocking", "devices", "query_log", "lists", "web", "database"]
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,7 @@ class CachedAnswer:
 
     __slots__ = (
         "flags", "counts", "body", "ttl_offsets", "ttls", "stored_at", "lifetime", "rcode",
-        "expires_at", "longest_ttl", "used", "chain", "_aged_for", "_aged_body", "_capped", "_frames",
+        "expires_at", "longest_ttl", "used", "chain", "source", "_aged_for", "_aged_body", "_capped", "_frames",
     )
 
     def __init__(
@@ -75,6 +75,7 @@ class CachedAnswer:
         self.longest_ttl = max(ttls, default=0)
         self.used = False  # hit since it was last considered for eviction
         self.chain = chain
+        self.source = ""  # the upstream server that gave it (for the query log)
         # The body as last aged, and for how many seconds: a popular name is
         # asked many times a second, so TTLs are rewritten once per second.
         self._aged_for = 0

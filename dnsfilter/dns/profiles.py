@@ -44,24 +44,24 @@ class ClientProfiles:
         self.clients = clients
         self.forwarders = forwarders
         self.seen: dict[str, ClientId] = {} if seen is None else seen
-        self._by_address: dict[str, tuple[ProfilePolicy, Decisions]] = {}
+        self._by_address: dict[str, tuple[ClientId, ProfilePolicy, Decisions]] = {}
         self._decisions: dict[int, Decisions] = {}
 
-    def decide(self, query: Query, address: str) -> tuple[ProfilePolicy, Decision]:
-        """The profile of the device asking ``query`` from ``address``, and the decision."""
+    def decide(self, query: Query, address: str) -> tuple[ClientId, ProfilePolicy, Decision]:
+        """The device asking ``query`` from ``address``, its profile, and the decision."""
         known = self._by_address.get(address)
         if known is None:
             known = self._identify(query, address)
-        profile, decisions = known
+        device, profile, decisions = known
         decision = decisions.get(query)
         if decision is None:
             decision = self.policy.decide(query.qname, query.qtype, profile)
             if len(decisions) >= _DECISION_LIMIT:
                 decisions.clear()
             decisions[query] = decision
-        return profile, decision
+        return device, profile, decision
 
-    def _identify(self, query: Query, address: str) -> tuple[ProfilePolicy, Decisions]:
+    def _identify(self, query: Query, address: str) -> tuple[ClientId, ProfilePolicy, Decisions]:
         forwarded = address in self.forwarders
         device = self.clients.identify(address, query.edns_options, forwarded)
         seen = self.seen
@@ -71,7 +71,7 @@ class ClientProfiles:
         decisions = self._decisions.get(profile.id)
         if decisions is None:
             decisions = self._decisions[profile.id] = {}
-        known = (profile, decisions)
+        known = (device, profile, decisions)
         if not forwarded:  # the router speaks for many devices: never memoised by address
             if len(self._by_address) >= _ADDRESS_LIMIT:
                 self._by_address.clear()

@@ -10,34 +10,40 @@ whenever the resolver's configuration or rules change.
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 _DEFAULT_LIMIT = 8192
 
+Note = TypeVar("Note")
 
-class RecentReplies:
+
+class RecentReplies(Generic[Note]):
+    """Replies by client and packet; each keeps a ``note`` (what the query log needs)."""
+
     __slots__ = ("_by_client", "_size", "_limit")
 
     def __init__(self, limit: int = _DEFAULT_LIMIT) -> None:
-        self._by_client: dict[str, dict[bytes, tuple[bytes, float]]] = {}
+        self._by_client: dict[str, dict[bytes, tuple[bytes, float, Note]]] = {}
         self._size = 0
         self._limit = limit
 
-    def get(self, client: str, packet_after_id: bytes, now: float) -> bytes | None:
-        """The reply after its ID, if one was kept and is still valid at ``now``."""
+    def get(self, client: str, packet_after_id: bytes, now: float) -> tuple[bytes, float, Note] | None:
+        """(reply after its ID, valid until, note), if kept and still valid at ``now``."""
         replies = self._by_client.get(client)
         if replies is None:
             return None
         kept = replies.get(packet_after_id)
         if kept is None or now >= kept[1]:
             return None
-        return kept[0]
+        return kept
 
-    def put(self, client: str, packet_after_id: bytes, reply_after_id: bytes, until: float) -> None:
+    def put(self, client: str, packet_after_id: bytes, reply_after_id: bytes, until: float, note: Note) -> None:
         if self._size >= self._limit:
             self.clear()  # bounded: start again rather than track ages
         replies = self._by_client.get(client)
         if replies is None:
             replies = self._by_client[client] = {}
-        replies[packet_after_id] = (reply_after_id, until)
+        replies[packet_after_id] = (reply_after_id, until, note)
         self._size += 1
 
     def clear(self) -> None:

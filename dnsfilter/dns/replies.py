@@ -7,6 +7,7 @@ lives, so a cache hit is served by patching bytes, never by parsing.
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 
 from dnsfilter.dns.wire import (
@@ -15,6 +16,8 @@ from dnsfilter.dns.wire import (
     MAX_NAME_WIRE,
     RCODE_MASK,
     RD,
+    TYPE_A,
+    TYPE_AAAA,
     TYPE_CNAME,
     TYPE_OPT,
     TYPE_SOA,
@@ -127,6 +130,30 @@ def scan_response(data: bytes) -> ResponseInfo:
     except (IndexError, struct.error):
         raise MalformedPacket("answer cut short or garbled") from None
     return info
+
+
+_ADDRESS_TYPES = {TYPE_A: 4, TYPE_AAAA: 16}
+
+
+def answer_summary(reply: bytes) -> tuple[int, str]:
+    """The RCODE and, for the query log, what the first answer record says:
+    an address, or the name a CNAME points to ("" when there is none)."""
+    if len(reply) < 12:
+        return 0, ""
+    rcode = reply[3] & RCODE_MASK
+    try:
+        if not struct.unpack_from(">H", reply, 6)[0]:
+            return rcode, ""
+        pos = skip_name(reply, question_end(reply))
+        rtype, _rclass, _ttl, rdlength = _RR_FIXED.unpack_from(reply, pos)
+        rdata = reply[pos + 10 : pos + 10 + rdlength]
+        if _ADDRESS_TYPES.get(rtype) == rdlength == len(rdata):
+            return rcode, str(ipaddress.ip_address(rdata))
+        if rtype == TYPE_CNAME:
+            return rcode, read_name(reply, pos + 10)
+        return rcode, f"type {rtype}"
+    except (IndexError, struct.error, ValueError):
+        return rcode, ""
 
 
 def without_opt(data: bytes, info: ResponseInfo) -> bytes:

@@ -28,12 +28,13 @@ import ipaddress
 import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from dnsfilter.dns import wire
 from dnsfilter.dns.cache import AnswerCache, CachedAnswer, answer_from_upstream
 from dnsfilter.dns.localzones import LocalZones
+from dnsfilter.dns.logbuffer import FROM_CACHE, FROM_FILTER, STALE, Answered, LogBuffer
 from dnsfilter.dns.profiles import ClientProfiles
 from dnsfilter.dns.recent import RecentReplies
 from dnsfilter.dns.rewrite import rewrite_response
@@ -68,7 +69,9 @@ _LOCAL_FORMS = {Action.LOCAL_NXDOMAIN: _NXDOMAIN, Action.LOCAL_NODATA: _NODATA}
 class Upstreams(Protocol):
     """What the resolver needs of an upstream pool (dnsfilter.dns.upstream)."""
 
-    async def resolve(self, question: bytes, do: bool = False, cd: bool = False) -> bytes: ...
+    async def exchange(self, question: bytes, do: bool = False, cd: bool = False) -> tuple[bytes, str]:
+        """The checked answer to ``question``, and the name of the server that gave it."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +145,13 @@ class Resolver:
         settings: AnswerSettings,
         clients: ClientTable | None = None,
         forwarders: frozenset[str] = frozenset(),
+        query_log: LogBuffer | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        self._recent = RecentReplies()
+        self._recent: RecentReplies[Answered] = RecentReplies()
+        # Where answered queries go for the query log; None: not logged.
+        self.query_log = query_log
         self._profiles = ClientProfiles(policy, clients or ClientTable.build({}, ()), forwarders)
         self._cache = cache
         self.upstreams = upstreams
@@ -241,7 +247,9 @@ class Resolver:
         if not tcp:
             recent = self._recent.get(client, data[2:], now)
             if recent is not None:
-                return data[:2] + recent
+                if self.query_log is not None:
+                    self.query_log.append((self.wall_clock(), recent[2]))
+                return data[:2] + recent[0]
         try:
             query = self._parser.parse(data)
         except wire.MalformedPacket as error:
@@ -258,42 +266,56 @@ class Resolver:
             return wire.build_reply(qid, query, settings.udp_size, query.error_rcode)
 
         profiles = self._profiles
-        profile, decision = profiles.decide(query, client)
+        device, profile, decision = profiles.decide(query, client)
         policy = profiles.policy
         action = decision.action
         if action is not _ALLOW:
             if action is _REWRITE:
-                return self._rewrite(qid, query, decision, policy, profile, tcp, now)
+                return self._rewrite(qid, query, device.key, decision, policy, profile, tcp, now)
             tail = self._canned_reply(query, action, profile)
+            reply = qid + tail
+            answered = (device.key, profile.id, query, decision, FROM_FILTER, 0, reply)
+            self._record(answered)
             if not tcp:
-                self._recent.put(client, data[2:], tail, now + 1.0)
-            return qid + tail
+                self._recent.put(client, data[2:], tail, now + 1.0, answered)
+            return reply
         if query.qtype == wire.TYPE_ANY:
             answer = wire.rfc8482_hinfo(_ANY_TTL)
-            return wire.build_reply(qid, query, settings.udp_size, answers=answer, ancount=1)
+            reply = wire.build_reply(qid, query, settings.udp_size, answers=answer, ancount=1)
+            self._record((device.key, profile.id, query, decision, FROM_FILTER, 0, reply))
+            return reply
         entry = self._cache.get(query.key, now)
         if entry is not None:
             if entry.chain and decision.reason is not Reason.ALLOW_LIST:
                 blocked = self._chain_block(entry, query, policy, profile)
                 if blocked is not None:
-                    return qid + self._canned_reply(query, blocked, profile)
+                    reply = qid + self._canned_reply(query, blocked.action, profile)
+                    self._record((device.key, profile.id, query, blocked, FROM_CACHE, 0, reply))
+                    return reply
             cap = settings.max_answer_ttl if profile.next_change is None else self._ttl_cap(policy, profile)
             reply = entry.render(qid, query, now, settings.udp_size, 0, cap)
-            if tcp:
-                return reply
-            if len(reply) > _SAFE_UDP_SIZE:
+            if len(reply) > _SAFE_UDP_SIZE and not tcp:
                 reply = self._fit(reply, query, tcp)
-            self._recent.put(client, data[2:], reply[2:], entry.next_change(now))
+            answered = (device.key, profile.id, query, decision, FROM_CACHE, 0, reply)
+            self._record(answered)
+            if not tcp:
+                self._recent.put(client, data[2:], reply[2:], entry.next_change(now), answered)
             return reply
         # Only answers from the router can be cached for local names, so
         # checking whether a name is local can wait until the cache misses.
         upstreams = self.upstreams
         if self.local_zones.covers(query.qname, query.qtype):
             if self.local_upstreams is None:
-                return wire.build_reply(qid, query, settings.udp_size, wire.NXDOMAIN)
+                reply = wire.build_reply(qid, query, settings.udp_size, wire.NXDOMAIN)
+                self._record((device.key, profile.id, query, decision, FROM_FILTER, 0, reply))
+                return reply
             upstreams = self.local_upstreams
-        pending = _Answer(query, decision, policy, profile)
+        pending = _Answer(query, device.key, decision, policy, profile, now)
         return self._forward(qid, pending, query.key, lambda: self._fetch(query, upstreams), tcp)
+
+    def _record(self, answered: Answered) -> None:
+        if self.query_log is not None:
+            self.query_log.append((self.wall_clock(), answered))
 
     def _canned_reply(self, query: wire.Query, action: Action, profile: ProfilePolicy) -> bytes:
         """Our own answer after its ID, for a block (in the profile's block mode)
@@ -326,13 +348,13 @@ class Resolver:
 
     def _chain_block(
         self, entry: CachedAnswer, query: wire.Query, policy: PolicySnapshot, profile: ProfilePolicy
-    ) -> Action | None:
-        """How to answer when a name the answer's CNAMEs lead to may not be
-        reached by this profile (a blocked site behind an allowed alias)."""
+    ) -> Decision | None:
+        """The decision that stops the answer when a name its CNAMEs lead to may
+        not be reached by this profile (a blocked site behind an allowed alias)."""
         for name in entry.chain:
-            action = policy.decide(name, query.qtype, profile).action
-            if action is not _ALLOW and action is not _REWRITE:
-                return action
+            decision = policy.decide(name, query.qtype, profile)
+            if decision.action is not _ALLOW and decision.action is not _REWRITE:
+                return decision
         return None
 
     def _ttl_cap(self, policy: PolicySnapshot, profile: ProfilePolicy) -> int:
@@ -347,6 +369,7 @@ class Resolver:
         self,
         qid: bytes,
         query: wire.Query,
+        device_key: str,
         decision: Decision,
         policy: PolicySnapshot,
         profile: ProfilePolicy,
@@ -360,9 +383,11 @@ class Resolver:
         entry = self._cache.get(key, now)
         if entry is not None:
             reply = entry.render(qid, query, now, self._settings.udp_size, 0, self._ttl_cap(policy, profile))
-            return self._fit(reply, query, tcp)
-        answer = _Answer(query, decision, policy, profile)
-        return self._forward(qid, answer, key, lambda: self._fetch_rewrite(query, target, key), tcp)
+            reply = self._fit(reply, query, tcp)
+            self._record((device_key, profile.id, query, decision, FROM_CACHE, 0, reply))
+            return reply
+        pending = _Answer(query, device_key, decision, policy, profile, now)
+        return self._forward(qid, pending, key, lambda: self._fetch_rewrite(query, target, key), tcp)
 
     def _fit(self, reply: bytes, query: wire.Query, tcp: bool) -> bytes:
         """Truncate a UDP reply the client cannot take (TC=1 sends it to TCP)."""
@@ -377,7 +402,21 @@ class Resolver:
         key: wire.AnswerKey,
         fetch: Callable[[], Coroutine[Any, Any, CachedAnswer]],
         tcp: bool,
-    ) -> bytes | None:
+    ) -> bytes:
+        reply = await self._wait_for_answer(qid, answer, key, fetch, tcp)
+        taken_us = int((self.clock() - answer.asked_at) * 1_000_000)
+        logged = answer.logged_decision
+        self._record((answer.device_key, answer.profile.id, answer.query, logged, answer.upstream, taken_us, reply))
+        return reply
+
+    async def _wait_for_answer(
+        self,
+        qid: bytes,
+        answer: _Answer,
+        key: wire.AnswerKey,
+        fetch: Callable[[], Coroutine[Any, Any, CachedAnswer]],
+        tcp: bool,
+    ) -> bytes:
         query = answer.query
         task = self._inflight.get(key)
         if task is None:
@@ -389,6 +428,7 @@ class Resolver:
             # shield: one client giving up must not cancel the others' answer.
             entry = await asyncio.shield(task)
             stale_ttl = 0
+            answer.upstream = entry.source
         except UpstreamError as error:
             self.stats.upstream_failures += 1
             stale = self._cache.get_stale(key, self.clock())
@@ -396,6 +436,7 @@ class Resolver:
                 return wire.build_reply(qid, query, settings.udp_size, wire.SERVFAIL)
             log.info("serving %s stale: %s", query.qname, error)
             entry, stale_ttl = stale, settings.stale_ttl
+            answer.upstream = STALE
         except wire.MalformedPacket:
             return wire.build_reply(qid, query, settings.udp_size, wire.SERVFAIL)
         # Decided with the policy in force when the query came in, so the
@@ -403,7 +444,8 @@ class Resolver:
         if entry.chain and answer.decision.action is _ALLOW and answer.decision.reason is not Reason.ALLOW_LIST:
             blocked = self._chain_block(entry, query, answer.policy, answer.profile)
             if blocked is not None:
-                return qid + self._canned_reply(query, blocked, answer.profile)
+                answer.logged_decision = blocked
+                return qid + self._canned_reply(query, blocked.action, answer.profile)
         cap = self._ttl_cap(answer.policy, answer.profile)
         return self._fit(entry.render(qid, query, self.clock(), settings.udp_size, stale_ttl, cap), query, tcp)
 
@@ -418,8 +460,9 @@ class Resolver:
         question = query.question
         # Ask in lower case so differently-cased clients share one answer.
         question = question[:-4].lower() + question[-4:]
-        response = await upstreams.resolve(question, do=query.do, cd=bool(query.flags & wire.CD))
+        response, server = await upstreams.exchange(question, do=query.do, cd=bool(query.flags & wire.CD))
         entry = answer_from_upstream(response, self.clock(), self._cache.limits)
+        entry.source = server
         self._cache.put(query.key, entry)
         return entry
 
@@ -427,8 +470,9 @@ class Resolver:
         """Resolve the safe-search host and file the CNAME answer under ``key``."""
         self.stats.forwarded += 1
         target_question = wire.encode_name(target) + query.question[-4:]
-        response = await self.upstreams.resolve(target_question)
+        response, server = await self.upstreams.exchange(target_question)
         entry = answer_from_upstream(rewrite_response(query.question, target, response), self.clock(), self._cache.limits)
+        entry.source = server
         self._cache.put(key, entry)
         return entry
 
@@ -439,11 +483,19 @@ class Resolver:
             await asyncio.wait(pending, timeout=timeout)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Answer:
-    """What a miss must remember across the upstream wait."""
+    """What a miss must remember across the upstream wait, and learns there."""
 
     query: wire.Query
+    device_key: str
     decision: Decision
     policy: PolicySnapshot
     profile: ProfilePolicy
+    asked_at: float  # the resolver's clock
+    upstream: str = ""  # the server that answered, or STALE
+    # What the log says was decided: a CNAME target's block when one stopped the answer.
+    logged_decision: Decision = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.logged_decision = self.decision

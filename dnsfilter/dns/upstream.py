@@ -151,11 +151,15 @@ class UpstreamPool:
 
         Raises UpstreamError when no upstream gave a usable answer in time.
         """
+        return (await self.exchange(question, do, cd))[0]
+
+    async def exchange(self, question: bytes, do: bool = False, cd: bool = False) -> tuple[bytes, str]:
+        """Like ``resolve``, with the name of the upstream that answered (for the query log)."""
         if self._closed:
             raise UpstreamError("the upstream pool is closed")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout * self.attempts
-        fallback: bytes | None = None
+        fallback: tuple[bytes, str] | None = None
         problems: list[str] = []
         for server in self._candidates():
             remaining = deadline - loop.time()
@@ -176,9 +180,9 @@ class UpstreamPool:
                 continue
             self._succeeded(server, (loop.time() - started) * 1000.0)
             if answer.rcode in _TRY_ANOTHER:
-                fallback = answer.data
+                fallback = (answer.data, server.name)
                 continue
-            return answer.data
+            return answer.data, server.name
         if fallback is not None:
             return fallback
         if not self._servers:

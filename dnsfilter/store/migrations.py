@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import Connection, insert, inspect, select, update
 
 from dnsfilter.errors import StoreError
+from dnsfilter.store.logmodels import Budget, HourlyCount, LogCounter, QueryLogRow, UsageMinute
 from dnsfilter.store.models import Base, PolicyVersion, Profile, SchemaVersion
 
 BASELINE_VERSION = 1
@@ -37,7 +38,14 @@ class Migration:
     upgrade: Callable[[Connection], None]
 
 
-MIGRATIONS: tuple[Migration, ...] = ()
+def _add_query_log(connection: Connection) -> None:
+    for model in (QueryLogRow, HourlyCount, UsageMinute, LogCounter, Budget):
+        model.__table__.create(connection)  # type: ignore[attr-defined]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(2, "query log, hourly counts, screen-time minutes and daily budgets", _add_query_log),
+)
 
 
 def latest_version(migrations: Sequence[Migration]) -> int:

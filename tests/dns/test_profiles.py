@@ -43,32 +43,33 @@ def table() -> ClientTable:
 def test_each_device_gets_its_profiles_decision(family: PolicySnapshot) -> None:
     profiles = ClientProfiles(family, table(), frozenset())
     games = query("games.example")
-    mia, decision = profiles.decide(games, "192.168.1.20")
+    _device, mia, decision = profiles.decide(games, "192.168.1.20")
     assert mia.name == "Mia" and decision.action is Action.BLOCK and decision.reason is Reason.CATEGORY
     # Known by MAC through the neighbour table, from another address: still Mia.
-    assert profiles.decide(games, "192.168.1.30")[1].action is Action.BLOCK
-    parent, decision = profiles.decide(games, "192.168.1.9")
+    assert profiles.decide(games, "192.168.1.30")[2].action is Action.BLOCK
+    device, parent, decision = profiles.decide(games, "192.168.1.9")
     assert parent.name == "Parents" and decision.action is Action.ALLOW
+    assert device.key == "ip:192.168.1.9"
 
 
 def test_the_same_query_from_two_profiles_is_decided_apart(family: PolicySnapshot) -> None:
     profiles = ClientProfiles(family, table(), frozenset())
     games = query("games.example")
     for _ in range(3):  # from the memo after the first round
-        assert profiles.decide(games, "192.168.1.20")[1].action is Action.BLOCK
-        assert profiles.decide(games, "192.168.1.9")[1].action is Action.ALLOW
+        assert profiles.decide(games, "192.168.1.20")[2].action is Action.BLOCK
+        assert profiles.decide(games, "192.168.1.9")[2].action is Action.ALLOW
 
 
 def test_mac_option_believed_only_from_a_forwarder(family: PolicySnapshot) -> None:
     games = query("games.example", mac=MIA_MAC)
     trusting = ClientProfiles(family, table(), frozenset({ROUTER}))
-    assert trusting.decide(games, ROUTER)[1].action is Action.BLOCK
+    assert trusting.decide(games, ROUTER)[2].action is Action.BLOCK
     # The router speaks for every device: the next device behind it is not Mia.
-    assert trusting.decide(query("games.example", mac="aa:bb:cc:dd:ee:99"), ROUTER)[1].action is Action.ALLOW
-    assert trusting.decide(games, ROUTER)[1].action is Action.BLOCK
+    assert trusting.decide(query("games.example", mac="aa:bb:cc:dd:ee:99"), ROUTER)[2].action is Action.ALLOW
+    assert trusting.decide(games, ROUTER)[2].action is Action.BLOCK
     # The same option from anyone but a forwarder is ignored: a child cannot claim another device's MAC.
-    assert ClientProfiles(family, table(), frozenset()).decide(games, ROUTER)[1].action is Action.ALLOW
-    assert trusting.decide(games, "192.168.1.9")[1].action is Action.ALLOW
+    assert ClientProfiles(family, table(), frozenset()).decide(games, ROUTER)[2].action is Action.ALLOW
+    assert trusting.decide(games, "192.168.1.9")[2].action is Action.ALLOW
 
 
 def test_devices_seen_are_handed_over_once_per_round(family: PolicySnapshot) -> None:
@@ -92,5 +93,7 @@ def test_unknown_devices_get_the_new_devices_profile(index: DomainIndex) -> None
         version=snap.version, built_at=snap.built_at, index=snap.index, profiles=snap.profiles,
         default_profile_id=1, device_profile=snap.device_profile, new_device_profile_id=2,
     )
-    profile_used, decision = ClientProfiles(chosen, table(), frozenset()).decide(query("games.example"), "10.0.0.5")
+    _device, profile_used, decision = ClientProfiles(chosen, table(), frozenset()).decide(
+        query("games.example"), "10.0.0.5"
+    )
     assert profile_used.name == "Strict" and decision.action is Action.BLOCK

@@ -12,19 +12,19 @@ from tests.running import FrozenClock, make_config, running_service
 
 
 def test_kept_per_client_until_the_given_time() -> None:
-    recent = RecentReplies()
-    recent.put("10.0.0.2", b"packet", b"reply", until=101.0)
-    assert recent.get("10.0.0.2", b"packet", 100.5) == b"reply"
+    recent: RecentReplies[str] = RecentReplies()
+    recent.put("10.0.0.2", b"packet", b"reply", until=101.0, note="logged as")
+    assert recent.get("10.0.0.2", b"packet", 100.5) == (b"reply", 101.0, "logged as")
     assert recent.get("10.0.0.2", b"packet", 101.0) is None
     assert recent.get("10.0.0.3", b"packet", 100.5) is None
     assert recent.get("10.0.0.2", b"other", 100.5) is None
 
 
 def test_bounded() -> None:
-    recent = RecentReplies(limit=10)
+    recent: RecentReplies[None] = RecentReplies(limit=10)
     for i in range(25):
-        recent.put("c", bytes([i]), b"r", until=1e9)
-    assert recent.get("c", bytes([24]), 0.0) == b"r"
+        recent.put("c", bytes([i]), b"r", until=1e9, note=None)
+    assert recent.get("c", bytes([24]), 0.0) == (b"r", 1e9, None)
     assert recent.get("c", bytes([0]), 0.0) is None
 
 

@@ -10,15 +10,19 @@ from sqlalchemy import Connection, inspect, text
 
 from dnsfilter.errors import StoreError
 from dnsfilter.store import Database, Migration, PolicyStore, open_database
-from dnsfilter.store.migrations import latest_version
+from dnsfilter.store.migrations import MIGRATIONS, latest_version
 from tests.store.conftest import NOW
 
 
+LATEST = latest_version(MIGRATIONS)
+LOG_TABLES = ("query_log", "hourly_counts", "usage_minutes", "log_counters", "budgets")
+
+
 def _add_device_os(connection: Connection) -> None:
-    """An example version 2: one new column and one new table."""
+    """An example next version: one new column and one new table."""
     connection.execute(text("ALTER TABLE devices ADD COLUMN os_hint VARCHAR(32)"))
     connection.execute(text("UPDATE devices SET os_hint = 'unknown'"))
-    connection.execute(text("CREATE TABLE budgets (profile_id INTEGER REFERENCES profiles(id), minutes INTEGER)"))
+    connection.execute(text("CREATE TABLE device_notes (profile_id INTEGER REFERENCES profiles(id), note TEXT)"))
 
 
 def _broken_step(connection: Connection) -> None:
@@ -26,7 +30,16 @@ def _broken_step(connection: Connection) -> None:
     raise RuntimeError("the step failed half way")
 
 
-V2 = (Migration(2, "devices remember their operating system; budgets", _add_device_os),)
+NEXT = (*MIGRATIONS, Migration(LATEST + 1, "devices remember their operating system; notes", _add_device_os))
+
+
+def _version_1_database(open_db: Callable[..., Database]) -> Database:
+    """A database as version 1 left it: no log tables."""
+    database = open_db(migrations=())
+    with database.writing() as session:
+        for table in LOG_TABLES:
+            session.execute(text(f"DROP TABLE {table}"))
+    return database
 
 
 def _schema_version(database: Database) -> int:
@@ -40,8 +53,20 @@ def _columns(database: Database, table: str) -> set[str]:
 
 
 def test_a_new_database_is_at_the_newest_version(database: Database) -> None:
-    assert _schema_version(database) == 1
+    assert _schema_version(database) == LATEST == 2
     assert latest_version(()) == 1
+    assert set(LOG_TABLES) <= set(inspect(database.engine).get_table_names())
+
+
+def test_upgrade_from_version_1_adds_the_log_tables(open_db: Callable[..., Database]) -> None:
+    old = PolicyStore(_version_1_database(open_db))
+    old.create_profile("Mia", now=NOW)
+    before = old.load_all(NOW)
+    old.database.close()
+    upgraded = open_db()
+    assert _schema_version(upgraded) == 2
+    assert set(LOG_TABLES) <= set(inspect(upgraded.engine).get_table_names())
+    assert PolicyStore(upgraded).load_all(NOW) == before
 
 
 def test_reopening_keeps_the_data(open_db: Callable[..., Database]) -> None:
@@ -51,7 +76,7 @@ def test_reopening_keeps_the_data(open_db: Callable[..., Database]) -> None:
     assert [p.name for p in again.list_profiles()] == ["Everyone", "Mia"]
 
 
-def test_upgrade_from_version_1_to_2_keeps_the_data(open_db: Callable[..., Database]) -> None:
+def test_upgrade_to_the_next_version_keeps_the_data(open_db: Callable[..., Database]) -> None:
     old = PolicyStore(open_db())
     mia = old.create_profile("Mia", now=NOW)
     old.record_seen("ip:10.0.0.2", ip="10.0.0.2", mac=None, name="<pc>", now=NOW)
@@ -59,30 +84,30 @@ def test_upgrade_from_version_1_to_2_keeps_the_data(open_db: Callable[..., Datab
     before = old.load_all(NOW)
     old.database.close()
 
-    upgraded = open_db(migrations=V2)
-    assert _schema_version(upgraded) == 2
+    upgraded = open_db(migrations=NEXT)
+    assert _schema_version(upgraded) == LATEST + 1
     assert "os_hint" in _columns(upgraded, "devices")
-    assert "budgets" in inspect(upgraded.engine).get_table_names()
+    assert "device_notes" in inspect(upgraded.engine).get_table_names()
     with upgraded.reading() as session:
         assert session.execute(text("SELECT os_hint FROM devices")).scalar_one() == "unknown"
     assert PolicyStore(upgraded).load_all(NOW) == before
     # Opening again runs nothing twice (the ALTER TABLE would fail).
-    assert _schema_version(open_db(migrations=V2)) == 2
+    assert _schema_version(open_db(migrations=NEXT)) == LATEST + 1
 
 
 def test_a_failed_step_leaves_the_database_as_it_was(open_db: Callable[..., Database]) -> None:
     PolicyStore(open_db()).create_profile("Mia", now=NOW)
     with pytest.raises(RuntimeError, match="half way"):
-        open_db(migrations=(Migration(2, "broken", _broken_step),))
+        open_db(migrations=(*MIGRATIONS, Migration(LATEST + 1, "broken", _broken_step)))
     database = open_db()
-    assert _schema_version(database) == 1
+    assert _schema_version(database) == LATEST
     assert "half_done" not in _columns(database, "devices")
     assert [p.name for p in PolicyStore(database).list_profiles()] == ["Everyone", "Mia"]
 
 
 def test_a_database_from_a_newer_dnsfilter_is_refused(open_db: Callable[..., Database]) -> None:
-    open_db(migrations=V2)
-    with pytest.raises(StoreError, match=r"newer dnsfilter \(schema version 2; .* up to version 1\)"):
+    open_db(migrations=NEXT)
+    with pytest.raises(StoreError, match=r"newer dnsfilter \(schema version 3; .* up to version 2\)"):
         open_db()
 
 
