@@ -352,8 +352,8 @@ class Resolver:
         """The decision that stops the answer when a name its CNAMEs lead to may
         not be reached by this profile (a blocked site behind an allowed alias)."""
         for name in entry.chain:
-            decision = policy.decide(name, query.qtype, profile)
-            if decision.action is not _ALLOW and decision.action is not _REWRITE:
+            decision = policy.decide_alias(name, query.qtype, profile)
+            if decision.action is not _ALLOW:
                 return decision
         return None
 

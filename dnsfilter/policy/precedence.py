@@ -28,6 +28,12 @@
 Pause and deny come before bedtime and tags only so that the log names the
 most direct reason; all four block. ``decide`` is pure and reads nothing but
 its arguments; ``PolicySnapshot`` memoises it per name.
+
+The names an allowed answer's CNAMEs lead to are decided with ``alias=True``:
+only what blocks a site wherever it is reached applies (bypass names, the
+deny list, blocked tags), not the pause or bedtime, which judge the name the
+device asked for. A homework site left open at bedtime stays reachable
+although its content comes from a CDN name the bedtime rule does not list.
 """
 
 from __future__ import annotations
@@ -98,11 +104,17 @@ class Check:
 
 
 def decide(
-    qname: str, qtype: int, profile: ProfilePolicy, index: DomainIndex, trace: list[Check] | None = None
+    qname: str,
+    qtype: int,
+    profile: ProfilePolicy,
+    index: DomainIndex,
+    trace: list[Check] | None = None,
+    alias: bool = False,
 ) -> Decision:
     """The Decision for ``qname``/``qtype`` under ``profile``; see the module docstring.
 
     With ``trace``, every step tried is appended to it (for ``explain``).
+    ``alias``: ``qname`` is the target of a CNAME in an allowed answer.
     """
     allowed = profile.allow.lookup(qname) if len(profile.allow) else None
     overruled = allowed is not None and profile.bypass_protection and _bypass_beats_allow(qname, qtype, allowed)
@@ -125,7 +137,7 @@ def decide(
 
     if trace is not None:
         trace.append(Check(STEPS[2], profile.paused is not None, (profile.paused and profile.paused.rule) or ""))
-    if profile.paused is not None:
+    if profile.paused is not None and not alias:
         return profile.paused
 
     denied = profile.deny.lookup(qname) if len(profile.deny) else None
@@ -135,7 +147,7 @@ def decide(
         return denied
 
     tags = index.tags(qname)
-    if profile.allow_only is not None and profile.bedtime is not None:
+    if profile.allow_only is not None and profile.bedtime is not None and not alias:
         open_name = profile.allow_only.lookup(qname)
         granted = tags & profile.granted
         if trace is not None:
@@ -152,6 +164,8 @@ def decide(
     if hit:
         return _tag_block(profile, hit)
 
+    if alias:
+        return ALLOW
     return _safe_search(qname, profile, trace) or ALLOW
 
 

@@ -87,6 +87,7 @@ class PolicySnapshot:
     problems: tuple[str, ...] = ()
     _by_device: dict[str, ProfilePolicy] = field(default_factory=dict, init=False, repr=False)
     _memo: dict[tuple[int, str, int], Decision] = field(default_factory=dict, init=False, repr=False)
+    _alias_memo: dict[tuple[int, str, int], Decision] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # One lookup per query instead of two: device key straight to its profile.
@@ -121,6 +122,18 @@ class PolicySnapshot:
             if len(self._memo) >= _MEMO_LIMIT:
                 self._memo.clear()
             self._memo[key] = decision
+        return decision
+
+    def decide_alias(self, qname: str, qtype: int, profile: ProfilePolicy) -> Decision:
+        """The decision for a name a CNAME in an allowed answer leads to (see
+        precedence.py: pause and bedtime judge only the name asked); memoised."""
+        key = (profile.id, qname, qtype)
+        decision = self._alias_memo.get(key)
+        if decision is None:
+            decision = decide(qname, qtype, profile, self.index, alias=True)
+            if len(self._alias_memo) >= _MEMO_LIMIT:
+                self._alias_memo.clear()
+            self._alias_memo[key] = decision
         return decision
 
     def explain(self, qname: str, qtype: int, profile: ProfilePolicy) -> Explanation:

@@ -431,3 +431,31 @@ def test_decide_speed_note(index: DomainIndex) -> None:
             snap.decide(name, 1, snap.profile_for(clients[n % 200]))
     cached = (time.perf_counter() - start) / (5 * len(names)) * 1e6
     print(f"\nsnapshot decide, 20 profiles, 200 devices: uncached {uncached:.2f} us, cached {cached:.2f} us per call")
+
+
+@pytest.mark.parametrize(
+    ("target", "blocked"),
+    [("cdn.example", False), ("adult.example", True), ("games.example", True), ("mask.icloud.com", True)],
+    ids=["untagged-cdn", "always-blocked-tag", "rule-blocked-tag", "bypass-name"],
+)
+def test_alias_targets_are_judged_by_what_blocks_a_site_anywhere(
+    index: DomainIndex, target: str, blocked: bool
+) -> None:
+    # Bedtime (everything but homework.example) and a pause are about the name asked;
+    # the names an allowed answer's CNAMEs lead to are judged only by tags, deny and bypass.
+    kid = profile(
+        blocked_tags=frozenset({"adult"}),
+        bypass_protection=True,
+        rules=(
+            rule(1, "daily", "00:00", "24:00", allow=["homework.example"]),
+            rule(2, "daily", "00:00", "24:00", tags=["games"]),
+        ),
+    )
+    snap = snapshot(index, kid)
+    policy = snap.profiles[kid.id]
+    assert snap.decide("cdn.example", 1, policy).blocked  # asked directly: bedtime blocks it
+    alias = snap.decide_alias(target, 1, policy)
+    assert alias.action is not Action.ALLOW if blocked else alias.action is Action.ALLOW
+    paused = profile(overrides=(override(9, "pause", None, NOON + timedelta(hours=1)),))
+    paused_snap = snapshot(index, paused)
+    assert paused_snap.decide_alias("cdn.example", 1, paused_snap.profiles[paused.id]).action is Action.ALLOW
