@@ -7,7 +7,7 @@ lives, so a cache hit is served by patching bytes, never by parsing.
 
 from __future__ import annotations
 
-import ipaddress
+import socket
 import struct
 
 from dnsfilter.dns.wire import (
@@ -132,7 +132,7 @@ def scan_response(data: bytes) -> ResponseInfo:
     return info
 
 
-_ADDRESS_TYPES = {TYPE_A: 4, TYPE_AAAA: 16}
+_ADDRESS_FAMILIES = {(TYPE_A, 4): socket.AF_INET, (TYPE_AAAA, 16): socket.AF_INET6}
 
 
 def answer_summary(reply: bytes) -> tuple[int, str]:
@@ -147,8 +147,9 @@ def answer_summary(reply: bytes) -> tuple[int, str]:
         pos = skip_name(reply, question_end(reply))
         rtype, _rclass, _ttl, rdlength = _RR_FIXED.unpack_from(reply, pos)
         rdata = reply[pos + 10 : pos + 10 + rdlength]
-        if _ADDRESS_TYPES.get(rtype) == rdlength == len(rdata):
-            return rcode, str(ipaddress.ip_address(rdata))
+        family = _ADDRESS_FAMILIES.get((rtype, len(rdata)))
+        if family is not None and rdlength == len(rdata):
+            return rcode, socket.inet_ntop(family, rdata)
         if rtype == TYPE_CNAME:
             return rcode, read_name(reply, pos + 10)
         return rcode, f"type {rtype}"

@@ -19,7 +19,13 @@ _ROW_ID = BigInteger().with_variant(Integer, "sqlite")
 
 
 class QueryLogRow(Base):
-    """One answered query."""
+    """One answered query, or the same query repeated by one device within a second.
+
+    Devices ask the same name again and again (every app, every tab); the
+    repeats the filter answered with the very same reply within the second
+    are one row with ``repeats`` > 1, so the log stays readable and the SD
+    card is spared, while counts stay exact.
+    """
 
     __tablename__ = "query_log"
     __table_args__ = (
@@ -44,6 +50,7 @@ class QueryLogRow(Base):
     response_us: Mapped[int] = mapped_column(Integer, default=0)
     rcode: Mapped[int] = mapped_column(Integer, default=0)
     answer: Mapped[str] = mapped_column(ExactText, default="")  # first address or alias, for the parent to read
+    repeats: Mapped[int] = mapped_column(Integer, default=1)  # queries this row stands for (at_ms: the first)
 
 
 class HourlyCount(Base):

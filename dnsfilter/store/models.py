@@ -7,7 +7,7 @@ gets plain frozen values from ``dnsfilter.store.records``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import (
     JSON,
@@ -52,6 +52,17 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+@overload
+def exact_text(value: str) -> str: ...
+@overload
+def exact_text(value: None) -> None: ...
+def exact_text(value: str | None) -> str | None:
+    """``value`` as an ExactText column stores it (for writes that bypass the ORM)."""
+    if value is None or ("\\" not in value and "\x00" not in value):
+        return value
+    return value.replace("\\", "\\\\").replace("\x00", "\\0")
+
+
 class ExactText(TypeDecorator[str]):
     """Text returned exactly as given, NUL characters included.
 
@@ -63,9 +74,7 @@ class ExactText(TypeDecorator[str]):
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        return value.replace("\\", "\\\\").replace("\x00", "\\0")
+        return exact_text(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
         if value is None:
