@@ -1,4 +1,4 @@
-"""The family policy database: profiles, devices, rules, overrides, settings.
+"""The family policy database: profiles, devices, rules, overrides, budgets, settings.
 
 ``open_database(url)`` opens (and creates or upgrades) SQLite or PostgreSQL;
 ``PolicyStore(database)`` reads and changes the policy and hands out plain
@@ -7,10 +7,13 @@ frozen records. Both block: async code calls them through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
+from dnsfilter.store.budgets import MAX_BUDGET_MINUTES, local_day
 from dnsfilter.store.database import ConflictError, Database, open_database
 from dnsfilter.store.migrations import MIGRATIONS, Migration
 from dnsfilter.store.policystore import PolicyStore
 from dnsfilter.store.records import (
+    BudgetData,
+    BudgetUse,
     DeviceData,
     DeviceSeen,
     OverrideData,
@@ -21,7 +24,10 @@ from dnsfilter.store.records import (
 from dnsfilter.store.validation import NotFoundError, PolicyInputError
 
 __all__ = [
+    "MAX_BUDGET_MINUTES",
     "MIGRATIONS",
+    "BudgetData",
+    "BudgetUse",
     "ConflictError",
     "Database",
     "DeviceData",
@@ -34,5 +40,6 @@ __all__ = [
     "PolicyStore",
     "ProfileData",
     "RuleData",
+    "local_day",
     "open_database",
 ]

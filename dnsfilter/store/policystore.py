@@ -24,6 +24,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from dnsfilter.store import validation as check
+from dnsfilter.store.budgets import BudgetMethods
 from dnsfilter.store.database import Database
 from dnsfilter.store.devices import DeviceMethods
 from dnsfilter.store.models import (
@@ -56,7 +57,7 @@ RULE_ACTIONS = ("block_tags", "allow_only")
 OVERRIDE_KINDS = ("pause", "grant", "allow_name")
 
 
-class PolicyStore(DeviceMethods, OverrideMethods):
+class PolicyStore(DeviceMethods, OverrideMethods, BudgetMethods):
     """Reads and changes the family policy in ``database``."""
 
     def __init__(self, database: Database) -> None:
@@ -69,10 +70,11 @@ class PolicyStore(DeviceMethods, OverrideMethods):
         with self.database.reading() as session:
             return current_version(session)
 
-    def load_all(self, now: datetime) -> PolicyData:
-        """Everything a snapshot needs, read at one moment; overrides expired at ``now`` are left out."""
+    def load_all(self, now: datetime, usage_day: int | None = None) -> PolicyData:
+        """Everything a snapshot needs, read at one moment; overrides expired at ``now`` are left out.
+        With ``usage_day`` (YYYYMMDD), the minutes used that day by each budgeted tag."""
         with self.database.reading() as session:
-            return load_policy(session, now)
+            return load_policy(session, now, usage_day)
 
     # -- profiles ------------------------------------------------------------
 

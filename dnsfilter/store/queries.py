@@ -12,6 +12,7 @@ from sqlalchemy import CursorResult, Result, func, select, update
 from sqlalchemy.orm import Session
 
 from dnsfilter.store.database import NOTIFY_CHANNEL
+from dnsfilter.store.logmodels import Budget, UsageMinute
 from dnsfilter.store.models import (
     Base,
     Device,
@@ -25,6 +26,7 @@ from dnsfilter.store.models import (
 )
 from dnsfilter.store.records import (
     NEW_DEVICES_PROFILE,
+    BudgetData,
     DeviceData,
     OverrideData,
     PolicyData,
@@ -77,7 +79,7 @@ def new_devices_profile_id(session: Session) -> int:
 
 
 def profiles_with_details(session: Session, now: datetime | None) -> tuple[ProfileData, ...]:
-    """Every profile with tags, names and rules; with overrides active at ``now`` when given."""
+    """Every profile with tags, names, rules and budgets; with overrides active at ``now`` when given."""
     tags: dict[int, set[str]] = defaultdict(set)
     for profile_id, tag in session.execute(select(ProfileTag.profile_id, ProfileTag.tag)):
         tags[profile_id].add(tag)
@@ -92,6 +94,9 @@ def profiles_with_details(session: Session, now: datetime | None) -> tuple[Profi
         active = select(Override).where(Override.expires_at > now).order_by(Override.expires_at, Override.id)
         for item in session.scalars(active):
             overrides[item.profile_id].append(override_data(item))
+    budgets: dict[int, list[BudgetData]] = defaultdict(list)
+    for budget in session.scalars(select(Budget).order_by(Budget.tag, Budget.id)):
+        budgets[budget.profile_id].append(budget_data(budget))
     return tuple(
         profile_data(
             profile,
@@ -100,19 +105,39 @@ def profiles_with_details(session: Session, now: datetime | None) -> tuple[Profi
             denied_names=frozenset(names[profile.id, "deny"]),
             rules=tuple(rules[profile.id]),
             overrides=tuple(overrides[profile.id]),
+            budgets=tuple(budgets[profile.id]),
         )
         for profile in session.scalars(select(Profile).order_by(Profile.id))
     )
 
 
-def load_policy(session: Session, now: datetime) -> PolicyData:
+def load_policy(session: Session, now: datetime, usage_day: int | None = None) -> PolicyData:
     settings = {setting.key: json.loads(setting.value) for setting in session.scalars(select(Setting))}
     return PolicyData(
         version=current_version(session),
         profiles=profiles_with_details(session, now),
         devices=tuple(device_data(device) for device in session.scalars(select(Device).order_by(Device.id))),
         settings=MappingProxyType(settings),
+        usage_day=usage_day,
+        used_minutes=MappingProxyType({} if usage_day is None else budgeted_minutes(session, usage_day)),
     )
+
+
+def budgeted_minutes(session: Session, day: int) -> dict[tuple[int, str], int]:
+    """Distinct minutes used on ``day`` per (profile id, tag), for the tags that have a budget."""
+    budgeted = select(Budget.profile_id, Budget.tag).distinct().subquery()
+    # Joined on the whole key prefix (profile, tag, day): each budget is an index range, not a scan.
+    query = (
+        select(budgeted.c.profile_id, budgeted.c.tag, func.count())
+        .join(
+            UsageMinute,
+            (UsageMinute.profile_id == budgeted.c.profile_id)
+            & (UsageMinute.tag == budgeted.c.tag)
+            & (UsageMinute.day == day),
+        )
+        .group_by(budgeted.c.profile_id, budgeted.c.tag)
+    )
+    return {(profile_id, tag): count for profile_id, tag, count in session.execute(query)}
 
 
 def profile_data(
@@ -123,6 +148,7 @@ def profile_data(
     denied_names: frozenset[str] = frozenset(),
     rules: tuple[RuleData, ...] = (),
     overrides: tuple[OverrideData, ...] = (),
+    budgets: tuple[BudgetData, ...] = (),
 ) -> ProfileData:
     return ProfileData(
         id=profile.id,
@@ -137,6 +163,7 @@ def profile_data(
         denied_names=denied_names,
         rules=rules,
         overrides=overrides,
+        budgets=budgets,
     )
 
 
@@ -164,6 +191,12 @@ def override_data(item: Override) -> OverrideData:
         created_by=item.created_by,
         created_at=item.created_at,
         note=item.note,
+    )
+
+
+def budget_data(budget: Budget) -> BudgetData:
+    return BudgetData(
+        id=budget.id, profile_id=budget.profile_id, tag=budget.tag, minutes=budget.minutes, days=budget.days
     )
 
 

@@ -45,6 +45,43 @@ class OverrideData:
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetData:
+    """Minutes a day a profile may use a category or service (see ``dnsfilter.store.budgets``)."""
+
+    id: int
+    profile_id: int
+    tag: str  # category id ("games") or service tag ("service:roblox")
+    minutes: int  # 1..1440 on each day it applies
+    days: str  # as the parent wrote it, like rules' days: "mon-fri", "daily"
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetUse:
+    """A budget on one day: whether it applies, and how much of it is used.
+
+    ``used`` is None when that day's minutes were not read (nothing is known
+    about them, so the budget blocks nothing).
+    """
+
+    budget: BudgetData
+    day: int  # YYYYMMDD in the family's zone
+    applies: bool  # the day is one of the budget's days
+    used: int | None  # distinct minutes the profile used the tag that day
+
+    @property
+    def remaining(self) -> int | None:
+        """Minutes left that day; None when the budget does not limit that day or the use is unknown."""
+        if not self.applies or self.used is None:
+            return None
+        return max(0, self.budget.minutes - self.used)
+
+    @property
+    def spent(self) -> bool:
+        """True when the day's minutes are used up: the tag is blocked until the day ends."""
+        return self.remaining == 0
+
+
+@dataclass(frozen=True, slots=True)
 class ProfileData:
     id: int
     name: str
@@ -58,6 +95,7 @@ class ProfileData:
     denied_names: frozenset[str] = frozenset()
     rules: tuple[RuleData, ...] = ()
     overrides: tuple[OverrideData, ...] = ()  # only those active at the time asked
+    budgets: tuple[BudgetData, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +129,10 @@ class PolicyData:
     profiles: tuple[ProfileData, ...]
     devices: tuple[DeviceData, ...]
     settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # Screen time of ``usage_day`` (YYYYMMDD in the family's zone; None: not
+    # read): distinct minutes per (profile id, tag), for tags with a budget.
+    usage_day: int | None = None
+    used_minutes: Mapping[tuple[int, str], int] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def default_profile(self) -> ProfileData:

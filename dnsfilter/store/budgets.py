@@ -1,0 +1,170 @@
+"""Daily screen-time budgets: "60 minutes of games a day".
+
+Part of ``PolicyStore`` (mixed in). A budget gives one profile a number of
+minutes a day for one category or service (a tag, as blocked tags are
+written), on the days it names (written like rules' days: "mon-fri",
+"sat,sun", "daily"). The policy snapshot blocks the tag for that profile once
+the day's minutes are used (``Reason.BUDGET``), until the day ends; a grant
+of the tag ("+30 minutes") lifts it for as long as the grant runs.
+
+How screen time is counted
+    The query-log writer notes, for every answer that let a device reach a
+    site, the minute of the family's wall clock in which one of the profile's
+    devices asked for a name of the tag (``usage_minutes``: profile, tag,
+    day, minute). A minute counts once, however many names, devices or
+    filters sharing the database saw it: used minutes are distinct minutes.
+    A day is a calendar day in the family's time zone, from midnight to
+    midnight.
+
+What parents should know (the same in plain words)
+    A minute counts as "used" when any device of the child looked up a name
+    of that category or service during it. Apps look names up while they are
+    open and often while running in the background, so the count is close
+    to time spent, not exact: an app left open counts, a game that keeps
+    running on names it already looked up may count less. The block starts
+    within a minute or two of the last minute being used (the filter checks
+    each minute, and devices may keep an answer for up to a minute). Minutes
+    start again from zero at midnight. On the night clocks go back, the
+    repeated hour counts once.
+
+Every change bumps the policy version, like any other policy change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, select
+
+from dnsfilter.policy.schedule import parse_days
+from dnsfilter.store import validation as check
+from dnsfilter.store.database import Database
+from dnsfilter.store.logmodels import Budget, UsageMinute
+from dnsfilter.store.models import Profile
+from dnsfilter.store.queries import budget_data, bump_version, find
+from dnsfilter.store.records import BudgetData, BudgetUse, ProfileData
+from dnsfilter.store.validation import NotFoundError, PolicyInputError
+
+MAX_BUDGET_MINUTES = 24 * 60
+
+__all__ = ["MAX_BUDGET_MINUTES", "BudgetMethods", "local_day", "use_on"]
+
+
+def local_day(moment: datetime, zone: ZoneInfo) -> int:
+    """The day (YYYYMMDD) ``moment`` falls on in the family's ``zone``, as screen time is filed."""
+    local = moment.astimezone(zone)
+    return local.year * 10000 + local.month * 100 + local.day
+
+
+def use_on(budget: BudgetData, day: int, used: int | None) -> BudgetUse:
+    """``budget`` on ``day`` with ``used`` minutes (None: not read).
+
+    ValueError when the budget's days cannot be read.
+    """
+    return BudgetUse(budget, day, _date_of(day).weekday() in parse_days(budget.days), used)
+
+
+def _date_of(day: int) -> date:
+    return date(day // 10000, day // 100 % 100, day % 100)
+
+
+class BudgetMethods:
+    database: Database
+
+    def set_budget(self, profile_id: int, tag: str, minutes: int, days: str = "daily") -> BudgetData:
+        """Allow ``minutes`` a day of ``tag`` (``games``, ``service:roblox``) on ``days``;
+        replaces the profile's budget for that tag, keeping its number."""
+        tag, minutes, days = _checked(tag, minutes, days)
+        with self.database.writing() as session:
+            find(session, Profile, profile_id, "profile")
+            # The profile's row locked (PostgreSQL): two filters setting the same budget make one row.
+            session.execute(select(Profile.id).where(Profile.id == profile_id).with_for_update())
+            same = select(Budget).where(Budget.profile_id == profile_id, Budget.tag == tag).order_by(Budget.id)
+            found = list(session.scalars(same))
+            for duplicate in found[1:]:
+                session.delete(duplicate)
+            if found:
+                budget = found[0]
+                budget.minutes, budget.days = minutes, days
+            else:
+                budget = Budget(profile_id=profile_id, tag=tag, minutes=minutes, days=days)
+                session.add(budget)
+            session.flush()
+            bump_version(session, self.database.is_postgresql)
+            return budget_data(budget)
+
+    def remove_budget(self, budget_id: int) -> None:
+        with self.database.writing() as session:
+            session.delete(find(session, Budget, budget_id, "budget"))
+            bump_version(session, self.database.is_postgresql)
+
+    def list_budgets(self, profile_id: int | None = None) -> tuple[BudgetData, ...]:
+        """Budgets by profile, then tag."""
+        with self.database.reading() as session:
+            query = select(Budget).order_by(Budget.profile_id, Budget.tag, Budget.id)
+            if profile_id is not None:
+                find(session, Profile, profile_id, "profile")
+                query = query.where(Budget.profile_id == profile_id)
+            return tuple(budget_data(budget) for budget in session.scalars(query))
+
+    def minutes_used(self, profile_id: int, day: int) -> dict[str, int]:
+        """Distinct minutes the profile used each tag on ``day`` (YYYYMMDD, see ``local_day``)."""
+        _checked_day(day)
+        with self.database.reading() as session:
+            find(session, Profile, profile_id, "profile")
+            query = (
+                select(UsageMinute.tag, func.count())
+                .where(UsageMinute.profile_id == profile_id, UsageMinute.day == day)
+                .group_by(UsageMinute.tag)
+                .order_by(UsageMinute.tag)
+            )
+            return {tag: count for tag, count in session.execute(query)}
+
+    def budget_use(self, profile_id: int, day: int) -> tuple[BudgetUse, ...]:
+        """Each budget of the profile on ``day``: whether it applies, minutes used and left."""
+        used = self.minutes_used(profile_id, day)
+        return tuple(use_on(budget, day, used.get(budget.tag, 0)) for budget in self.list_budgets(profile_id))
+
+    def restore_budgets(self, profiles: Sequence[ProfileData]) -> int:
+        """Replace every budget with those ``profiles`` carry, each profile found by
+        its name (``dnsfilter policy import``, after ``replace_policy``). Returns how many."""
+        wanted = [(profile.name, _checked(b.tag, b.minutes, b.days)) for profile in profiles for b in profile.budgets]
+        keys = [(name.casefold(), tag) for name, (tag, _, _) in wanted]
+        if len(set(keys)) < len(keys):
+            raise PolicyInputError("A profile has two budgets for the same category or service; keep one.")
+        with self.database.writing() as session:
+            ids = {name.casefold(): number for number, name in session.execute(select(Profile.id, Profile.name))}
+            missing = sorted({name for name, _ in wanted if name.casefold() not in ids})
+            if missing:
+                raise NotFoundError(f'There is no profile called "{missing[0]}"; import the profiles first.')
+            session.execute(delete(Budget))
+            session.add_all(
+                Budget(profile_id=ids[name.casefold()], tag=tag, minutes=minutes, days=days)
+                for name, (tag, minutes, days) in wanted
+            )
+            bump_version(session, self.database.is_postgresql)
+        return len(wanted)
+
+
+def _checked(tag: str, minutes: int, days: str) -> tuple[str, int, str]:
+    tag = check.tag(tag)
+    if tag.startswith("rule:"):
+        raise PolicyInputError(f'"{tag}" is not a category or service; a budget limits one such as games.')
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= MAX_BUDGET_MINUTES:
+        raise PolicyInputError(
+            f"{minutes} is not a number of minutes a day; give a whole number from 1 to {MAX_BUDGET_MINUTES}."
+        )
+    try:
+        parse_days(days)
+    except ValueError as error:
+        raise PolicyInputError(str(error)) from error
+    return tag, minutes, check.days(days)
+
+
+def _checked_day(day: int) -> None:
+    try:
+        _date_of(day)
+    except (TypeError, ValueError):
+        raise PolicyInputError(f"{day} is not a day; write it as YYYYMMDD, such as 20260311.") from None
