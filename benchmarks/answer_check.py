@@ -62,9 +62,28 @@ def describe(reply: ProbeReply | None) -> str:
 
 
 def check_answers(
-    port: int, expectations: Sequence[Expectation], deadline_seconds: float
+    port: int,
+    expectations: Sequence[Expectation],
+    deadline_seconds: float,
+    *,
+    source: str | None = None,
+    edns_options: bytes | None = None,
 ) -> list[CheckResult]:
-    """Ask every name (once more after a timeout) until done or ``deadline_seconds`` pass."""
+    """Ask every name (once more after a timeout) until done or ``deadline_seconds`` pass.
+
+    ``source`` and ``edns_options`` say who asks (see ``dns_probe.query_udp``).
+    """
+
+    def ask(name: str) -> ProbeReply | None:
+        return query_udp(
+            HOST,
+            port,
+            name,
+            QUERY_TIMEOUT_SECONDS,
+            source=source,
+            edns_options=edns_options,
+        )
+
     deadline = time.monotonic() + deadline_seconds
     results = []
     for expectation in expectations:
@@ -73,9 +92,9 @@ def check_answers(
         for name in expectation.names:
             if time.monotonic() >= deadline:
                 break
-            reply = query_udp(HOST, port, name, QUERY_TIMEOUT_SECONDS)
+            reply = ask(name)
             if reply is None:
-                reply = query_udp(HOST, port, name, QUERY_TIMEOUT_SECONDS)
+                reply = ask(name)
             asked += 1
             if matches(expectation.answer, reply):
                 passed += 1

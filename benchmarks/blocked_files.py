@@ -14,8 +14,8 @@ import random
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench_servers import REPO_ROOT
@@ -41,6 +41,7 @@ class NameSamples:
     check_listed: list[str]
     check_subdomains: list[str]
     check_allowed: list[str]  # allowed names no listed name covers
+    unlisted: list[str] = field(default_factory=list)  # every such name, in file order
 
 
 def covered(name: str, listed: set[str]) -> bool:
@@ -77,6 +78,7 @@ def sample_names(
         check_listed=pick.sample(listed, checks),
         check_subdomains=[SUBDOMAIN_PREFIX + n for n in pick.sample(listed, checks)],
         check_allowed=pick.sample(allowed, checks),
+        unlisted=allowed,
     )
 
 
@@ -152,27 +154,50 @@ categories:
         expected_entries: {entries}
 """
 
+# More categories (``more_categories``), each with a small list of its own.
+_MORE_CATEGORY = """\
+  - id: {category}
+    kind: optional
+    title: {{en: "Benchmark {category}", vi: "Danh sách đo {category}"}}
+    description: {{en: "Names only the benchmark lists.", vi: "Các tên chỉ dùng khi đo."}}
+    sources:
+      - id: bench-{category}
+        provider: bench
+        format: domains
+        match: subdomains
+        url: https://example.org/{category}.txt
+        snapshot: lists/{category}.txt
+        expected_entries: {entries}
+"""
+
 
 def write_ours_catalog(
-    directory: Path, list_path: Path, expected_entries: int
+    directory: Path,
+    list_path: Path,
+    expected_entries: int,
+    more_categories: Mapping[str, Sequence[str]] | None = None,
 ) -> OursCatalog:
     """A catalog folder whose one category blocks ``list_path`` (copied in) and its subdomains.
 
     A copy rather than a link: the benchmark later appends a name to it.
+    ``more_categories`` (id -> names) adds categories of kind ``optional``
+    (not blocked unless asked for), each with its names as its one source.
     """
     snapshot = "blocked" + "".join(list_path.suffixes)
     (directory / "lists").mkdir(parents=True)
     list_file = directory / "lists" / snapshot
     shutil.copyfile(list_path, list_file)
     (directory / "LICENSE.txt").write_text("Benchmark data; not redistributed.\n")
-    (directory / "catalog.yaml").write_text(
-        _CATALOG.format(
-            category=CATEGORY_ID,
-            source=SOURCE_ID,
-            snapshot=snapshot,
-            entries=expected_entries,
-        )
+    catalog = _CATALOG.format(
+        category=CATEGORY_ID,
+        source=SOURCE_ID,
+        snapshot=snapshot,
+        entries=expected_entries,
     )
+    for category, names in (more_categories or {}).items():
+        write_lines(directory / "lists" / f"{category}.txt", names)
+        catalog += _MORE_CATEGORY.format(category=category, entries=len(names))
+    (directory / "catalog.yaml").write_text(catalog)
     config_file = directory.parent / "ours-config.yaml"
     config_file.write_text("lists:\n  auto_update: false\n")
     return OursCatalog(directory, list_file, config_file)

@@ -12,7 +12,9 @@ import struct
 from dataclasses import dataclass
 
 TYPE_A = 1
+TYPE_OPT = 41
 CLASS_IN = 1
+EDNS_UDP_SIZE = 1232
 _HEADER = struct.Struct(">HHHHHH")
 _RECORD = struct.Struct(">HHIH")  # type, class, TTL, data length
 _FLAG_QR = 0x8000
@@ -37,15 +39,28 @@ class ProbeReply:
     addresses: tuple[str, ...] = ()  # of the A records in the answer section
 
 
-def build_query(name: str, query_id: int, qtype: int = TYPE_A) -> bytes:
-    """A recursive query for ``name`` (which must be plain ASCII)."""
+def edns_option(code: int, value: bytes) -> bytes:
+    """One EDNS option as it goes in an OPT record: code, length, value."""
+    return struct.pack(">HH", code, len(value)) + value
+
+
+def build_query(
+    name: str, query_id: int, qtype: int = TYPE_A, edns_options: bytes | None = None
+) -> bytes:
+    """A recursive query for ``name`` (which must be plain ASCII).
+
+    With ``edns_options`` (made by ``edns_option``; ``b""`` for none) the
+    query carries an OPT record holding them, as a router adding the device's
+    MAC does; without, it has no OPT record.
+    """
     labels = [label for label in name.rstrip(".").encode("ascii").split(b".") if label]
     qname = b"".join(bytes([len(label)]) + label for label in labels) + b"\x00"
-    return (
-        _HEADER.pack(query_id, _FLAG_RD, 1, 0, 0, 0)
-        + qname
-        + struct.pack(">HH", qtype, CLASS_IN)
-    )
+    question = qname + struct.pack(">HH", qtype, CLASS_IN)
+    if edns_options is None:
+        return _HEADER.pack(query_id, _FLAG_RD, 1, 0, 0, 0) + question
+    opt = b"\x00" + _RECORD.pack(TYPE_OPT, EDNS_UDP_SIZE, 0, len(edns_options))
+    header = _HEADER.pack(query_id, _FLAG_RD, 1, 0, 0, 1)
+    return header + question + opt + edns_options
 
 
 def read_reply(wire: bytes, query_id: int) -> ProbeReply | None:
@@ -92,13 +107,28 @@ def _skip_name(wire: bytes, offset: int) -> int:
             return offset
 
 
-def query_udp(host: str, port: int, name: str, timeout: float) -> ProbeReply | None:
-    """Ask once over UDP; None on timeout, refusal or a reply that does not match."""
+def query_udp(
+    host: str,
+    port: int,
+    name: str,
+    timeout: float,
+    *,
+    source: str | None = None,
+    edns_options: bytes | None = None,
+) -> ProbeReply | None:
+    """Ask once over UDP; None on timeout, refusal or a reply that does not match.
+
+    ``source``: the local address to send from (another 127.0.0.x is another
+    device to the server); ``edns_options``: as for ``build_query``.
+    """
     query_id = random.randrange(1 << 16)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(timeout)
         try:
-            sock.sendto(build_query(name, query_id), (host, port))
+            if source is not None:
+                sock.bind((source, 0))
+            query = build_query(name, query_id, edns_options=edns_options)
+            sock.sendto(query, (host, port))
             wire, _ = sock.recvfrom(65535)
         except OSError:  # includes timeouts and ICMP port unreachable
             return None

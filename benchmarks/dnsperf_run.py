@@ -5,6 +5,7 @@ from __future__ import annotations
 import resource
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,8 +43,13 @@ def dnsperf_command(
     passes: int | None = None,
     queries_per_connection: int | None = None,
     cpu: int | None = None,
+    extra: Sequence[str] = (),
 ) -> list[str]:
-    """The dnsperf argv; ``duration`` None with ``passes`` set reads the file that many times."""
+    """The dnsperf argv; ``duration`` None with ``passes`` set reads the file that many times.
+
+    ``extra`` options go last: ``-a 127.0.0.9`` to send from another local
+    address, ``-E 65001:<hex>`` to add an EDNS option to every query.
+    """
     command = [
         "dnsperf",
         "-s",
@@ -66,6 +72,7 @@ def dnsperf_command(
         command.append("-v")
     if transport == "tcp" and queries_per_connection is not None:
         command += ["-O", f"num-queries-per-conn={queries_per_connection}"]
+    command += extra
     return pinned(command, cpu)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench_servers import ManagedProcess
@@ -51,9 +52,17 @@ def choose_pinning() -> Pinning:
 
 
 def warm_up(
-    server: ManagedProcess, port: int, files: RunFiles, pinning: Pinning
+    server: ManagedProcess,
+    port: int,
+    files: RunFiles,
+    pinning: Pinning,
+    *,
+    dnsperf_options: Sequence[str] = (),
 ) -> None:
-    """Ask every name once over UDP so each answer is cached; say what came back."""
+    """Ask every name once over UDP so each answer is cached; say what came back.
+
+    ``dnsperf_options`` are added to dnsperf's command line (see ``measure``).
+    """
     for attempt in (1, 2):
         command = dnsperf_command(
             port,
@@ -64,6 +73,7 @@ def warm_up(
             clients=1,
             outstanding=20,
             cpu=pinning.load_cpu,
+            extra=dnsperf_options,
         )
         output_path = files.results_dir / f"{server.name}-warmup-{attempt}.txt"
         run = run_dnsperf(command, output_path, None, time_limit(60))
@@ -93,8 +103,15 @@ def measure(
     *,
     duration: int,
     tcp_queries_per_connection: int | None,
+    dnsperf_options: Sequence[str] = (),
+    output_name: str | None = None,
 ) -> Measurement:
-    """One dnsperf run against ``server`` with its CPU and memory around it."""
+    """One dnsperf run against ``server`` with its CPU and memory around it.
+
+    ``dnsperf_options`` are added to dnsperf's command line (another source
+    address, an EDNS option); its output goes to ``<output_name>.txt`` in the
+    results directory, by default ``<server>-<load>.txt``.
+    """
     command = dnsperf_command(
         port,
         load.transport,
@@ -104,8 +121,10 @@ def measure(
         per_query_lines=load.rate is not None,
         queries_per_connection=tcp_queries_per_connection,
         cpu=pinning.load_cpu,
+        extra=dnsperf_options,
     )
-    output_path = files.results_dir / f"{server.name}-{load.slug}.txt"
+    name = output_name or f"{server.name}-{load.slug}"
+    output_path = files.results_dir / f"{name}.txt"
     try:
         started = time.monotonic()
         foreign_before = foreign_cpu_seconds(os.getpid())

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping
+from pathlib import Path
 
 SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin"
 APT_TIMEOUT_SECONDS = 600
@@ -69,3 +70,29 @@ def tool_version(command: list[str]) -> str:
         return "?"
     found = re.search(r"[Vv]ersion\s+(\S+)", output)
     return found.group(1) if found else "?"
+
+
+def source_state(repository: Path, folder: str) -> str:
+    """``code: <commit>``, and the files under ``folder`` changed since (or "?").
+
+    Said next to the figures: the code measured may not be the commit.
+    """
+
+    def git(*arguments: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(repository), *arguments],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD").strip() or "?"
+        status = git("status", "--short", "--", folder).splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return "code: ?"
+    changed = [line[3:] for line in status if line.strip()]
+    if not changed:
+        return f"code: {commit}"
+    return f"code: {commit}, uncommitted changes in {', '.join(changed)}"
