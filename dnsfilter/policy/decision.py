@@ -30,6 +30,7 @@ class Reason(enum.StrEnum):
     PAUSED = "paused"  # the parent paused this profile's internet
     SCHEDULE = "schedule"  # a screen-time rule in force now
     SAFE_SEARCH = "safe_search"  # a search engine sent to its filtered host
+    BUDGET = "budget"  # the day's minutes for this category or service are used up
 
 
 @dataclass(frozen=True, slots=True)

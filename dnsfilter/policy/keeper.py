@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from dnsfilter.policy.clients import ClientId
 from dnsfilter.policy.index import DomainIndex
 from dnsfilter.policy.snapshot import PolicySnapshot, build_snapshot
+from dnsfilter.store.budgets import local_day
 from dnsfilter.store.database import ChangeListener
 from dnsfilter.store.policystore import PolicyStore
 from dnsfilter.store.records import PolicyData
@@ -64,7 +65,8 @@ class PolicyKeeper:
         """Read the whole policy now and build its snapshot on the index in
         use when the read is done (the lists may be swapped meanwhile)."""
         now = self._now()
-        self._data = await asyncio.to_thread(self.store.load_all, now)
+        # With today's screen time (the family's calendar day), which budgets are judged by.
+        self._data = await asyncio.to_thread(self.store.load_all, now, local_day(now, self.zone))
         return self._build(self._data, current_index(), now)
 
     def rebuild(self, index: DomainIndex) -> PolicySnapshot:

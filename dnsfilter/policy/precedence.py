@@ -20,8 +20,14 @@
    "whatever blocks it", bedtime included.
 6. Tags: the name's categories/services AND the tags blocked now -> BLOCK.
    ``CATEGORY``/``SERVICE`` (category = the id, without "service:") when the
-   profile always blocks a matching tag; ``SCHEDULE`` when only a rule in force
-   does (category = the full tag, rule = that rule).
+   profile always blocks a matching tag; ``BUDGET`` when the tag's daily
+   budget is spent (category = the id without "service:", rule =
+   "budget:<id>"); ``SCHEDULE`` when only a rule in force does (category =
+   the full tag, rule = that rule). A tag both spent and scheduled is blamed
+   on the budget, which lasts until midnight.
+   A grant of a tag lifts every block of that tag, a spent budget included:
+   "+30 minutes of games" is a grant of "games" for 30 minutes. The minutes
+   used during the grant still count, so the budget stays spent after it.
 7. Safe search -> REWRITE to the engine's filtered host (``SAFE_SEARCH``).
 8. Otherwise ALLOW.
 
@@ -46,6 +52,7 @@ from dnsfilter.policy.decision import ALLOW, Action, Decision, Reason
 from dnsfilter.policy.domains import DomainMap
 from dnsfilter.policy.index import DomainIndex
 from dnsfilter.policy.safesearch import SafeSearchLevel, safe_search_target
+from dnsfilter.store.records import BudgetUse
 
 __all__ = ["STEPS", "Check", "ProfilePolicy", "decide"]
 
@@ -77,7 +84,7 @@ class ProfilePolicy:
 
     id: int
     name: str
-    blocked: int  # every tag blocked now: always-blocked plus rules in force, minus grants
+    blocked: int  # every tag blocked now: always-blocked, spent budgets and rules in force, minus grants
     always_blocked: int  # the part of ``blocked`` that does not depend on a rule
     granted: int  # tags lifted by an active grant
     tag_blocks: Mapping[int, Decision]  # bit number -> the block blamed on that tag
@@ -92,6 +99,7 @@ class ProfilePolicy:
     next_change: float | None  # POSIX seconds; None when nothing is scheduled
     active_rules: tuple[int, ...] = ()  # ids of the rules in force (for explaining)
     active_overrides: tuple[int, ...] = ()  # ids of the overrides in force
+    budgets: tuple[BudgetUse, ...] = ()  # the profile's budgets on the day of the snapshot (for explaining)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,16 @@ The order in which a query is decided (allow list, bypass protection, pause,
 deny list, bedtime, blocked tags, safe search) is documented in
 ``dnsfilter/policy/precedence.py``.
 
+Daily budgets ("60 minutes of games a day", ``dnsfilter/store/budgets.py``)
+are judged here against the minutes the store read for ``data.usage_day``:
+a budget that applies on today's local weekday and whose used minutes have
+reached its minutes blocks its tag for the profile, like a blocked tag,
+until the day resets at local midnight (which is therefore always one of the
+profile's next changes). Minutes read for another day than today's tell
+nothing about today, so then no budget is spent. The keeper reads the
+minutes each minute, so a budget running out takes effect within a minute of
+the query log storing the last one.
+
 Everything here is pure: ``now`` comes in as an argument, nothing reads the
 clock or does I/O. A rule the schedule module cannot read (the store checks
 only the shape of its days) is left out and reported in ``problems``; a
@@ -27,7 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
@@ -39,7 +49,8 @@ from dnsfilter.policy.precedence import Check, ProfilePolicy, decide
 from dnsfilter.policy.safesearch import SafeSearchLevel
 from dnsfilter.policy.schedule import Window, active_windows, next_change, parse_window
 from dnsfilter.policy.tags import SERVICE_PREFIX, mask_of
-from dnsfilter.store.records import NEW_DEVICES_PROFILE, OverrideData, PolicyData, ProfileData, RuleData
+from dnsfilter.store.budgets import local_day, use_on
+from dnsfilter.store.records import NEW_DEVICES_PROFILE, BudgetUse, OverrideData, PolicyData, ProfileData, RuleData
 
 __all__ = ["Explanation", "PolicySnapshot", "build_snapshot", "configured_snapshot", "empty_snapshot"]
 
@@ -167,7 +178,10 @@ def build_snapshot(
     problems: list[str] = []
     config_deny = tuple(deny)
     profiles = {
-        profile.id: _profile_policy(profile, index, zone, now, problems, config_deny) for profile in data.profiles
+        profile.id: _profile_policy(
+            profile, index, zone, now, problems, config_deny, _budget_uses(profile, data, zone, now, problems)
+        )
+        for profile in data.profiles
     }
     devices = {device.key: device.profile_id for device in data.devices if device.profile_id in profiles}
     chosen = data.settings.get(NEW_DEVICES_PROFILE)
@@ -190,6 +204,7 @@ def _profile_policy(
     now: datetime,
     problems: list[str],
     config_deny: tuple[str, ...],
+    budgets: tuple[BudgetUse, ...],
 ) -> ProfilePolicy:
     moment = now.timestamp()
     overrides = [item for item in profile.overrides if _epoch(item.expires_at) > moment]
@@ -204,12 +219,20 @@ def _profile_policy(
 
     always = mask_of(index.tag_names, profile.blocked_tags) & ~granted
     tag_blocks = {bit: _category_block(index.tag_names[bit]) for bit in _bits(always)}
+    spent = 0
+    for use in budgets:
+        if not use.spent:
+            continue
+        budget_mask = mask_of(index.tag_names, (use.budget.tag,)) & ~granted
+        for bit in _bits(budget_mask & ~always & ~spent):
+            tag_blocks[bit] = _budget_block(use)
+        spent |= budget_mask
     scheduled = 0
     for rule in in_force:
         if rule.action != "block_tags":
             continue
         rule_mask = mask_of(index.tag_names, rule.tags) & ~granted
-        for bit in _bits(rule_mask & ~always & ~scheduled):
+        for bit in _bits(rule_mask & ~always & ~spent & ~scheduled):
             tag_blocks[bit] = Decision(
                 Action.BLOCK, Reason.SCHEDULE, category=index.tag_names[bit], rule=f"rule:{rule.id}"
             )
@@ -225,7 +248,7 @@ def _profile_policy(
     return ProfilePolicy(
         id=profile.id,
         name=profile.name,
-        blocked=always | scheduled,
+        blocked=always | spent | scheduled,
         always_blocked=always,
         granted=granted,
         tag_blocks=MappingProxyType(tag_blocks),
@@ -237,10 +260,26 @@ def _profile_policy(
         safe_search=SafeSearchLevel(profile.safe_search),
         bypass_protection=profile.bypass_protection,
         block_mode=profile.block_mode,
-        next_change=_next_change(windows, overrides, now, zone),
+        next_change=_next_change(windows, overrides, now, zone, day_resets=bool(budgets)),
         active_rules=tuple(rule.id for rule in in_force),
         active_overrides=tuple(item.id for item in overrides),
+        budgets=budgets,
     )
+
+
+def _budget_uses(
+    profile: ProfileData, data: PolicyData, zone: ZoneInfo, now: datetime, problems: list[str]
+) -> tuple[BudgetUse, ...]:
+    """The profile's budgets today, with the minutes used when they were read for today."""
+    today = local_day(now, zone)
+    uses: list[BudgetUse] = []
+    for budget in profile.budgets:
+        used = data.used_minutes.get((profile.id, budget.tag), 0) if data.usage_day == today else None
+        try:
+            uses.append(use_on(budget, today, used))
+        except ValueError as error:
+            problems.append(f"profile {profile.name!r}, budget {budget.id}: {error} The budget is left out.")
+    return tuple(uses)
 
 
 def _readable_rules(profile: ProfileData, problems: list[str]) -> list[tuple[RuleData, Window]]:
@@ -281,13 +320,29 @@ def _deny_entries(names: Iterable[str], config_deny: Iterable[str]) -> list[tupl
 
 
 def _next_change(
-    windows: list[Window], overrides: list[OverrideData], now: datetime, zone: ZoneInfo
+    windows: list[Window], overrides: list[OverrideData], now: datetime, zone: ZoneInfo, *, day_resets: bool
 ) -> float | None:
     changes = [_epoch(item.expires_at) for item in overrides]
     window_change = next_change(windows, now, zone)
     if window_change is not None:
         changes.append(window_change.timestamp())
+    if day_resets:
+        changes.append(_next_midnight(now, zone))
     return min(changes, default=None)
+
+
+def _next_midnight(now: datetime, zone: ZoneInfo) -> float:
+    """When the family's next day starts: budgets count from zero again."""
+    tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+    # A midnight that a clock change skips (zones that change at 00:00) gives
+    # the moment the clocks jump, which is when the new day starts.
+    return datetime.combine(tomorrow, time(0), tzinfo=zone).timestamp()
+
+
+def _budget_block(use: BudgetUse) -> Decision:
+    tag = use.budget.tag
+    category = tag[len(SERVICE_PREFIX) :] if tag.startswith(SERVICE_PREFIX) else tag
+    return Decision(Action.BLOCK, Reason.BUDGET, category=category, rule=f"budget:{use.budget.id}")
 
 
 def _category_block(tag: str) -> Decision:

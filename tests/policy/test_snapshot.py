@@ -17,6 +17,8 @@ from dnsfilter.policy.index import DomainIndex, IndexBuilder
 from dnsfilter.policy.precedence import STEPS
 from dnsfilter.policy.snapshot import PolicySnapshot, build_snapshot
 from dnsfilter.store.records import (
+    BudgetData,
+    BudgetUse,
     DeviceData,
     OverrideData,
     PolicyData,
@@ -459,3 +461,110 @@ def test_alias_targets_are_judged_by_what_blocks_a_site_anywhere(
     paused = profile(overrides=(override(9, "pause", None, NOON + timedelta(hours=1)),))
     paused_snap = snapshot(index, paused)
     assert paused_snap.decide_alias("cdn.example", 1, paused_snap.profiles[paused.id]).action is Action.ALLOW
+
+
+# --- daily budgets -----------------------------------------------------------------
+
+GAMES_BUDGET = BudgetData(50, 1, "games", 60, "mon-fri")
+TIKTOK_BUDGET = BudgetData(51, 1, "service:tiktok", 30, "daily")
+VIDEO_BUDGET = BudgetData(52, 1, "video", 45, "daily")
+WEDNESDAY = 20260311  # NOON's day in Berlin
+
+
+SATURDAY_NOON = berlin("2026-03-14 12:00")
+GRANT = override(60, "grant", "games", LATER)
+BUDGET_BLOCK = block(Reason.BUDGET, category="games", rule="budget:50")
+
+# changes to the profile, minutes used (profile 1 unless said), now, day the minutes were read for, name, decision
+BUDGET_CASES: dict[str, tuple[dict[str, Any], dict[tuple[int, str], int], datetime, int | None, str, Decision]] = {
+    "not yet spent": ({}, {(1, "games"): 59}, NOON, WEDNESDAY, "games.example", ALLOW),
+    "exactly spent": ({}, {(1, "games"): 60}, NOON, WEDNESDAY, "games.example", BUDGET_BLOCK),
+    "more than spent": ({}, {(1, "games"): 75}, NOON, WEDNESDAY, "www.games.example", BUDGET_BLOCK),
+    "spent on a day the budget does not apply": ({}, {(1, "games"): 90}, SATURDAY_NOON, 20260314, "games.example", ALLOW),
+    "minutes read for yesterday": ({}, {(1, "games"): 90}, NOON, 20260310, "games.example", ALLOW),
+    "minutes not read": ({}, {}, NOON, None, "games.example", ALLOW),
+    "another profile's minutes": ({}, {(2, "games"): 90}, NOON, WEDNESDAY, "games.example", ALLOW),
+    "another tag's minutes": ({}, {(1, "social"): 90}, NOON, WEDNESDAY, "games.example", ALLOW),
+    "spent: other tags stay open": ({}, {(1, "games"): 60}, NOON, WEDNESDAY, "social.example", ALLOW),
+    "grant lifts a spent budget": ({"overrides": (GRANT,)}, {(1, "games"): 60}, NOON, WEDNESDAY, "games.example", ALLOW),
+    "grant ended": ({"overrides": (GRANT,)}, {(1, "games"): 60}, LATER, WEDNESDAY, "games.example", BUDGET_BLOCK),
+    "grant of another tag": ({"overrides": (override(61, "grant", "social", LATER),)}, {(1, "games"): 60}, NOON, WEDNESDAY, "games.example", BUDGET_BLOCK),
+    "service budget names the service": ({"budgets": (TIKTOK_BUDGET,)}, {(1, "service:tiktok"): 30}, NOON, WEDNESDAY, "tiktok.example", block(Reason.BUDGET, category="tiktok", rule="budget:51")),
+    "a name with two tags": ({"budgets": (VIDEO_BUDGET,)}, {(1, "video"): 45}, NOON, WEDNESDAY, "youtube.example", block(Reason.BUDGET, category="video", rule="budget:52")),
+    "always blocked keeps its reason": ({"blocked_tags": frozenset({"games"})}, {(1, "games"): 60}, NOON, WEDNESDAY, "games.example", block(Reason.CATEGORY, category="games")),
+    "spent and scheduled: the budget is blamed": ({"rules": (rule(8, "daily", "11:00", "13:00", tags=("games",)),)}, {(1, "games"): 60}, NOON, WEDNESDAY, "games.example", BUDGET_BLOCK),
+    "not spent, scheduled: the rule blocks": ({"rules": (rule(8, "daily", "11:00", "13:00", tags=("games",)),)}, {(1, "games"): 10}, NOON, WEDNESDAY, "games.example", block(Reason.SCHEDULE, category="games", rule="rule:8")),
+    "deny list comes first": ({"denied_names": frozenset({"games.example"})}, {(1, "games"): 60}, NOON, WEDNESDAY, "games.example", block(Reason.DENY_LIST, list_id="deny", rule="games.example")),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("changes", "used", "now", "usage_day", "name", "expected"), BUDGET_CASES.values(), ids=BUDGET_CASES.keys()
+)
+def test_budget(
+    index: DomainIndex,
+    changes: dict[str, Any],
+    used: dict[tuple[int, str], int],
+    now: datetime,
+    usage_day: int | None,
+    name: str,
+    expected: Decision,
+) -> None:
+    kid = profile(**{"budgets": (GAMES_BUDGET,), **changes})
+    data = PolicyData(version=7, profiles=(kid,), devices=(), usage_day=usage_day, used_minutes=used)
+    snap = build_snapshot(data, index, BERLIN, now)
+    assert snap.decide(name, 1, snap.profiles[1]) == expected
+
+
+def test_a_spent_budget_blocks_cname_targets_too(index: DomainIndex) -> None:
+    kid = profile(budgets=(GAMES_BUDGET,))
+    data = PolicyData(version=7, profiles=(kid,), devices=(), usage_day=WEDNESDAY, used_minutes={(1, "games"): 60})
+    snap = build_snapshot(data, index, BERLIN, NOON)
+    assert snap.decide_alias("cdn.games.example", 1, snap.profiles[1]) == BUDGET_BLOCK
+
+
+def test_the_profile_keeps_its_budgets_of_the_day_for_explaining(index: DomainIndex) -> None:
+    kid = profile(budgets=(GAMES_BUDGET, VIDEO_BUDGET))
+    used = {(1, "games"): 45, (1, "video"): 50}
+    data = PolicyData(version=7, profiles=(kid,), devices=(), usage_day=WEDNESDAY, used_minutes=used)
+    uses = build_snapshot(data, index, BERLIN, NOON).profiles[1].budgets
+    assert uses == (BudgetUse(GAMES_BUDGET, WEDNESDAY, True, 45), BudgetUse(VIDEO_BUDGET, WEDNESDAY, True, 50))
+    assert [(use.remaining, use.spent) for use in uses] == [(15, False), (0, True)]
+    saturday_data = replace(data, usage_day=20260314, used_minutes={(1, "video"): 5})
+    saturday = build_snapshot(saturday_data, index, BERLIN, SATURDAY_NOON).profiles[1].budgets
+    assert [(use.applies, use.used, use.remaining) for use in saturday] == [(False, 0, None), (True, 5, 40)]
+
+
+def test_a_budget_with_unreadable_days_is_left_out(index: DomainIndex) -> None:
+    kid = profile(budgets=(replace(GAMES_BUDGET, days="mon-fry"),))
+    data = PolicyData(version=7, profiles=(kid,), devices=(), usage_day=WEDNESDAY, used_minutes={(1, "games"): 90})
+    snap = build_snapshot(data, index, BERLIN, NOON)
+    assert snap.decide("games.example", 1, snap.profiles[1]) is ALLOW
+    assert len(snap.problems) == 1 and "budget 50" in snap.problems[0]
+
+
+BUDGET_NEXT_CHANGE = {
+    "local midnight": ((), NOON, berlin("2026-03-12 00:00")),
+    "a window starts before midnight": ((SCHOOL_NIGHT,), NOON, berlin("2026-03-11 20:30")),
+    "after the window started: midnight": ((SCHOOL_NIGHT,), berlin("2026-03-11 21:00"), berlin("2026-03-12 00:00")),
+    "saturday, budget not applying: still midnight": ((), SATURDAY_NOON, berlin("2026-03-15 00:00")),
+    # Sunday 2026-03-29 has 23 hours in Berlin: from 01:00 (CET) midnight is 22 hours away.
+    "DST spring day": ((), berlin("2026-03-29 01:00"), datetime(2026, 3, 29, 22, 0, tzinfo=UTC)),
+    # Sunday 2026-10-25 has 25 hours: from 00:30 (CEST) midnight is 24.5 hours away.
+    "DST autumn day": ((), berlin("2026-10-25 00:30"), datetime(2026, 10, 25, 23, 0, tzinfo=UTC)),
+}
+
+
+@pytest.mark.parametrize(("rules", "now", "expected"), BUDGET_NEXT_CHANGE.values(), ids=BUDGET_NEXT_CHANGE.keys())
+def test_a_budget_makes_local_midnight_a_change(
+    index: DomainIndex, rules: tuple[RuleData, ...], now: datetime, expected: datetime
+) -> None:
+    snap = snapshot(index, profile(rules=rules, budgets=(GAMES_BUDGET,)), now=now)
+    assert snap.default_profile.next_change == expected.timestamp()
+
+
+def test_midnight_across_dst_in_hours(index: DomainIndex) -> None:
+    spring, autumn = berlin("2026-03-29 01:00"), berlin("2026-10-25 00:30")
+    for now, hours in ((spring, 22), (autumn, 24.5)):
+        snap = snapshot(index, profile(budgets=(GAMES_BUDGET,)), now=now)
+        assert snap.ttl_cap(snap.default_profile, now.timestamp()) == hours * 3600
