@@ -38,6 +38,9 @@ _COMMENTS: Final = {
 #   rules: weekly times. days like mon-fri, sun-thu or sat,sun; start and end as
 #   HH:MM (an end before the start runs past midnight). block_tags blocks the
 #   tags listed; allow_only blocks everything but the names in allow.
+#   budgets: minutes a day a category or service may be used (1 to 1440), on the
+#   days given (written like the rules' days; daily if left out). Once they are
+#   used up it is blocked until midnight; a grant override gives extra time.
 """,
     "new_devices_profile": "# The profile devices seen for the first time are put in; null: the default.\n",
     "devices": """\
@@ -127,6 +130,10 @@ def _profile_entry(profile: ProfileData) -> dict[str, object]:
                 "enabled": rule.enabled,
             }
             for rule in profile.rules
+        ],
+        "budgets": [
+            {"tag": budget.tag, "minutes": budget.minutes, "days": budget.days}
+            for budget in sorted(profile.budgets, key=lambda budget: budget.tag)
         ],
     }
 

@@ -1,11 +1,16 @@
 """The family policy as one YAML file: ``dnsfilter policy export`` and ``import``.
 
-``export_policy`` writes profiles, devices, running overrides and settings as
-commented YAML in a fixed order (profiles by name, devices by key), so that a
-copy kept in git shows only real changes. ``import_policy`` checks the whole
-file with the configuration machinery (``configschema``): every problem is
-reported at once with its dotted path and line, and nothing is written unless
-all of it is valid. It then replaces the whole policy in one transaction.
+``export_policy`` writes profiles (with their daily budgets), devices, running
+overrides and settings as commented YAML in a fixed order (profiles by name,
+devices by key), so that a copy kept in git shows only real changes.
+``import_policy`` checks the whole file with the configuration machinery
+(``configschema``): every problem is reported at once with its dotted path
+and line, and nothing is written unless all of it is valid. It then replaces
+the whole policy in one transaction, and the budgets in a second one right
+after (``replace_policy`` does not write budgets yet). Screen time used
+today is not in the file; it is filed by profile number, and an import
+numbers the profiles anew, so until midnight a budget may count from zero
+(or, on SQLite, count the minutes of the profile that had its number).
 
 Overrides are written with their end time (UTC). An import restores those
 still running at the time of the import and leaves out, and counts, those that
@@ -30,7 +35,7 @@ from dnsfilter.policy.catalog import Catalog
 from dnsfilter.store.policyexport import export_policy
 from dnsfilter.store.policyschema import FORMAT, DeviceEntry, parse_policy
 from dnsfilter.store.policystore import PolicyStore
-from dnsfilter.store.records import DeviceData, OverrideData, ProfileData, RuleData
+from dnsfilter.store.records import BudgetData, DeviceData, OverrideData, ProfileData, RuleData
 
 __all__ = ["FORMAT", "ImportSummary", "export_policy", "import_policy", "read_policy_file", "write_policy_file"]
 
@@ -45,9 +50,12 @@ class ImportSummary:
     rules: int
     overrides: int  # restored: still running at the time of the import
     expired_overrides: int  # in the file, but already over: left out
+    budgets: int = 0
 
     def __str__(self) -> str:
         counts = f"{_count(self.profiles, 'profile')}, {_count(self.devices, 'device')}, {_count(self.rules, 'rule')}"
+        if self.budgets:
+            counts += f", {_count(self.budgets, 'budget')}"
         summary = f"{counts} imported"
         if self.overrides:
             summary += f"; {_count(self.overrides, 'override')} restored"
@@ -96,15 +104,18 @@ def import_policy(store: PolicyStore, text: str, *, catalog: Catalog, now: datet
                 for rule in profile.rules
             ),
             overrides=tuple(overrides[number]),
+            budgets=tuple(BudgetData(0, number, item.tag, item.minutes, item.days) for item in profile.budgets),
         )
         for number, profile in enumerate(policy.profiles, 1)
     ]
     devices = [_device_data(device, ids[device.profile.casefold()], now) for device in policy.devices]
     chosen = None if policy.new_devices_profile is None else ids[policy.new_devices_profile.casefold()]
     store.replace_policy(profiles, devices, dict(policy.settings), new_devices_profile=chosen, now=now)
+    # The old budgets went with the old profiles; the file's are checked already.
+    budgets = store.restore_budgets(profiles) if any(profile.budgets for profile in profiles) else 0
     rules = sum(len(profile.rules) for profile in profiles)
     expired = len(policy.overrides) - len(running)
-    return ImportSummary(len(profiles), len(devices), rules, len(running), expired)
+    return ImportSummary(len(profiles), len(devices), rules, len(running), expired, budgets)
 
 
 def _device_data(device: DeviceEntry, profile_id: int, now: datetime) -> DeviceData:

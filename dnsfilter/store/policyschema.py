@@ -2,8 +2,9 @@
 
 Built on the configuration machinery (``configschema``): every problem in the
 file is reported at once with its dotted path and line; names of categories
-and services are checked against the catalog, profile names referred to by
-devices and overrides against the file's own profiles.
+and services (blocked, in rules, budgets and grants) are checked against the
+catalog, profile names referred to by devices and overrides against the
+file's own profiles.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dnsfilter.configschema import (
     choice,
     describe,
     from_text,
+    integer,
     join,
     line_of,
     optional,
@@ -44,6 +46,7 @@ from dnsfilter.policy.catalog import Catalog
 from dnsfilter.policy.schedule import parse_days, parse_time
 from dnsfilter.policy.tags import SERVICE_PREFIX, service_tag
 from dnsfilter.store import validation as check
+from dnsfilter.store.budgets import MAX_BUDGET_MINUTES
 from dnsfilter.store.policystore import (
     BLOCK_MODES,
     OVERRIDE_KINDS,
@@ -266,6 +269,9 @@ def _check_rule(rule: _RuleEntry) -> Iterator[tuple[str, str]]:
 def _check_profile(profile: _ProfileEntry) -> Iterator[tuple[str, str]]:
     for name in sorted(set(profile.allow) & set(profile.deny)):
         yield "deny", f'"{name}" is in allow too; keep it in one of the two'
+    tags = [budget.tag for budget in profile.budgets]
+    for tag in sorted({tag for tag in tags if tags.count(tag) > 1}):
+        yield "budgets", f'"{tag}" has two budgets; keep one of them'
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +286,13 @@ class _RuleEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class _BudgetEntry:
+    tag: str = required(_tag)
+    minutes: int = required(integer(1, MAX_BUDGET_MINUTES))
+    days: str = setting("daily", from_text(_days))
+
+
+@dataclass(frozen=True, slots=True)
 class _ProfileEntry:
     name: str = required(_profile_name)
     default: bool = setting(False, _default)
@@ -290,6 +303,7 @@ class _ProfileEntry:
     allow: tuple[str, ...] = setting((), sequence(_DOMAIN))
     deny: tuple[str, ...] = setting((), sequence(_DOMAIN))
     rules: tuple[_RuleEntry, ...] = setting((), sequence(section(_RuleEntry, check=_check_rule)))
+    budgets: tuple[_BudgetEntry, ...] = setting((), sequence(section(_BudgetEntry)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,7 @@ def fresh_store(database_url: str, tmp_path: Path) -> Iterator[PolicyStore]:
 
 
 def fill(store: PolicyStore) -> None:
-    """A family: Vietnamese names, rules of both kinds, hostile device names, overrides, settings."""
+    """A family: Vietnamese names, rules of both kinds, budgets, hostile device names, overrides, settings."""
     everyone = store.list_profiles()[0]
     store.rename_profile(everyone.id, "Cả nhà")
     store.add_blocked_tags(everyone.id, ["malware", "phishing"])
@@ -62,7 +62,10 @@ def fill(store: PolicyStore) -> None:
     store.add_rule(tuyet.id, days="sun-thu", start="20:30", end="07:00", action="allow_only", allow=["school.example.org"])
     store.add_rule(tuyet.id, days="mon-fri", start="07:30", end="16:00", action="block_tags", tags=["games", "service:youtube"])
     store.add_rule(tuyet.id, days="weekends", start="10:00", end="10:00", action="block_tags", tags=["social"], enabled=False)
+    store.set_budget(tuyet.id, "service:youtube", 30, "sat,sun")
+    store.set_budget(tuyet.id, "games", 60, "t2-t6")
     bao = store.create_profile("Bảo <b>", now=NOW, bypass_protection=False)
+    store.set_budget(bao.id, "social", 45)
     for number, name in enumerate(HOSTILE_NAMES):
         seen = store.record_seen(f"mac:02:00:00:00:00:{number:02x}", ip=f"192.168.1.{number + 10}", mac=None, name=name, now=NOW)
         store.assign_device(seen.device_id, tuyet.id if number % 2 else bao.id)
@@ -118,7 +121,7 @@ def test_round_trip_into_an_empty_database(store: PolicyStore, fresh_store: Poli
     fill(store)
     exported = export_policy(store, NOW)
     summary = import_policy(fresh_store, exported, catalog=catalog, now=NOW, source="family.yaml")
-    assert summary == ImportSummary(profiles=3, devices=8, rules=3, overrides=2, expired_overrides=0)
+    assert summary == ImportSummary(profiles=3, devices=8, rules=3, overrides=2, expired_overrides=0, budgets=3)
     assert export_policy(fresh_store, NOW) == exported
     # Importing it again over the same policy changes nothing either.
     import_policy(fresh_store, exported, catalog=catalog, now=NOW, source="family.yaml")
@@ -147,6 +150,13 @@ def test_export_reads_back_as_the_policy(store: PolicyStore) -> None:
         "enabled": True,
     }
     assert [r["enabled"] for r in tuyet["rules"]] == [True, True, False]
+    assert tuyet["budgets"] == [
+        {"tag": "games", "minutes": 60, "days": "t2-t6"},
+        {"tag": "service:youtube", "minutes": 30, "days": "sat,sun"},
+    ]
+    assert data["profiles"][0]["budgets"] == [{"tag": "social", "minutes": 45, "days": "daily"}]
+    assert data["profiles"][1]["budgets"] == []
+    assert "#   budgets: minutes a day a category or service may be used" in exported
     assert data["new_devices_profile"] == "Bảo <b>"
     devices = {device["key"]: device for device in data["devices"]}
     assert [devices[f"mac:02:00:00:00:00:{n:02x}"]["name"] for n in range(len(HOSTILE_NAMES))] == HOSTILE_NAMES
@@ -173,6 +183,7 @@ def test_export_of_a_new_database(store: PolicyStore) -> None:
         "  allow: []",
         "  deny: []",
         "  rules: []",
+        "  budgets: []",
         "new_devices_profile: null",
         "devices: []",
         "overrides: []",
@@ -264,6 +275,86 @@ def test_a_failure_half_way_leaves_the_old_policy(
     assert export_policy(store, NOW) == before
 
 
+WITH_BUDGETS = GOOD.replace(
+    "  rules:\n",
+    """\
+  budgets:
+  - tag: games
+    minutes: 60
+    days: mon-fri
+  - {tag: service:tiktok, minutes: 15}
+  rules:
+""",
+)
+
+
+def test_import_replaces_the_budgets(store: PolicyStore, catalog: Catalog) -> None:
+    ben = store.create_profile("Ben", now=NOW)
+    store.set_budget(ben.id, "social", 30)
+    summary = import_policy(store, WITH_BUDGETS, catalog=catalog, now=NOW, source="family.yaml")
+    assert summary.budgets == 2
+    mia = store.load_all(NOW).profiles[1]
+    assert mia.name == "Mia"
+    assert [(b.profile_id, b.tag, b.minutes, b.days) for b in store.list_budgets()] == [
+        (mia.id, "games", 60, "mon-fri"), (mia.id, "service:tiktok", 15, "daily")
+    ]  # fmt: skip
+
+
+def test_a_file_without_budgets_leaves_none(store: PolicyStore, catalog: Catalog) -> None:
+    import_policy(store, WITH_BUDGETS, catalog=catalog, now=NOW, source="family.yaml")
+    version = store.policy_version()
+    summary = import_policy(store, GOOD, catalog=catalog, now=NOW, source="family.yaml")
+    assert summary.budgets == 0
+    assert store.list_budgets() == ()
+    assert store.policy_version() == version + 1
+
+
+BUDGETS_WRONG = GOOD.replace(
+    "  rules:\n",
+    """\
+  budgets:
+  - {tag: gamez, minutes: 60}
+  - {tag: tiktok, minutes: 30, days: daily}
+  - {tag: social, minutes: 0}
+  - {tag: video, minutes: 1441, days: weekdays}
+  - {tag: adult, minutes: sixty}
+  - {tag: games, minutes: 60, days: mon-fry}
+  - {tag: games, minutes: 20, days: sat}
+  - {minutes: 20}
+  rules:
+""",
+)
+
+
+def test_every_budget_problem_is_reported_at_once(store: PolicyStore, catalog: Catalog) -> None:
+    fill(store)
+    before, version = export_policy(store, NOW), store.policy_version()
+    with pytest.raises(PolicyFileError) as caught:
+        import_policy(store, BUDGETS_WRONG, catalog=catalog, now=NOW, source="family.yaml")
+    assert caught.value.problems == [
+        'profiles[1].budgets[0].tag (line 9): there is no category called "gamez"; did you mean "games"?',
+        'profiles[1].budgets[1].tag (line 10): "tiktok" is a service; write it as "service:tiktok"',
+        "profiles[1].budgets[2].minutes (line 11): 0 is out of range; use a whole number from 1 to 1440",
+        "profiles[1].budgets[3].minutes (line 12): 1441 is out of range; use a whole number from 1 to 1440",
+        'profiles[1].budgets[4].minutes (line 13): must be a whole number from 1 to 1440, not the text "sixty"',
+        (
+            "profiles[1].budgets[5].days (line 14): 'fry' in 'mon-fry' is not a day. Write days like mon-fri, "
+            "sun-thu, sat,sun, daily, weekdays, weekends, t2-t6 or t7,cn."
+        ),
+        'profiles[1].budgets[7] (line 16): the key "tag" is missing; add it',
+    ]
+    assert export_policy(store, NOW) == before
+    assert store.policy_version() == version
+
+
+def test_two_budgets_for_one_tag_are_refused(store: PolicyStore, catalog: Catalog) -> None:
+    text = WITH_BUDGETS.replace("  - {tag: service:tiktok, minutes: 15}\n", "  - {tag: games, minutes: 15}\n")
+    with pytest.raises(PolicyFileError) as caught:
+        import_policy(store, text, catalog=catalog, now=NOW, source="family.yaml")
+    assert caught.value.problems == ['profiles[1].budgets (line 8): "games" has two budgets; keep one of them']
+    assert store.list_budgets() == ()
+
+
 @pytest.mark.parametrize(
     ("counts", "text"),
     [
@@ -271,10 +362,12 @@ def test_a_failure_half_way_leaves_the_old_policy(
         ((3, 5, 7, 0, 0), "3 profiles, 5 devices, 7 rules imported"),
         ((2, 1, 1, 2, 3), ("2 profiles, 1 device, 1 rule imported; 2 overrides restored; "
                            "3 overrides had already ended and were left out")),
+        ((2, 1, 0, 0, 0, 1), "2 profiles, 1 device, 0 rules, 1 budget imported"),
+        ((2, 1, 0, 0, 0, 4), "2 profiles, 1 device, 0 rules, 4 budgets imported"),
     ],
-    ids=["one", "several", "overrides"],
+    ids=["one", "several", "overrides", "one-budget", "budgets"],
 )  # fmt: skip
-def test_summary(counts: tuple[int, int, int, int, int], text: str) -> None:
+def test_summary(counts: tuple[int, ...], text: str) -> None:
     assert str(ImportSummary(*counts)) == text
 
 
@@ -435,7 +528,7 @@ def test_cli_export_then_import(tmp_path: Path, capsys: pytest.CaptureFixture[st
     # The target data dir does not exist yet: restoring onto a new machine.
     assert main(["policy", "import", str(tmp_path / "family.yaml"), "--data-dir", str(target)]) == EXIT_OK
     # The command reads the real clock: the family's overrides (March 2025) have ended.
-    assert capsys.readouterr().out == "3 profiles, 8 devices, 3 rules imported\n"
+    assert capsys.readouterr().out == "3 profiles, 8 devices, 3 rules, 3 budgets imported\n"
     assert main(["policy", "export", "--data-dir", str(target)]) == EXIT_OK
     assert capsys.readouterr().out == printed
 
