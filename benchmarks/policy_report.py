@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from answer_check import CheckResult, format_checks
-from results_table import Measurement, aligned, problem_notes
+from results_table import BUSY_MACHINE_PERCENT, Measurement, aligned, problem_notes
 
 # "stay within 10% of the figures ... policy on vs. a single default profile"
 ALLOWED_SLOWDOWN = 0.10
@@ -87,6 +87,13 @@ def verdict(a: Measurement | None, b: Measurement | None) -> str:
             f"; dnsperf was near a full core for {' and '.join(busy)}, "
             "so trust CPU µs/query more"
         )
+    if any(
+        row
+        and row.other_cpu_percent is not None
+        and row.other_cpu_percent > BUSY_MACHINE_PERCENT
+        for row in (a, b)
+    ):
+        line += "; other processes were busy meanwhile: rerun on a quiet machine"
     return line
 
 
