@@ -153,6 +153,7 @@ class Service:
         self.store: PolicyStore | None = None
         self._keeper: PolicyKeeper | None = None
         self.log_writer: LogWriter | None = None
+        self._log_writing: asyncio.Task[None] | None = None
         # Which socket serves each configured address (port 0 resolved).
         self._bound: dict[ListenAddress, tuple[str, int]] = {}
 
@@ -198,7 +199,8 @@ class Service:
         self._background.start(self._watch_index(), "watch index")
         if self.query_log is not None:
             self.log_writer = self._log_writer(self.query_log)
-            self._background.start(self.log_writer.run(), "write query log")
+            # Not a background task: at stop it finishes its write and then writes the rest.
+            self._log_writing = asyncio.get_running_loop().create_task(self.log_writer.run(), name="write query log")
             self._background.start(self._prune_log(), "prune query log")
         if self._keeper is None:
             self._background.start(self._connect_policy_later(), "reach the policy database")
@@ -429,11 +431,8 @@ class Service:
         await self.listeners.close(SHUTDOWN_GRACE)
         await self.resolver.drain(SHUTDOWN_GRACE)
         await self._upstreams.aclose()
-        if self.log_writer is not None:
-            try:
-                await self.log_writer.flush()
-            except StoreError as error:
-                log.warning("the last %d queries could not be logged: %s", len(self.log_writer.buffer), error)
+        if self.log_writer is not None and self._log_writing is not None:
+            await self.log_writer.finish(self._log_writing)
         seen = self.resolver.take_seen()
         if seen and self._keeper is not None:
             try:

@@ -209,17 +209,6 @@ async def test_postgresql_cut_off_and_back_the_writer_recovers_by_itself(
     assert sorted(logged[1:]) == sorted(cut)  # each once
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a PostgreSQL connection that goes silent (no reset) holds the writer for as long as the "
-        "kernel's TCP retransmissions last (about 15 minutes on Linux): no statement or socket "
-        "timeout is set on the writer's connections (dnsfilter/store/database.py _postgresql_engine: "
-        "only connect_timeout), and while LogWriter.flush awaits the write in a thread nothing trims "
-        "the buffer (dnsfilter/store/logwriter.py LogWriter.flush/_wait), so the queue grows past "
-        "queue_size with every query and the failure is never reported"
-    ),
-)
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 @pytest.mark.usefixtures("quick_reconnects")
 async def test_postgresql_gone_silent_the_writer_gives_up_and_the_queue_stays_bounded(
@@ -288,16 +277,6 @@ async def test_database_file_deleted_dns_keeps_answering(upstream: FakeUpstream,
     assert dns.slowest < QUICK, f"an answer took {dns.slowest:.3f} s after the database file was deleted"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "after the SQLite file is deleted, the writer goes on writing into the deleted file through the "
-        "connections its pool keeps open: every flush succeeds, LogWriter.written counts the rows and "
-        "last_error stays None, but the rows are in no file at database.url (lost for good at the next "
-        "start); nothing checks that the file is still there (dnsfilter/store/logwriter.py LogWriter.flush, "
-        "dnsfilter/store/database.py _sqlite_engine: pooled connections, no check of the path)"
-    ),
-)
 @pytest.mark.usefixtures("quick_retries")
 async def test_rows_logged_after_the_database_file_is_deleted_are_not_lost_unnoticed(
     upstream: FakeUpstream, tmp_path: Path

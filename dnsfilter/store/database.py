@@ -7,6 +7,7 @@ async code runs them in a thread (``asyncio.to_thread``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 NOTIFY_CHANNEL = "dnsfilter_policy"
 BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another writer before giving up
 CONNECT_TIMEOUT_S = 5
+TCP_USER_TIMEOUT_MS = 10_000
 _IMMEDIATE = "dnsfilter_sqlite_immediate"
 _SCHEMA_LOCK_ID = 0x646E7366  # "dnsf": serialises schema upgrades between instances
 
@@ -37,9 +39,11 @@ class ConflictError(StoreError):
 class Database:
     """An open policy database. Thread-safe: each transaction takes its own connection."""
 
-    def __init__(self, engine: Engine, where: str) -> None:
+    def __init__(self, engine: Engine, where: str, file: Path | None = None) -> None:
         self.engine = engine
         self.where = where  # for messages: the file path, or host:port/database
+        self.file = file  # the SQLite file
+        self._file_identity: tuple[int, int] | None = None
         self.is_postgresql = engine.dialect.name == "postgresql"
         read_engine: Engine
         write_engine: Engine
@@ -65,8 +69,24 @@ class Database:
     @contextmanager
     def writing(self) -> Iterator[Session]:
         """A write transaction, committed when the block ends without an error."""
+        self._check_file()
         with self._translated_errors(), self._writes() as session, session.begin():
             yield session
+
+    def remember_file(self) -> None:
+        """Note which SQLite file is open, so a deleted or replaced one is noticed."""
+        if self.file is not None:
+            self._file_identity = _identity(self.file)
+
+    def _check_file(self) -> None:
+        # Open connections keep writing to a deleted file, which then vanishes
+        # with everything written: refuse instead, and say so.
+        if self._file_identity is not None and _identity(self.file) != self._file_identity:
+            raise StoreError(
+                f"The database file {self.where} was deleted or replaced while dnsfilter was running, "
+                "so nothing more is written to it. Put the file back, or restart dnsfilter to start a "
+                "new one; until then the rules already read stay in force."
+            )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -147,12 +167,13 @@ def open_database(
         raise StoreError(
             f'database.url: dnsfilter stores its policy in SQLite or PostgreSQL, not "{parsed.drivername}"'
         )
-    database = Database(engine, where)
+    database = Database(engine, where, Path(where) if parsed.get_backend_name() == "sqlite" else None)
     try:
         _prepare(database, migrations)
     except BaseException:
         engine.dispose()
         raise
+    database.remember_file()
     return database
 
 
@@ -219,8 +240,27 @@ def _sqlite_begin(connection: Connection) -> None:
 def _postgresql_engine(url: URL) -> tuple[Engine, str]:
     url = url.set(drivername="postgresql+psycopg")
     where = f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
-    engine = create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}, pool_pre_ping=True)
+    # Keepalives and a TCP user timeout notice a server that vanished from the
+    # network (no reset ever comes) within about ten seconds instead of the
+    # kernel's quarter of an hour.
+    connect_args = {
+        "connect_timeout": CONNECT_TIMEOUT_S,
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 3,
+        "keepalives_count": 3,
+        "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+    }
+    engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
     return engine, where
+
+
+def _identity(path: Path | None) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path) if path is not None else None
+    except OSError:
+        return None
+    return None if stat is None else (stat.st_dev, stat.st_ino)
 
 
 def _first_line(error: BaseException) -> str:

@@ -35,6 +35,9 @@ from dnsfilter.store.models import exact_text
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 60.0
+# A write still waiting after this long is reported (a database that stopped
+# answering without closing the connection); the buffer stays bounded meanwhile.
+SLOW_WRITE_SECONDS = 3.0
 _BUFFER_CHECK = 0.25  # seconds between looks at the buffer's size
 # Answers that mean the device reached the site: they count as screen time.
 _USED = frozenset((Action.ALLOW, Action.REWRITE))
@@ -239,16 +242,21 @@ class LogWriter:
         self.failures = 0  # flushes that failed
         self.last_error: str | None = None
         self._dropped_reported = 0  # buffer.dropped already added to the database's counter
+        self._stopping = asyncio.Event()
 
     async def run(self) -> None:
-        """Flush forever; failures wait longer each time, and never end the task."""
+        """Flush until ``finish``; failures wait longer each time and never end the task."""
         pause = self.flush_seconds
-        while True:
+        while not self._stopping.is_set():
             await self._wait(pause)
+            if self._stopping.is_set():
+                return
             try:
                 await self.flush()
-            except StoreError as error:
-                if self.last_error is None:
+            except Exception as error:  # noqa: BLE001 - logging must never stop for good
+                if not isinstance(error, StoreError):
+                    log.exception("writing the query log failed unexpectedly; trying again")
+                elif self.last_error is None:
                     log.error(
                         "cannot write the query log (%s); DNS is not affected, the log is kept in "
                         "memory for now (the oldest entries are dropped when it is full) and "
@@ -263,13 +271,23 @@ class LogWriter:
                 self.last_error = None
             pause = self.flush_seconds
 
+    async def finish(self, running: asyncio.Task[None]) -> None:
+        """Stop ``running`` (this writer's ``run``) after the write under way, then
+        write what is left; a failure is logged with how many entries it lost."""
+        self._stopping.set()
+        await running
+        try:
+            await self.flush()
+        except StoreError as error:
+            log.warning("the last %d queries could not be logged: %s", len(self.buffer), error)
+
     async def _wait(self, seconds: float) -> None:
         """Until ``seconds`` pass or a full batch is waiting (not while backing off)."""
         backing_off = self.last_error is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while (left := deadline - loop.time()) > 0:
-            if not backing_off and len(self.buffer) >= self.batch_size:
+            if self._stopping.is_set() or (not backing_off and len(self.buffer) >= self.batch_size):
                 return
             self.buffer.trim()  # bounded even while nothing can be written
             await asyncio.sleep(min(left, _BUFFER_CHECK))
@@ -284,14 +302,33 @@ class LogWriter:
             database = self.database()
             if database is None:
                 raise StoreError("the database cannot be reached yet")
-            await asyncio.to_thread(self._write, database, entries, dropped)
-        except StoreError:
+            await self._write_in_thread(database, entries, dropped)
+        except Exception:
             self.failures += 1
             self.buffer.put_back(entries)
             raise
         self._dropped_reported += dropped
         self.written += len(entries)
         return len(entries)
+
+    async def _write_in_thread(self, database: Database, entries: list[Entry], dropped: int) -> None:
+        """The write, waited for without end (a thread cannot be stopped, and a write
+        abandoned half way could later land twice), the buffer kept bounded and a
+        slow database reported meanwhile."""
+        writing = asyncio.ensure_future(asyncio.to_thread(self._write, database, entries, dropped))
+        loop = asyncio.get_running_loop()
+        slow_at = loop.time() + SLOW_WRITE_SECONDS
+        while not writing.done():
+            await asyncio.wait({writing}, timeout=_BUFFER_CHECK)
+            self.buffer.trim()
+            if not writing.done() and self.last_error is None and loop.time() >= slow_at:
+                self.last_error = f"the database at {database.where} has not answered for {SLOW_WRITE_SECONDS:g} seconds"
+                log.error(
+                    "%s; DNS is not affected, the query log waits in memory (the oldest entries are "
+                    "dropped when it is full)",
+                    self.last_error,
+                )
+        writing.result()
 
     def _write(self, database: Database, entries: list[Entry], dropped: int) -> None:
         batch = self.builder.build(entries)
