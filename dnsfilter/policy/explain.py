@@ -30,7 +30,7 @@ from dnsfilter.policy.listformats import ListEntry, ListParser, normalise_name, 
 from dnsfilter.policy.precedence import STEPS, ProfilePolicy
 from dnsfilter.policy.snapshot import RULE_GRANT_PREFIX, Explanation, PolicySnapshot
 from dnsfilter.policy.tags import SERVICE_PREFIX, names_of
-from dnsfilter.store.records import DeviceData, OverrideData, ProfileData, RuleData
+from dnsfilter.store.records import BudgetUse, DeviceData, OverrideData, ProfileData, RuleData
 
 _TYPE_A = 1
 _TYPE_AAAA = 28
@@ -187,6 +187,7 @@ def format_explanation(explanation: NameExplanation) -> str:
     out.append("  Steps tried in order (the first that matches decides):")
     out += _step_lines(explanation.decided)
     out += _in_force_lines(subject, zone)
+    out += _budget_lines(subject)
     out += _list_lines(explanation)
     out += [f"  Note: {shown(problem)}" for problem in explanation.problems]
     return "\n".join(out)
@@ -253,6 +254,12 @@ def _why(explanation: NameExplanation) -> str:
         if decision.list_id == "config":
             return f"{rule} is in the configuration's deny list (blocking.deny), which applies to every profile"
         return f"{rule} is on the deny list of this profile"
+    if reason is Reason.BUDGET:
+        use = next((use for use in explanation.subject.policy.budgets if f"budget:{use.budget.id}" == rule), None)
+        if use is None:
+            return "a daily budget that has since been removed is used up"
+        used = f"{use.used} of its {use.budget.minutes} minutes"
+        return f"{_tag_text(use.budget.tag)} has used {used} for today (a daily budget): blocked until midnight"
     if reason is Reason.SCHEDULE and decision.category is None:
         return f"{_rule_text(_rule(profile, rule))} is in force, and this name is not one it leaves open"
     if reason is Reason.SCHEDULE:
@@ -278,6 +285,7 @@ def _lifting_grant(explanation: NameExplanation) -> OverrideData | None:
     for rule in subject.profile.rules:
         if rule.id in active:
             blocking.update(rule.tags)
+    blocking.update(use.budget.tag for use in subject.policy.budgets if use.spent)
     bedtime = subject.policy.bedtime is not None  # a grant opens its tag at bedtime too
     return next(
         (
@@ -310,6 +318,27 @@ def _in_force_lines(subject: Subject, zone: ZoneInfo) -> list[str]:
     if not rules and not overrides:
         return ["  In force then: no schedule rule and no override."]
     return ["  In force then:"] + [f"    {text}" for text in rules + overrides]
+
+
+def _budget_lines(subject: Subject) -> list[str]:
+    if not subject.policy.budgets:
+        return []
+    granted = {item.target for item in subject.profile.overrides if item.kind == "grant"}
+    return ["  Daily budgets:"] + [
+        f"    {shown(use.budget.tag)}: {_budget_text(use, use.budget.tag in granted)}" for use in subject.policy.budgets
+    ]
+
+
+def _budget_text(use: BudgetUse, granted: bool) -> str:
+    budget = use.budget
+    if not use.applies:
+        return f"{budget.minutes} minutes a day on {shown(budget.days)}, not today"
+    if use.used is None:
+        return f"{budget.minutes} minutes a day; the minutes used today were not read"
+    if use.spent:
+        until = "a grant unblocks it for now" if granted else "blocked until midnight"
+        return f"{use.used} of {budget.minutes} minutes used today: spent, {until}"
+    return f"{use.used} of {budget.minutes} minutes used today, {use.remaining} left"
 
 
 def _list_lines(explanation: NameExplanation) -> list[str]:
