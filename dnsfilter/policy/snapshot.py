@@ -24,7 +24,9 @@ until the day resets at local midnight (which is therefore always one of the
 profile's next changes). Minutes read for another day than today's tell
 nothing about today, so then no budget is spent. The keeper reads the
 minutes each minute, so a budget running out takes effect within a minute of
-the query log storing the last one.
+the query log storing the last one; while a budget of today has minutes
+left, the next minute is a change too, so that devices do not keep an
+allowed answer past the moment it may run out.
 
 Everything here is pure: ``now`` comes in as an argument, nothing reads the
 clock or does I/O. A rule the schedule module cannot read (the store checks
@@ -260,7 +262,7 @@ def _profile_policy(
         safe_search=SafeSearchLevel(profile.safe_search),
         bypass_protection=profile.bypass_protection,
         block_mode=profile.block_mode,
-        next_change=_next_change(windows, overrides, now, zone, day_resets=bool(budgets)),
+        next_change=_next_change(windows, overrides, now, zone, budgets),
         active_rules=tuple(rule.id for rule in in_force),
         active_overrides=tuple(item.id for item in overrides),
         budgets=budgets,
@@ -320,14 +322,21 @@ def _deny_entries(names: Iterable[str], config_deny: Iterable[str]) -> list[tupl
 
 
 def _next_change(
-    windows: list[Window], overrides: list[OverrideData], now: datetime, zone: ZoneInfo, *, day_resets: bool
+    windows: list[Window],
+    overrides: list[OverrideData],
+    now: datetime,
+    zone: ZoneInfo,
+    budgets: tuple[BudgetUse, ...],
 ) -> float | None:
     changes = [_epoch(item.expires_at) for item in overrides]
     window_change = next_change(windows, now, zone)
     if window_change is not None:
         changes.append(window_change.timestamp())
-    if day_resets:
+    if budgets:
         changes.append(_next_midnight(now, zone))
+    if any(use.applies and not use.spent for use in budgets):
+        # Each minute may use up the rest: the keeper reads the minutes again then.
+        changes.append((math.floor(now.timestamp() / 60) + 1) * 60.0)
     return min(changes, default=None)
 
 

@@ -17,15 +17,17 @@ How screen time is counted
     midnight.
 
 What parents should know (the same in plain words)
-    A minute counts as "used" when any device of the child looked up a name
-    of that category or service during it. Apps look names up while they are
-    open and often while running in the background, so the count is close
-    to time spent, not exact: an app left open counts, a game that keeps
-    running on names it already looked up may count less. The block starts
-    within a minute or two of the last minute being used (the filter checks
-    each minute, and devices may keep an answer for up to a minute). Minutes
-    start again from zero at midnight. On the night clocks go back, the
-    repeated hour counts once.
+    The filter cannot see screens, only the names devices look up. A minute
+    counts as used when any of the child's devices looked up a name of that
+    category or service during it; two devices or two games in the same
+    minute count one minute. Apps look names up while open and often in the
+    background, so a minute may count while the child is not playing; a
+    game that plays on a connection it opened earlier may count less. It is
+    a good guide, not a stopwatch. The block starts within a minute or two
+    of the last minute being used. Minutes start from zero at midnight; on
+    the night clocks go back, the repeated hour counts once. A site on the
+    allow list stays open, but its minutes count. Budgets need the query
+    log, which counts the minutes (on unless ``query_log.enabled`` is off).
 
 Every change bumps the policy version, like any other policy change.
 """

@@ -16,6 +16,7 @@ from dnsfilter.policy.decision import ALLOW, Action, Decision, Reason
 from dnsfilter.policy.index import DomainIndex, IndexBuilder
 from dnsfilter.policy.precedence import STEPS
 from dnsfilter.policy.snapshot import PolicySnapshot, build_snapshot
+from dnsfilter.store.budgets import local_day
 from dnsfilter.store.records import (
     BudgetData,
     BudgetUse,
@@ -544,26 +545,35 @@ def test_a_budget_with_unreadable_days_is_left_out(index: DomainIndex) -> None:
 
 
 BUDGET_NEXT_CHANGE = {
-    "local midnight": ((), NOON, berlin("2026-03-12 00:00")),
-    "a window starts before midnight": ((SCHOOL_NIGHT,), NOON, berlin("2026-03-11 20:30")),
-    "after the window started: midnight": ((SCHOOL_NIGHT,), berlin("2026-03-11 21:00"), berlin("2026-03-12 00:00")),
-    "saturday, budget not applying: still midnight": ((), SATURDAY_NOON, berlin("2026-03-15 00:00")),
-    # Sunday 2026-03-29 has 23 hours in Berlin: from 01:00 (CET) midnight is 22 hours away.
-    "DST spring day": ((), berlin("2026-03-29 01:00"), datetime(2026, 3, 29, 22, 0, tzinfo=UTC)),
-    # Sunday 2026-10-25 has 25 hours: from 00:30 (CEST) midnight is 24.5 hours away.
-    "DST autumn day": ((), berlin("2026-10-25 00:30"), datetime(2026, 10, 25, 23, 0, tzinfo=UTC)),
-}
+    "spent: local midnight": ((), NOON, 60, berlin("2026-03-12 00:00")),
+    "minutes left: the next minute": ((), NOON + timedelta(seconds=20), 59, NOON + timedelta(minutes=1)),
+    "minutes not read: the next minute": ((), NOON, None, NOON + timedelta(minutes=1)),
+    "spent, a window starts before midnight": ((SCHOOL_NIGHT,), NOON, 60, berlin("2026-03-11 20:30")),
+    "spent, after the window started: midnight": ((SCHOOL_NIGHT,), berlin("2026-03-11 21:00"), 60, berlin("2026-03-12 00:00")),
+    "saturday, budget not applying: midnight": ((), SATURDAY_NOON, 0, berlin("2026-03-15 00:00")),
+    # Sundays (the budget does not apply). 2026-03-29 has 23 hours in Berlin:
+    # from 01:00 (CET) midnight is 22 hours away.
+    "DST spring day": ((), berlin("2026-03-29 01:00"), 0, datetime(2026, 3, 29, 22, 0, tzinfo=UTC)),
+    # 2026-10-25 has 25 hours: from 00:30 (CEST) midnight is 24.5 hours away.
+    "DST autumn day": ((), berlin("2026-10-25 00:30"), 0, datetime(2026, 10, 25, 23, 0, tzinfo=UTC)),
+}  # fmt: skip
 
 
-@pytest.mark.parametrize(("rules", "now", "expected"), BUDGET_NEXT_CHANGE.values(), ids=BUDGET_NEXT_CHANGE.keys())
-def test_a_budget_makes_local_midnight_a_change(
-    index: DomainIndex, rules: tuple[RuleData, ...], now: datetime, expected: datetime
+@pytest.mark.parametrize(
+    ("rules", "now", "used", "expected"), BUDGET_NEXT_CHANGE.values(), ids=BUDGET_NEXT_CHANGE.keys()
+)
+def test_a_budget_makes_the_next_minute_or_local_midnight_a_change(
+    index: DomainIndex, rules: tuple[RuleData, ...], now: datetime, used: int | None, expected: datetime
 ) -> None:
-    snap = snapshot(index, profile(rules=rules, budgets=(GAMES_BUDGET,)), now=now)
+    kid = profile(rules=rules, budgets=(GAMES_BUDGET,))
+    day, minutes = (None, {}) if used is None else (local_day(now, BERLIN), {(1, "games"): used})
+    data = PolicyData(version=7, profiles=(kid,), devices=(), usage_day=day, used_minutes=minutes)
+    snap = build_snapshot(data, index, BERLIN, now)
     assert snap.default_profile.next_change == expected.timestamp()
 
 
 def test_midnight_across_dst_in_hours(index: DomainIndex) -> None:
+    # Sundays: the budget does not apply, the day still resets.
     spring, autumn = berlin("2026-03-29 01:00"), berlin("2026-10-25 00:30")
     for now, hours in ((spring, 22), (autumn, 24.5)):
         snap = snapshot(index, profile(budgets=(GAMES_BUDGET,)), now=now)
