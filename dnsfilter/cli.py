@@ -98,7 +98,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     load.add_argument("file", type=Path, help="a file written by dnsfilter policy export")
     _add_config_options(load)
+    _add_log_commands(commands)
     return parser
+
+
+def _add_log_commands(commands: Any) -> None:
+    log = commands.add_parser("log", help="the queries the filter answered: search them, or follow them live")
+    log_actions = log.add_subparsers(dest="log_action", required=True, metavar="ACTION")
+    search = log_actions.add_parser("search", help="the newest queries that match, newest first")
+    follow = log_actions.add_parser("tail", help="print queries as they are answered, until Ctrl-C")
+    for command in (search, follow):
+        command.add_argument("--device", metavar="DEVICE", help="its name, MAC or IP address, or key")
+        command.add_argument("--profile", metavar="NAME", help="the devices in this profile")
+        answer = command.add_mutually_exclusive_group()
+        answer.add_argument("--blocked", action="store_const", const="block", dest="action", help="blocked ones only")
+        answer.add_argument(
+            "--action", choices=("allow", "block", "rewrite", "local_nxdomain", "local_nodata"),
+            help="answered this way only",
+        )
+        command.add_argument("--tag", metavar="TAG", help='names listed under this category, or "service:NAME"')
+        command.add_argument("--name", metavar="TEXT", help="names containing TEXT")
+        command.add_argument("-c", "--config", type=Path, help="config file (default: built-in defaults)")
+        command.add_argument("--data-dir", type=Path, metavar="DIR", help="where state is kept (replaces data_dir)")
+    when = "2h, 30m or 1d (ago), 21:30, 2026-03-02, \"2026-03-02 21:30\" (family's time zone) or 2026-03-02T21:30+01:00"
+    search.add_argument("--since", metavar="TIME", help=f"from this time: {when}")
+    search.add_argument("--until", metavar="TIME", help="up to this time (same forms)")
+    search.add_argument("--limit", type=_positive, default=50, metavar="N", help="at most N queries (default: 50)")
+    stats = commands.add_parser("stats", help="one day in numbers: queries, blocks, top sites, screen time")
+    stats.add_argument("--day", default="today", metavar="DAY", help="YYYY-MM-DD, today or yesterday (default: today)")
+    stats.add_argument("--profile", metavar="NAME", help="this profile's devices only")
+    stats.add_argument("--device", metavar="DEVICE", help="this device only: its name, MAC or IP address, or key")
+    stats.add_argument("-c", "--config", type=Path, help="config file (default: built-in defaults)")
+    stats.add_argument("--data-dir", type=Path, metavar="DIR", help="where state is kept (replaces data_dir)")
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return int(text)
 
 
 def _add_config_options(command: argparse.ArgumentParser) -> None:
@@ -228,6 +265,29 @@ def _command_policy(args: argparse.Namespace) -> int:
         database.close()
 
 
+def _command_log(args: argparse.Namespace) -> int:
+    from dnsfilter import logcommands
+
+    config = _loader(args)()
+    filters = logcommands.Filters(args.device, args.profile, args.action, args.tag, args.name)
+    if args.log_action == "search":
+        print(logcommands.search_text(config, filters, since=args.since, until=args.until, limit=args.limit))
+        return EXIT_OK
+    try:
+        logcommands.follow(config, filters, lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
+def _command_stats(args: argparse.Namespace) -> int:
+    from dnsfilter import logcommands
+
+    config = _loader(args)()
+    print(logcommands.stats_text(config, day=args.day, profile=args.profile, device=args.device))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
@@ -236,6 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "lists": _command_lists,
         "explain": _command_explain,
         "policy": _command_policy,
+        "log": _command_log,
+        "stats": _command_stats,
     }
     try:
         return handlers[args.command](args)
