@@ -40,6 +40,7 @@ from dnsfilter.policy.liststore import format_status
 from dnsfilter.policy.snapshot import PolicySnapshot, build_snapshot
 from dnsfilter.policy.updater import ListUpdater, UpdateLimits, UpdateOutcome
 from dnsfilter.store import DeviceData, PolicyData, PolicyStore, ProfileData, open_database
+from dnsfilter.store.budgets import local_day
 from dnsfilter.store.records import DEFAULT_PROFILE_SET_UP
 
 
@@ -114,7 +115,7 @@ def explain_text(
         # that explaining writes nothing to a database already set up.
         if store.get_setting(DEFAULT_PROFILE_SET_UP) is None:
             store.set_up_default_profile(blocked, config.blocking.mode)
-        data = _as_of(store.load_all(moment), moment)
+        data = _as_of(store.load_all(moment, local_day(moment, zone)), moment)
     finally:
         database.close()
     snapshot = build_snapshot(data, blocklists.index, zone, moment, config.blocking.deny)
