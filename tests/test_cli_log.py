@@ -5,6 +5,7 @@ plain errors with exit code 1."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import signal
 import struct
@@ -26,7 +27,7 @@ from dnsfilter.logoptions import LogCommandError, parse_time
 from dnsfilter.policy.decision import ALLOW, Action, Decision, Reason
 from dnsfilter.store import Database, PolicyStore, open_database
 from dnsfilter.store.logmodels import QueryLogRow
-from dnsfilter.store.logwriter import Batch, BatchBuilder, write_batch
+from dnsfilter.store.logwriter import BatchBuilder, write_batch
 
 REPO = Path(__file__).resolve().parent.parent
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -60,7 +61,7 @@ def answered(device: str, profile: int, name: str | list[bytes], decision: Decis
 def write(database: Database, entries: list[Entry], instance: str = "pi-kitchen") -> None:
     batch = BatchBuilder(instance, BERLIN, lambda name: TAGS.get(name, ())).build(entries)
     counter = {"instance": instance, "written": len(entries), "dropped": 2, "updated_ms": int(entries[-1][0] * 1000)}
-    write_batch(database, Batch(batch.rows, batch.counts, batch.minutes, counter))
+    write_batch(database, dataclasses.replace(batch, counter=counter))
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,19 @@ class HourlyCount(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
+class NameCount(Base):
+    """Queries per hour, profile, name and action: a day's top sites without
+    reading the day's raw rows. Kept as long as the raw rows."""
+
+    __tablename__ = "name_counts"
+
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True)  # POSIX seconds // 3600
+    profile_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0: none
+    action: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(ExactText, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
 class UsageMinute(Base):
     """A minute in which a profile's devices used a category or service.
 
@@ -104,4 +117,4 @@ class Budget(Base):
     days: Mapped[str] = mapped_column(String(64))  # as rules write them: "mon-fri", "sat,sun", "daily"
 
 
-__all__ = ["Budget", "HourlyCount", "LogCounter", "QueryLogRow", "UsageMinute"]
+__all__ = ["Budget", "HourlyCount", "LogCounter", "NameCount", "QueryLogRow", "UsageMinute"]

@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from dnsfilter.store.database import Database
-from dnsfilter.store.logmodels import HourlyCount, LogCounter, QueryLogRow, UsageMinute
+from dnsfilter.store.logmodels import HourlyCount, LogCounter, NameCount, QueryLogRow, UsageMinute
 from dnsfilter.store.logscan import COLUMNS, conditions, read_page
 
 BLOCK = "block"
@@ -147,8 +147,9 @@ def summary(
     """Queries from ``since_ms`` until ``until_ms`` (exclusive), for one profile or device or all.
 
     Totals and per-tag counts come from the hourly counts, so they cover
-    the whole hours the range touches (and outlive the raw rows); the top
-    names come from the raw rows in the range itself.
+    the whole hours the range touches (and outlive the raw rows). The top
+    names come from the per-hour name counts for the same hours (kept as
+    long as the raw rows), or for one device from its raw rows in the range.
     """
     first_hour, end_hour = _hours(since_ms, until_ms)
     with database.reading() as session:
@@ -164,9 +165,15 @@ def summary(
                 by_action[action] = by_action.get(action, 0) + int(count)
             else:
                 per_tag[tag] = per_tag.get(tag, 0) + int(count)
-        where = LogFilter(since_ms=since_ms, until_ms=until_ms, device=device, profile_id=profile_id)
-        top_names = _top_names(session, where, top)
-        top_blocked = _top_names(session, replace(where, action=BLOCK), top)
+        if device is None:
+            # Counted per hour and name as they were written: a busy day is
+            # hundreds of thousands of raw rows but far fewer distinct names.
+            top_names = _top_counted(session, first_hour, end_hour, profile_id, None, top)
+            top_blocked = _top_counted(session, first_hour, end_hour, profile_id, BLOCK, top)
+        else:
+            where = LogFilter(since_ms=since_ms, until_ms=until_ms, device=device, profile_id=profile_id)
+            top_names = _top_names(session, where, top)
+            top_blocked = _top_names(session, replace(where, action=BLOCK), top)
     return Summary(
         total=sum(by_action.values()),
         blocked=by_action.get(BLOCK, 0),
@@ -261,6 +268,21 @@ def _hour_conditions(
     if device is not None:
         found.append(HourlyCount.device == device)
     return found
+
+
+def _top_counted(
+    session: Session, first_hour: int, end_hour: int, profile_id: int | None, action: str | None, top: int
+) -> list[tuple[str, int]]:
+    if top < 1:
+        return []
+    asked = func.sum(NameCount.count).label("asked")
+    query = select(NameCount.name, asked).where(NameCount.hour >= first_hour, NameCount.hour < end_hour)
+    if profile_id is not None:
+        query = query.where(NameCount.profile_id == profile_id)
+    if action is not None:
+        query = query.where(NameCount.action == action)
+    rows = session.execute(query.group_by(NameCount.name).order_by(asked.desc(), NameCount.name).limit(top))
+    return [(name, int(count)) for name, count in rows]
 
 
 def _top_names(session: Session, where: LogFilter, top: int) -> list[tuple[str, int]]:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 
 from dnsfilter.store.database import Database
-from dnsfilter.store.logmodels import HourlyCount, QueryLogRow, UsageMinute
+from dnsfilter.store.logmodels import HourlyCount, NameCount, QueryLogRow, UsageMinute
 from dnsfilter.store.queries import rowcount
 
 PRUNE_BATCH = 5000
@@ -28,6 +28,12 @@ def _delete_old_rows(database: Database, before_ms: int, batch: int) -> int:
         oldest = select(QueryLogRow.id).where(QueryLogRow.at_ms < before_ms).order_by(QueryLogRow.at_ms).limit(batch)
         result = session.execute(delete(QueryLogRow).where(QueryLogRow.id.in_(oldest)))
         return rowcount(result)
+
+
+def _delete_old_name_counts(database: Database, before_hour: int) -> int:
+    # Whole hours older than the raw rows kept: the top sites of a range the log still covers.
+    with database.writing() as session:
+        return rowcount(session.execute(delete(NameCount).where(NameCount.hour < before_hour)))
 
 
 def _delete_old_aggregates(database: Database, before_hour: int, before_day: int) -> int:
@@ -54,6 +60,7 @@ async def prune(
         if deleted < batch:
             break
         await asyncio.sleep(PAUSE_BETWEEN_BATCHES)
+    removed += await asyncio.to_thread(_delete_old_name_counts, database, before_ms // 3_600_000)
     cutoff = now - timedelta(days=aggregate_days)
     local = cutoff.astimezone(zone)
     day = local.year * 10000 + local.month * 100 + local.day

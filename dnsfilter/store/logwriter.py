@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,7 +29,7 @@ from dnsfilter.dns.replies import answer_summary
 from dnsfilter.errors import StoreError
 from dnsfilter.policy.decision import Action
 from dnsfilter.store.database import Database
-from dnsfilter.store.logmodels import HourlyCount, LogCounter, QueryLogRow, UsageMinute
+from dnsfilter.store.logmodels import HourlyCount, LogCounter, NameCount, QueryLogRow, UsageMinute
 from dnsfilter.store.models import exact_text
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class Batch:
     counts: list[dict[str, Any]]
     minutes: list[dict[str, Any]]
     counter: dict[str, Any] | None = None  # this filter's written/dropped since the last flush
+    names: list[dict[str, Any]] = field(default_factory=list)  # per hour, profile, action and name
 
     def row_dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(ROW_COLUMNS, row, strict=True)) for row in self.rows]
@@ -68,11 +69,11 @@ class _Answer:
 
     __slots__ = ("first_ms", "rest", "group", "used_tags", "profile_id", "entries", "hours", "minutes")
 
-    def __init__(self, first_ms: int, rest: tuple[Any, ...], group: tuple[str, int, str, tuple[str, ...]],
+    def __init__(self, first_ms: int, rest: tuple[Any, ...], group: tuple[str, int, str, tuple[str, ...], str],
                  used_tags: tuple[str, ...], profile_id: int) -> None:
         self.first_ms = first_ms
         self.rest = rest  # the row after at_ms, without repeats
-        self.group = group  # (device, profile, action, tags): what its hourly counts add to
+        self.group = group  # (device, profile, action, tags, name): what its hourly counts add to
         self.used_tags = used_tags  # tags it counts screen time for
         self.profile_id = profile_id
         self.entries = 0
@@ -113,12 +114,15 @@ class BatchBuilder:
                 hour = int(at // 3600)
                 hours[hour] = hours.get(hour, 0) + 1
         hourly: dict[tuple[int, str, int, str, str], int] = {}
+        by_name: dict[tuple[int, int, str, str], int] = {}
         minutes: set[tuple[int, str, int, int]] = set()
         first_hour = int(entries[0][0] // 3600) if entries else 0
         for answer in answers.values():
-            device, profile_id, action, tags = answer.group
+            device, profile_id, action, tags, name = answer.group
             per_hour = answer.hours or {first_hour: answer.entries}
             for hour, count in per_hour.items():
+                named = (hour, profile_id, action, name)
+                by_name[named] = by_name.get(named, 0) + count
                 for tag in ("", *tags):
                     key = (hour, device, profile_id, tag, action)
                     hourly[key] = hourly.get(key, 0) + count
@@ -132,6 +136,9 @@ class BatchBuilder:
                 for (h, d, p, t, a), n in hourly.items()
             ],
             [{"profile_id": p, "tag": t, "day": d, "minute": m} for p, t, d, m in minutes],
+            names=[
+                {"hour": h, "profile_id": p, "action": a, "name": n, "count": c} for (h, p, a, n), c in by_name.items()
+            ],
         )
 
     def _answer(self, answered: Answered, first_ms: int, memo: _BatchMemo) -> _Answer:
@@ -157,7 +164,8 @@ class BatchBuilder:
             list_id, rule, upstream, response_us, summary[0], summary[1],
         )
         tags = named[1]
-        return _Answer(first_ms, rest, (device, profile_id, action, tags), tags if used else (), profile_id)
+        group = (device, profile_id, action, tags, query.qname)
+        return _Answer(first_ms, rest, group, tags if used else (), profile_id)
 
     def _local_minute(self, posix_minute: int) -> tuple[int, int]:
         known = self._minutes.get(posix_minute)
@@ -205,6 +213,13 @@ def write_batch(database: Database, batch: Batch) -> None:
                 set_={"count": HourlyCount.count + add.excluded.count},
             )
             session.execute(add, batch.counts)
+        if batch.names:
+            tally_names = dialect_insert(NameCount)
+            tally_names = tally_names.on_conflict_do_update(
+                index_elements=["hour", "profile_id", "action", "name"],
+                set_={"count": NameCount.count + tally_names.excluded.count},
+            )
+            session.execute(tally_names, batch.names)
         if batch.minutes:
             note = dialect_insert(UsageMinute).on_conflict_do_nothing()
             session.execute(note, batch.minutes)

@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import Connection, insert, inspect, select, update
 
 from dnsfilter.errors import StoreError
-from dnsfilter.store.logmodels import Budget, HourlyCount, LogCounter, QueryLogRow, UsageMinute
+from dnsfilter.store.logmodels import Budget, HourlyCount, LogCounter, NameCount, QueryLogRow, UsageMinute
 from dnsfilter.store.models import Base, PolicyVersion, Profile, SchemaVersion
 
 BASELINE_VERSION = 1
@@ -39,7 +39,7 @@ class Migration:
 
 
 def _add_query_log(connection: Connection) -> None:
-    for model in (QueryLogRow, HourlyCount, UsageMinute, LogCounter, Budget):
+    for model in (QueryLogRow, HourlyCount, NameCount, UsageMinute, LogCounter, Budget):
         model.__table__.create(connection)  # type: ignore[attr-defined]
 
 

@@ -375,12 +375,15 @@ def test_summary_for_a_profile_and_for_a_device(family: Database) -> None:
     assert sorted(tablet.top_names) == sorted((text, 1) for text in asked) and tablet.top_blocked == []
 
 
-def test_summary_counts_whole_hours_but_top_names_only_the_range(family: Database) -> None:
-    numbers = summary(family, since_ms=MS + 15_000, until_ms=MS + 25_000)  # e14 and e2; e16 at +25 s is out
+def test_summary_counts_whole_hours_and_so_do_the_top_names(family: Database) -> None:
+    numbers = summary(family, since_ms=MS + 15_000, until_ms=MS + 25_000)
     assert (numbers.total, numbers.blocked) == (7, 1)  # the whole first hour
-    assert sorted(numbers.top_names) == [("games.example", 1), ("www.example.org", 1)]
-    assert numbers.top_blocked == []
+    hour = summary(family, since_ms=MS, until_ms=MS + 3_600_000)
+    assert numbers == hour  # top names from the per-hour name counts, the same whole hour
     assert summary(family, since_ms=MS, until_ms=MS + 1, top=0).top_names == []
+    # One device: from its raw rows in the range itself.
+    device = summary(family, since_ms=MS + 15_000, until_ms=MS + 25_000, device=C)
+    assert device.total == summary(family, since_ms=MS, until_ms=MS + 3_600_000, device=C).total
 
 
 def test_hourly(family: Database) -> None:

@@ -15,7 +15,7 @@ from tests.store.conftest import NOW
 
 
 LATEST = latest_version(MIGRATIONS)
-LOG_TABLES = ("query_log", "hourly_counts", "usage_minutes", "log_counters", "budgets")
+LOG_TABLES = ("query_log", "hourly_counts", "name_counts", "usage_minutes", "log_counters", "budgets")
 
 
 def _add_device_os(connection: Connection) -> None:
