@@ -78,7 +78,7 @@ class BudgetMethods:
     def set_budget(self, profile_id: int, tag: str, minutes: int, days: str = "daily") -> BudgetData:
         """Allow ``minutes`` a day of ``tag`` (``games``, ``service:roblox``) on ``days``;
         replaces the profile's budget for that tag, keeping its number."""
-        tag, minutes, days = _checked(tag, minutes, days)
+        tag, minutes, days = checked_budget(tag, minutes, days)
         with self.database.writing() as session:
             find(session, Profile, profile_id, "profile")
             # The profile's row locked (PostgreSQL): two filters setting the same budget make one row.
@@ -129,28 +129,9 @@ class BudgetMethods:
         used = self.minutes_used(profile_id, day)
         return tuple(use_on(budget, day, used.get(budget.tag, 0)) for budget in self.list_budgets(profile_id))
 
-    def restore_budgets(self, profiles: Sequence[ProfileData]) -> int:
-        """Replace every budget with those ``profiles`` carry, each profile found by
-        its name (``dnsfilter policy import``, after ``replace_policy``). Returns how many."""
-        wanted = [(profile.name, _checked(b.tag, b.minutes, b.days)) for profile in profiles for b in profile.budgets]
-        keys = [(name.casefold(), tag) for name, (tag, _, _) in wanted]
-        if len(set(keys)) < len(keys):
-            raise PolicyInputError("A profile has two budgets for the same category or service; keep one.")
-        with self.database.writing() as session:
-            ids = {name.casefold(): number for number, name in session.execute(select(Profile.id, Profile.name))}
-            missing = sorted({name for name, _ in wanted if name.casefold() not in ids})
-            if missing:
-                raise NotFoundError(f'There is no profile called "{missing[0]}"; import the profiles first.')
-            session.execute(delete(Budget))
-            session.add_all(
-                Budget(profile_id=ids[name.casefold()], tag=tag, minutes=minutes, days=days)
-                for name, (tag, minutes, days) in wanted
-            )
-            bump_version(session, self.database.is_postgresql)
-        return len(wanted)
 
-
-def _checked(tag: str, minutes: int, days: str) -> tuple[str, int, str]:
+def checked_budget(tag: str, minutes: int, days: str) -> tuple[str, int, str]:
+    """The budget's tag, minutes and days as stored; PolicyInputError when one is wrong."""
     tag = check.tag(tag)
     if tag.startswith("rule:"):
         raise PolicyInputError(f'"{tag}" is not a category or service; a budget limits one such as games.')

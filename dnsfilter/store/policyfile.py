@@ -111,8 +111,7 @@ def import_policy(store: PolicyStore, text: str, *, catalog: Catalog, now: datet
     devices = [_device_data(device, ids[device.profile.casefold()], now) for device in policy.devices]
     chosen = None if policy.new_devices_profile is None else ids[policy.new_devices_profile.casefold()]
     store.replace_policy(profiles, devices, dict(policy.settings), new_devices_profile=chosen, now=now)
-    # The old budgets went with the old profiles; the file's are checked already.
-    budgets = store.restore_budgets(profiles) if any(profile.budgets for profile in profiles) else 0
+    budgets = sum(len(profile.budgets) for profile in profiles)
     rules = sum(len(profile.rules) for profile in profiles)
     expired = len(policy.overrides) - len(running)
     return ImportSummary(len(profiles), len(devices), rules, len(running), expired, budgets)

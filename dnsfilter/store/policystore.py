@@ -24,7 +24,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from dnsfilter.store import validation as check
-from dnsfilter.store.budgets import BudgetMethods
+from dnsfilter.store.budgets import BudgetMethods, checked_budget
+from dnsfilter.store.logmodels import Budget
 from dnsfilter.store.database import Database
 from dnsfilter.store.devices import DeviceMethods
 from dnsfilter.store.models import (
@@ -348,7 +349,7 @@ class PolicyStore(DeviceMethods, OverrideMethods, BudgetMethods):
         stored = {check.setting_key(key): check.setting_value(key, value) for key, value in settings.items()}
         with self.database.writing() as session:
             known = {row.key: row for row in session.execute(select(Device.__table__))}
-            for model in (Override, Rule, ProfileTag, DomainEntry, Device, Setting, Profile):
+            for model in (Budget, Override, Rule, ProfileTag, DomainEntry, Device, Setting, Profile):
                 session.execute(delete(model))
             for profile, children in rows.values():
                 session.add(profile)
@@ -408,7 +409,7 @@ class PolicyStore(DeviceMethods, OverrideMethods, BudgetMethods):
 
 def _profile_rows(
     profile: ProfileData, now: datetime
-) -> tuple[Profile, list[ProfileTag | DomainEntry | Rule | Override]]:
+) -> tuple[Profile, list[ProfileTag | DomainEntry | Rule | Override | Budget]]:
     """A profile's row and the checked rows that belong to it (``replace_policy`` sets their profile_id)."""
     row = Profile(
         name=check.person_name(profile.name),
@@ -420,7 +421,7 @@ def _profile_rows(
     )
     if profile.allowed_names & profile.denied_names:
         raise PolicyInputError(f'A name is both allowed and denied for "{row.name}"; keep one of the two.')
-    children: list[ProfileTag | DomainEntry | Rule | Override] = [
+    children: list[ProfileTag | DomainEntry | Rule | Override | Budget] = [
         ProfileTag(tag=tag) for tag in check.tags(sorted(profile.blocked_tags))
     ]
     children += [DomainEntry(name=name, kind="allow") for name in check.domains(sorted(profile.allowed_names))]
@@ -441,6 +442,10 @@ def _profile_rows(
                 note=check.note(item.note),
             )
         )
+    budgets = [checked_budget(item.tag, item.minutes, item.days) for item in profile.budgets]
+    if len({tag for tag, _minutes, _days in budgets}) < len(budgets):
+        raise PolicyInputError(f'"{row.name}" has two budgets for the same category or service; keep one.')
+    children += [Budget(tag=tag, minutes=minutes, days=days) for tag, minutes, days in budgets]
     return row, children
 
 

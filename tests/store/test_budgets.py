@@ -244,34 +244,40 @@ def test_local_day_is_the_family_calendar_day(utc: datetime, day: int) -> None:
 # --- import ------------------------------------------------------------------------------
 
 
-def test_restore_budgets_replaces_them_all_by_profile_name(store: PolicyStore, mia: int) -> None:
+def test_replacing_the_policy_replaces_the_budgets_in_the_same_step(store: PolicyStore, mia: int) -> None:
     store.set_budget(mia, "video", 10)
     profile = store.get_profile(mia)
     budgets = (BudgetData(0, 0, "games", 60, "Mon-Fri"), BudgetData(0, 0, "social", 5, "daily"))
-    wanted = replace(profile, name="MIA", budgets=budgets)
+    wanted = replace(profile, is_default=True, budgets=budgets)
     before = store.policy_version()
-    assert store.restore_budgets([wanted]) == 2
+    store.replace_policy([wanted], [], {}, new_devices_profile=None, now=NOW)
+    [mia_again] = store.list_profiles()
     assert [(b.profile_id, b.tag, b.minutes, b.days) for b in store.list_budgets()] == [
-        (mia, "games", 60, "mon-fri"), (mia, "social", 5, "daily")
+        (mia_again.id, "games", 60, "mon-fri"), (mia_again.id, "social", 5, "daily")
     ]  # fmt: skip
     assert store.policy_version() == before + 1
 
 
 @pytest.mark.parametrize(
-    ("name", "budgets", "error"),
+    "budgets",
     [
-        ("Nobody", (BudgetData(0, 0, "games", 60, "daily"),), NotFoundError),
-        ("Mia", (BudgetData(0, 0, "games", 0, "daily"),), PolicyInputError),
-        ("Mia", (BudgetData(0, 0, "games", 60, "daily"), BudgetData(0, 0, "games", 30, "sat")), PolicyInputError),
+        (BudgetData(0, 0, "games", 0, "daily"),),
+        (BudgetData(0, 0, "games", 60, "daily"), BudgetData(0, 0, "games", 30, "sat")),
+        (BudgetData(0, 0, "games", 60, "someday"),),
     ],
-    ids=["unknown-profile", "bad-minutes", "same-tag-twice"],
+    ids=["bad-minutes", "same-tag-twice", "bad-days"],
 )
-def test_restore_budgets_changes_nothing_on_error(
-    store: PolicyStore, mia: int, name: str, budgets: tuple[BudgetData, ...], error: type[Exception]
+def test_a_bad_budget_leaves_the_whole_policy_as_it_was(
+    store: PolicyStore, mia: int, budgets: tuple[BudgetData, ...]
 ) -> None:
     kept = store.set_budget(mia, "video", 10)
     before = store.policy_version()
-    with pytest.raises(error):
-        store.restore_budgets([replace(store.get_profile(mia), name=name, budgets=budgets)])
+    profiles = store.list_profiles()
+    with pytest.raises(PolicyInputError):
+        store.replace_policy(
+            [replace(store.get_profile(mia), is_default=True, budgets=budgets)], [], {}, new_devices_profile=None,
+            now=NOW,
+        )
     assert store.list_budgets() == (kept,)
+    assert store.list_profiles() == profiles
     assert store.policy_version() == before
