@@ -5,7 +5,7 @@ For each source address the device behind it is identified once
 both kept; each profile keeps the decision per parsed query (a ``Query`` is
 shared by every repeat of a packet, so the lookup hashes nothing). Queries
 from a trusted forwarder (the router) name their device in EDNS options, so
-they are identified every time.
+they are kept by forwarder and options instead.
 
 An instance belongs to one snapshot, one device table and one set of
 forwarders: the resolver makes a new one when any of them changes. The
@@ -31,7 +31,7 @@ Decisions = dict[Query, Decision]
 
 
 class ClientProfiles:
-    __slots__ = ("policy", "clients", "forwarders", "seen", "_by_address", "_decisions")
+    __slots__ = ("policy", "clients", "forwarders", "seen", "_by_address", "_by_options", "_decisions")
 
     def __init__(
         self,
@@ -45,13 +45,18 @@ class ClientProfiles:
         self.forwarders = forwarders
         self.seen: dict[str, ClientId] = {} if seen is None else seen
         self._by_address: dict[str, tuple[ClientId, ProfilePolicy, Decisions]] = {}
+        # Forwarded queries: by the forwarder's address and the options naming the device.
+        self._by_options: dict[tuple[str, bytes], tuple[ClientId, ProfilePolicy, Decisions]] = {}
         self._decisions: dict[int, Decisions] = {}
 
     def decide(self, query: Query, address: str) -> tuple[ClientId, ProfilePolicy, Decision]:
         """The device asking ``query`` from ``address``, its profile, and the decision."""
         known = self._by_address.get(address)
         if known is None:
-            known = self._identify(query, address)
+            if address in self.forwarders:
+                known = self._forwarded(query, address)
+            else:
+                known = self._identify(query, address)
         device, profile, decisions = known
         decision = decisions.get(query)
         if decision is None:
@@ -78,8 +83,19 @@ class ClientProfiles:
             self._by_address[address] = known
         return known
 
+    def _forwarded(self, query: Query, address: str) -> tuple[ClientId, ProfilePolicy, Decisions]:
+        key = (address, query.edns_options)
+        known = self._by_options.get(key)
+        if known is None:
+            known = self._identify(query, address)
+            if len(self._by_options) >= _ADDRESS_LIMIT:
+                self._by_options.clear()
+            self._by_options[key] = known
+        return known
+
     def take_seen(self) -> dict[str, ClientId]:
         """The devices identified since the last call; starts a new round."""
         seen, self.seen = self.seen, {}
         self._by_address.clear()
+        self._by_options.clear()
         return seen
