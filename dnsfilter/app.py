@@ -1,8 +1,8 @@
 """Assembling and running the filter: config in, listening service out.
 
-``build_*`` functions turn config sections into the pieces of the data
-path; ``Service`` owns them, starts and stops them, and applies a reloaded
-config without dropping queries. ``run`` is the asyncio main of
+``parts.py`` turns config sections into the pieces of the data path;
+``Service`` owns them, starts and stops them, keeps the family policy and the
+query log going, and applies a reloaded config without dropping queries. ``run`` is the asyncio main of
 ``dnsfilter run``: signals, readiness notification, clean shutdown.
 """
 
@@ -11,30 +11,36 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from dnsfilter import sdnotify
-from dnsfilter.config import Config, ListenAddress, UpstreamConfig, system_upstreams
-from dnsfilter.dns.cache import AnswerCache, CacheLimits
+from dnsfilter.config import Config, ListenAddress
+from dnsfilter.dns.cache import AnswerCache
 from dnsfilter.dns.localzones import LocalZones
-from dnsfilter.dns.resolver import AnswerSettings, ClientAcl, Resolver
-from dnsfilter.dns.server import DnsListeners, TcpLimits
-from dnsfilter.dns.upstream import UpstreamPool
+from dnsfilter.dns.logbuffer import LogBuffer
+from dnsfilter.dns.resolver import ClientAcl, Resolver
+from dnsfilter.dns.server import DnsListeners
 from dnsfilter.errors import DnsFilterError, StoreError
+from dnsfilter.parts import (
+    Background,
+    answer_settings,
+    build_upstreams,
+    cache_limits,
+    client_source_paths,
+    tcp_limits,
+    update_limits,
+)
 from dnsfilter.policy.blocklists import Blocklists
 from dnsfilter.policy.catalog import BLOCKLISTS_DIR
-from dnsfilter.policy.clients import ClientSourcePaths, read_client_sources
+from dnsfilter.policy.clients import read_client_sources
 from dnsfilter.policy.defaultprofile import default_profile_tags
 from dnsfilter.policy.index import DomainIndex
 from dnsfilter.policy.keeper import PolicyKeeper
 from dnsfilter.policy.snapshot import PolicySnapshot, configured_snapshot, empty_snapshot
-from dnsfilter.policy.updater import ListUpdater, UpdateLimits
-from dnsfilter.dns.logbuffer import LogBuffer
 from dnsfilter.policy.tags import names_of
+from dnsfilter.policy.updater import ListUpdater
 from dnsfilter.store import PolicyStore, open_database
 from dnsfilter.store.database import Database
 from dnsfilter.store.logretention import prune
@@ -50,77 +56,6 @@ LOG_PRUNE_INTERVAL = 3600.0  # seconds between two prunings of the query log
 # A replaced index stays mapped this long: answers awaiting an upstream still
 # check their CNAME chains with the policy they were decided by.
 INDEX_RETIRE_DELAY = 65.0
-
-
-def cache_limits(config: Config) -> CacheLimits:
-    c = config.cache
-    return CacheLimits(c.size, c.min_ttl, c.max_ttl, c.negative_max_ttl, c.stale_max_age)
-
-
-def answer_settings(config: Config) -> AnswerSettings:
-    return AnswerSettings(
-        udp_size=config.dns.udp_payload_size,
-        block_ttl=config.blocking.ttl,
-        stale_ttl=config.cache.stale_ttl,
-        max_answer_ttl=config.blocking.max_answer_ttl,
-    )
-
-
-def client_source_paths(config: Config) -> ClientSourcePaths:
-    devices = config.devices
-    if devices.neighbour_table:
-        return ClientSourcePaths(dnsmasq_leases=devices.dhcp_leases, odhcpd=devices.odhcpd_leases)
-    return ClientSourcePaths(
-        arp=None, neighbour_command=None, dnsmasq_leases=devices.dhcp_leases, odhcpd=devices.odhcpd_leases
-    )
-
-
-def upstream_servers(config: Config) -> tuple[UpstreamConfig, ...]:
-    """The configured upstreams, or the machine's own resolvers (never us)."""
-    return config.upstream.servers or system_upstreams(exclude=config.dns.listen)
-
-
-@dataclass(slots=True)
-class _Upstreams:
-    public: UpstreamPool
-    local: UpstreamPool | None
-
-    async def aclose(self) -> None:
-        await self.public.aclose()
-        if self.local is not None:
-            await self.local.aclose()
-
-
-def build_upstreams(config: Config) -> _Upstreams:
-    udp_size = config.dns.udp_payload_size
-    timeout = config.upstream.timeout
-    public = UpstreamPool(upstream_servers(config), timeout, udp_size)
-    router = config.local.router
-    local = UpstreamPool((router,), timeout, udp_size) if router is not None else None
-    return _Upstreams(public, local)
-
-
-class _Background:
-    """Long-running tasks of the service, kept so they can be stopped and awaited."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def start(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks))
 
 
 class Service:
@@ -145,10 +80,10 @@ class Service:
             forwarders=config.trusted_forwarders,
             query_log=self.query_log,
         )
-        self.listeners = DnsListeners(self.resolver, _tcp_limits(config))
-        self._background = _Background()
+        self.listeners = DnsListeners(self.resolver, tcp_limits(config))
+        self._background = Background()
         self._updater = ListUpdater(
-            self.blocklists.blocking_sources, self.blocklists.store, limits=_update_limits(config)
+            self.blocklists.blocking_sources, self.blocklists.store, limits=update_limits(config)
         )
         self.store: PolicyStore | None = None
         self._keeper: PolicyKeeper | None = None
@@ -416,8 +351,8 @@ class Service:
         resolver.acl = ClientAcl(config.dns.allow_clients)
         resolver.settings = answer_settings(config)
         resolver.forwarders = config.trusted_forwarders
-        self.listeners.set_limits(_tcp_limits(config))
-        self._updater.limits = _update_limits(config)
+        self.listeners.set_limits(tcp_limits(config))
+        self._updater.limits = update_limits(config)
         self._upstreams = upstreams
         for host, port in set(self._bound.values()) - set(bound.values()):
             await self.listeners.unlisten(host, port)
@@ -440,14 +375,6 @@ class Service:
             except StoreError as error:
                 log.warning("the devices seen last could not be recorded: %s", error)
         await self._close_policy()
-
-
-def _update_limits(config: Config) -> UpdateLimits:
-    return UpdateLimits(timeout=config.lists.download_timeout, max_shrink=config.lists.max_shrink)
-
-
-def _tcp_limits(config: Config) -> TcpLimits:
-    return TcpLimits(config.dns.tcp_idle_timeout, config.dns.tcp_max_connections)
 
 
 async def run(load: Callable[[], Config], config_source: str, blocklists_dir: Path = BLOCKLISTS_DIR) -> None:
