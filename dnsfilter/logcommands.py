@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 from dnslib import RCODE
 
 from dnsfilter.config import Config
-from dnsfilter.logoptions import LogCommandError, find_device, find_profile, parse_day, parse_time
+from dnsfilter.logoptions import LogCommandError, find_device, parse_day, parse_time
+from dnsfilter.naming import find_profile
 from dnsfilter.policy.explain import shown, type_name
 from dnsfilter.store import Database, DeviceData, PolicyStore, ProfileData, open_database
 from dnsfilter.store.logqueries import (
@@ -169,7 +170,7 @@ def stats_text(
     start = datetime.datetime.combine(date, datetime.time(), zone)
     end = datetime.datetime.combine(date + datetime.timedelta(days=1), datetime.time(), zone)
     with _opened(config) as (database, household):
-        chosen = find_profile(household.profiles, profile) if profile is not None else None
+        chosen = find_profile(household.profiles, profile, LogCommandError) if profile is not None else None
         key = find_device(household.devices, device) if device is not None else None
         numbers = summary(
             database, since_ms=_ms(start), until_ms=_ms(end),
@@ -218,7 +219,7 @@ def stats_text(
 
 
 def _where(household: Household, filters: Filters, since_ms: int | None, until_ms: int | None) -> LogFilter:
-    profile = find_profile(household.profiles, filters.profile) if filters.profile is not None else None
+    profile = find_profile(household.profiles, filters.profile, LogCommandError) if filters.profile is not None else None
     return LogFilter(
         since_ms=since_ms,
         until_ms=until_ms,

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from dnsfilter.errors import DnsFilterError
 from dnsfilter.policy.clientsources import canonical_ip, normalise_mac
 from dnsfilter.policy.explain import shown
+from dnsfilter.naming import folded
 from dnsfilter.store import DeviceData, ProfileData
 
 
@@ -77,16 +78,6 @@ def parse_day(text: str, zone: ZoneInfo, now: datetime.datetime) -> datetime.dat
     raise LogCommandError(f'--day "{shown(text)}" is not a day. Write it as 2026-03-02, today or yesterday.')
 
 
-def find_profile(profiles: Sequence[ProfileData], text: str) -> ProfileData:
-    """The profile called ``text`` (case-insensitive)."""
-    wanted = _folded(text)
-    for profile in profiles:
-        if _folded(profile.name) == wanted:
-            return profile
-    names = ", ".join(f'"{shown(profile.name)}"' for profile in profiles)
-    raise LogCommandError(f'There is no profile called "{shown(text.strip())}". The profiles are: {names}.')
-
-
 def find_device(devices: Sequence[DeviceData], text: str) -> str:
     """The key of the device ``text`` names: a key, MAC or IP address (known
     or not: the log keeps devices the policy has forgotten), or a known
@@ -105,11 +96,11 @@ def find_device(devices: Sequence[DeviceData], text: str) -> str:
     if ip is not None:
         known = [device.key for device in devices if device.ip == ip]
         return known[0] if len(known) == 1 else f"ip:{ip}"
-    folded = _folded(wanted)
+    asked = folded(wanted)
     # The parent's labels first: a child can rename a device, not take over a label.
     for named in (
-        [device for device in devices if device.label and _folded(device.label) == folded],
-        [device for device in devices if device.name and _folded(device.name) == folded],
+        [device for device in devices if device.label and folded(device.label) == asked],
+        [device for device in devices if device.name and folded(device.name) == asked],
     ):
         if len(named) == 1:
             return named[0].key
@@ -127,10 +118,6 @@ def find_device(devices: Sequence[DeviceData], text: str) -> str:
         f'No device is called "{shown(wanted)}". The devices the filter knows:\n{_device_list(devices)}\n'
         "Give one of these names or keys, or a MAC or IP address."
     )
-
-
-def _folded(text: str) -> str:
-    return unicodedata.normalize("NFC", text).strip().casefold()
 
 
 def _device_list(devices: Sequence[DeviceData]) -> str:

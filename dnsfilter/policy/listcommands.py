@@ -39,6 +39,7 @@ from dnsfilter.policy.explain import (
 from dnsfilter.policy.liststore import format_status
 from dnsfilter.policy.snapshot import PolicySnapshot, build_snapshot
 from dnsfilter.policy.updater import ListUpdater, UpdateLimits, UpdateOutcome
+from dnsfilter.naming import find_profile, folded
 from dnsfilter.store import DeviceData, PolicyData, PolicyStore, ProfileData, open_database
 from dnsfilter.store.budgets import local_day
 from dnsfilter.store.records import DEFAULT_PROFILE_SET_UP
@@ -194,7 +195,7 @@ def choose_subject(
         policy = snapshot.profile_for(client)
         return Subject("device", profiles[policy.id], policy, device=chosen)
     if profile is not None:
-        wanted = find_profile(data.profiles, profile)
+        wanted = find_profile(data.profiles, profile, ExplainError)
         members = tuple(item for item in data.devices if item.profile_id == wanted.id)
         return Subject("profile", wanted, snapshot.profiles[wanted.id], members=members)
     policy = snapshot.new_device_profile
@@ -241,13 +242,9 @@ def _candidates(devices: Sequence[DeviceData], text: str) -> Iterator[list[Devic
         yield [device for device in devices if device.ip == ip or device.key == "ip:" + ip]
     # The parent's labels first: a child can rename a device's DHCP name to
     # anything, but not take over a name the parent gave.
-    folded = text.casefold()
-    yield [device for device in devices if device.label and _folded(device.label) == folded]
-    yield [device for device in devices if device.name and _folded(device.name) == folded]
-
-
-def _folded(text: str) -> str:
-    return unicodedata.normalize("NFC", text).strip().casefold()
+    asked = folded(text)
+    yield [device for device in devices if device.label and folded(device.label) == asked]
+    yield [device for device in devices if device.name and folded(device.name) == asked]
 
 
 def _device_table(devices: Sequence[DeviceData], profiles: Mapping[int, ProfileData]) -> str:
@@ -258,12 +255,3 @@ def _device_table(devices: Sequence[DeviceData], profiles: Mapping[int, ProfileD
     width = max(len(row[0]) for row in rows)
     keys = max(len(row[1]) for row in rows)
     return "\n".join(f'  {name:<{width}}  {key:<{keys}}  profile "{profile}"' for name, key, profile in rows)
-
-
-def find_profile(profiles: Sequence[ProfileData], text: str) -> ProfileData:
-    wanted = _folded(text)
-    for profile in profiles:
-        if _folded(profile.name) == wanted:
-            return profile
-    names = ", ".join(f'"{shown(profile.name)}"' for profile in profiles)
-    raise ExplainError(f'There is no profile called "{shown(text.strip())}". The profiles are: {names}.')
