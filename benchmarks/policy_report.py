@@ -64,15 +64,19 @@ def _cells(label: str, row: Measurement | None) -> list[str]:
     ]
 
 
-def verdict(a: Measurement | None, b: Measurement | None) -> str:
-    """``within 10%: yes/no``, judged on queries/s, with both ratios."""
+def verdict(
+    a: Measurement | None, b: Measurement | None, allowed: float = ALLOWED_SLOWDOWN
+) -> str:
+    """``within 10%: yes/no`` (or the ``allowed`` slowdown), judged on queries/s,
+    with both ratios."""
     speed = _ratio(_queries_per_second(b), _queries_per_second(a))
     cost = _ratio(b.cpu_us_per_query if b else None, a.cpu_us_per_query if a else None)
+    within = f"within {allowed:.0%}"
     if speed is None:
-        return "within 10%: n/a (a run has no figures; see the lines above)"
-    answer = "yes" if speed >= 1 - ALLOWED_SLOWDOWN else "NO"
+        return f"{within}: n/a (a run has no figures; see the lines above)"
+    answer = "yes" if speed >= 1 - allowed else "NO"
     line = (
-        f"within 10%: {answer} (queries/s B/A {speed:.2f}, "
+        f"{within}: {answer} (queries/s B/A {speed:.2f}, "
         f"CPU µs/query B/A {_number(cost, 2)})"
     )
     busy = [
@@ -97,7 +101,15 @@ def verdict(a: Measurement | None, b: Measurement | None) -> str:
     return line
 
 
-def format_workload(title: str, a: SideResult, b: SideResult, slug: str) -> str:
+def format_workload(
+    title: str,
+    a: SideResult,
+    b: SideResult,
+    slug: str,
+    allowed: float = ALLOWED_SLOWDOWN,
+) -> str:
+    """A and B's best rounds of workload ``slug``, their ratio and the verdict
+    (B at most ``allowed`` slower than A)."""
     row_a, row_b = a.rows.get(slug), b.rows.get(slug)
     cpu = _ratio(
         row_b.cpu_us_per_query if row_b else None,
@@ -114,7 +126,7 @@ def format_workload(title: str, a: SideResult, b: SideResult, slug: str) -> str:
     ]
     lines = [title, *aligned(COLUMNS, body)]
     lines += problem_notes([row for row in (row_a, row_b) if row is not None])
-    lines.append(verdict(row_a, row_b))
+    lines.append(verdict(row_a, row_b, allowed))
     if max(len(side.rounds.get(slug, [])) for side in (a, b)) > 1:
         lines.append(
             "queries/s of every round: "
@@ -128,10 +140,16 @@ def format_workload(title: str, a: SideResult, b: SideResult, slug: str) -> str:
 
 
 def format_report(
-    workloads: Sequence[tuple[str, str]], a: SideResult, b: SideResult
+    workloads: Sequence[tuple[str, str]],
+    a: SideResult,
+    b: SideResult,
+    allowed: float = ALLOWED_SLOWDOWN,
 ) -> str:
-    """A table per (slug, title) workload, then start-up times and the checks."""
-    sections = [format_workload(title, a, b, slug) for slug, title in workloads]
+    """A table per (slug, title) workload (verdict: B at most ``allowed``
+    slower), then start-up times and the checks."""
+    sections = [
+        format_workload(title, a, b, slug, allowed) for slug, title in workloads
+    ]
     starts = "start-up, exec to first answer on the compiled index: " + ", ".join(
         f"{side.key} {_number(side.start_up_seconds, 2)} s" for side in (a, b)
     )

@@ -42,7 +42,9 @@ class Side:
 
 
 @dataclass(slots=True)
-class _Running:
+class RunningSide:
+    """A side whose server is up, with its rows so far."""
+
     side: Side
     server: ManagedProcess
     port: int
@@ -90,48 +92,68 @@ def run_sides(
 ) -> list[SideResult]:
     group = ProcessGroup()
     try:
-        running = [_start(group, side, bench, measured) for side in sides]
+        # Every cached name once, as the measured device: the cache is shared by
+        # all devices, so the router's runs find it warm too.
+        device = ("-a", measured.ip)
+        running = [start_side(group, side, bench, device) for side in sides]
         checks = {run.side.key: _check(run, measured, expectations) for run in running}
-        for round_number in range(rounds):
-            for number, workload in enumerate(workloads):
-                turn = round_number * len(workloads) + number
-                order = running if turn % 2 == 0 else running[::-1]
-                for run in order:
-                    others = [other for other in running if other is not run]
-                    _measure(run, others, workload, bench, round_number + 1)
+        measure_rounds(running, workloads, bench, rounds)
         results = []
         for run in running:
             group.stop(run.server)
-            results.append(
-                SideResult(
-                    key=run.side.key,
-                    title=run.side.title,
-                    start_up_seconds=run.start_up_seconds,
-                    checks=checks[run.side.key],
-                    rows={slug: _best(rows) for slug, rows in run.rows.items()},
-                    rounds={slug: _speeds(rows) for slug, rows in run.rows.items()},
-                    recompiled=bool(logged_compiles(run.server.log_path)),
-                    idle_cpu_percent=run.idle_percent,
-                )
-            )
+            results.append(side_result(run, checks[run.side.key]))
         return results
     finally:
         group.close()
 
 
-def _start(
-    group: ProcessGroup, side: Side, bench: Bench, measured: MeasuredDevices
-) -> _Running:
+def start_side(
+    group: ProcessGroup,
+    side: Side,
+    bench: Bench,
+    warm_up_options: Sequence[str] = (),
+) -> RunningSide:
+    """Start ``side`` (timed) and ask every cached name once, with dnsperf's
+    ``warm_up_options`` (who asks)."""
     server, port, seconds = start_timed(group, side.spec, side.key, bench)
-    # Every cached name once, as the measured device: the cache is shared by
-    # all devices, so the router's runs find it warm too.
-    device = ("-a", measured.ip)
-    warm_up(server, port, bench.files, bench.pinning, dnsperf_options=device)
-    return _Running(side, server, port, seconds, {})
+    warm_up(server, port, bench.files, bench.pinning, dnsperf_options=warm_up_options)
+    return RunningSide(side, server, port, seconds, {})
+
+
+def measure_rounds(
+    running: Sequence[RunningSide],
+    workloads: Sequence[Workload],
+    bench: Bench,
+    rounds: int,
+) -> None:
+    """Every workload against every side back to back, alternating which goes
+    first, ``rounds`` times; the rows go to each side's ``rows``."""
+    for round_number in range(rounds):
+        for number, workload in enumerate(workloads):
+            turn = round_number * len(workloads) + number
+            order = running if turn % 2 == 0 else running[::-1]
+            for run in order:
+                others = [other for other in running if other is not run]
+                _measure(run, others, workload, bench, round_number + 1)
+
+
+def side_result(run: RunningSide, checks: dict[str, list[CheckResult]]) -> SideResult:
+    """``run``'s figures: its best round per workload, once its server has stopped
+    (so its log is complete)."""
+    return SideResult(
+        key=run.side.key,
+        title=run.side.title,
+        start_up_seconds=run.start_up_seconds,
+        checks=checks,
+        rows={slug: _best(rows) for slug, rows in run.rows.items()},
+        rounds={slug: _speeds(rows) for slug, rows in run.rows.items()},
+        recompiled=bool(logged_compiles(run.server.log_path)),
+        idle_cpu_percent=run.idle_percent,
+    )
 
 
 def _check(
-    run: _Running,
+    run: RunningSide,
     measured: MeasuredDevices,
     expectations: Callable[[Side], list[Expectation]],
 ) -> dict[str, list[CheckResult]]:
@@ -166,8 +188,8 @@ def _best(rows: Sequence[Measurement]) -> Measurement:
 
 
 def _measure(
-    run: _Running,
-    others: Sequence[_Running],
+    run: RunningSide,
+    others: Sequence[RunningSide],
     workload: Workload,
     bench: Bench,
     round_number: int,

@@ -1,4 +1,4 @@
-"""CPU time, peak memory and descendants of a running process, read from /proc (Linux only).
+"""CPU time, peak memory, disk writes and descendants of a running process, read from /proc (Linux only).
 
 CPU time counts the process itself (all its threads), the children it has
 already reaped (dnsmasq forks one child per TCP connection) and the children
@@ -152,3 +152,16 @@ def peak_rss_mib(pid: int) -> float | None:
             kib = int(line.split()[1])
             return kib / 1024
     return None
+
+
+def disk_write_bytes(pid: int) -> int:
+    """Bytes ``pid`` (all its threads) caused to be written to storage so far:
+    ``write_bytes`` of /proc/PID/io, counted a page at a time as the page
+    cache is dirtied, less ``cancelled_write_bytes`` (dirty pages of files
+    truncated or deleted before they reached the disk)."""
+    try:
+        lines = (_PROC / str(pid) / "io").read_text().splitlines()
+    except (FileNotFoundError, ProcessLookupError) as error:
+        raise ProcessLookupError(pid) from error
+    fields = dict(line.split(": ", 1) for line in lines if ": " in line)
+    return int(fields["write_bytes"]) - int(fields["cancelled_write_bytes"])

@@ -105,20 +105,25 @@ def measure(
     tcp_queries_per_connection: int | None,
     dnsperf_options: Sequence[str] = (),
     output_name: str | None = None,
+    per_query_lines: bool | None = None,
 ) -> Measurement:
     """One dnsperf run against ``server`` with its CPU and memory around it.
 
     ``dnsperf_options`` are added to dnsperf's command line (another source
     address, an EDNS option); its output goes to ``<output_name>.txt`` in the
-    results directory, by default ``<server>-<load>.txt``.
+    results directory, by default ``<server>-<load>.txt``. dnsperf prints a
+    line per query (for p99) at a fixed rate unless ``per_query_lines`` is
+    False: a long run would print millions.
     """
+    if per_query_lines is None:
+        per_query_lines = load.rate is not None
     command = dnsperf_command(
         port,
         load.transport,
         files.queries_file,
         duration=duration,
         rate=load.rate,
-        per_query_lines=load.rate is not None,
+        per_query_lines=per_query_lines,
         queries_per_connection=tcp_queries_per_connection,
         cpu=pinning.load_cpu,
         extra=dnsperf_options,
