@@ -106,7 +106,7 @@ DEFAULTS = [
     ("query_log.retention_days", 7),
     ("query_log.aggregate_days", 400),
     ("query_log.flush_seconds", 2.0),
-    ("query_log.batch_size", 2000),
+    ("query_log.batch_size", 25000),
     ("query_log.queue_size", 50000),
     ("query_log.instance", None),
     ("lists.auto_update", True),
