@@ -265,7 +265,7 @@ class QueryLogSettings:
     # one row only when they are written together.
     batch_size: int = setting(25_000, integer(10, 100_000))
     # Queries waiting to be written at most; beyond, they are dropped and counted.
-    queue_size: int = setting(50_000, integer(100, 10_000_000))
+    queue_size: int = setting(200_000, integer(100, 10_000_000))
     # Names this filter in the log when several share one database. ~: the machine's name.
     instance: str | None = setting(None, optional(from_text(parse_instance_name)))
 

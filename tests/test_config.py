@@ -107,7 +107,7 @@ DEFAULTS = [
     ("query_log.aggregate_days", 400),
     ("query_log.flush_seconds", 2.0),
     ("query_log.batch_size", 25000),
-    ("query_log.queue_size", 50000),
+    ("query_log.queue_size", 200000),
     ("query_log.instance", None),
     ("lists.auto_update", True),
     ("lists.update_interval_hours", 24.0),

@@ -22,7 +22,7 @@ Answered: TypeAlias = tuple[str, int, Query, Decision, str, int, bytes]
 # When (POSIX seconds) and what.
 Entry: TypeAlias = tuple[float, Answered]
 
-DEFAULT_LIMIT = 50_000
+DEFAULT_LIMIT = 200_000
 
 # Upstream labels for answers no server was asked for.
 FROM_CACHE = "cache"

@@ -190,40 +190,58 @@ class _BatchMemo:
         self.decisions: dict[int, tuple[str, str, str | None, str | None, str | None, bool]] = {}
 
 
-def _insert_rows_sql(postgresql_style: bool) -> str:
-    marks = ", ".join(["%s" if postgresql_style else "?"] * len(ROW_COLUMNS))
-    return f"INSERT INTO {QueryLogRow.__tablename__} ({', '.join(ROW_COLUMNS)}) VALUES ({marks})"
+def _insert_sql(table: str, columns: Sequence[str], postgresql_style: bool, on_conflict: str = "") -> str:
+    marks = ", ".join(["%s" if postgresql_style else "?"] * len(columns))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}){on_conflict}"
 
 
-_INSERT_ROWS = {False: _insert_rows_sql(False), True: _insert_rows_sql(True)}
+def _adding_up(table: str, keys: Sequence[str]) -> str:
+    # The same statement on SQLite (3.24 and later) and PostgreSQL.
+    return f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET count = {table}.count + excluded.count"
+
+
+_COUNT_KEYS = ("hour", "device", "profile_id", "tag", "action")
+_NAME_KEYS = ("hour", "profile_id", "action", "name")
+_MINUTE_KEYS = ("profile_id", "tag", "day", "minute")
+
+
+def _statements(postgresql_style: bool) -> dict[str, str]:
+    return {
+        "rows": _insert_sql(QueryLogRow.__tablename__, ROW_COLUMNS, postgresql_style),
+        "counts": _insert_sql(
+            HourlyCount.__tablename__, (*_COUNT_KEYS, "count"), postgresql_style, _adding_up(HourlyCount.__tablename__, _COUNT_KEYS)
+        ),
+        "names": _insert_sql(NameCount.__tablename__, (*_NAME_KEYS, "count"), postgresql_style, _adding_up(NameCount.__tablename__, _NAME_KEYS)),
+        "minutes": _insert_sql(UsageMinute.__tablename__, _MINUTE_KEYS, postgresql_style, " ON CONFLICT DO NOTHING"),
+    }
+
+
+_STATEMENTS = {False: _statements(False), True: _statements(True)}
 
 
 def write_batch(database: Database, batch: Batch) -> None:
-    """One transaction: rows appended, counts added to, minutes noted once."""
-    dialect_insert = postgresql.insert if database.is_postgresql else sqlite.insert
+    """One transaction: rows appended, counts added to, minutes noted once.
+
+    Everything goes straight to the driver's executemany: the ORM's per-row
+    work would cost more than the DNS answer being logged. Text of
+    ExactText columns is escaped here (the rows are escaped by the builder).
+    """
+    statements = _STATEMENTS[database.is_postgresql]
     with database.writing() as session:
+        connection = session.connection()
         if batch.rows:
-            # Straight to the driver's executemany: the ORM's per-row work would
-            # cost more than the DNS answer being logged.
-            session.connection().exec_driver_sql(_INSERT_ROWS[database.is_postgresql], batch.rows)
+            connection.exec_driver_sql(statements["rows"], batch.rows)
         if batch.counts:
-            add = dialect_insert(HourlyCount)
-            add = add.on_conflict_do_update(
-                index_elements=["hour", "device", "profile_id", "tag", "action"],
-                set_={"count": HourlyCount.count + add.excluded.count},
-            )
-            session.execute(add, batch.counts)
+            counts = [tuple(row[key] for key in (*_COUNT_KEYS, "count")) for row in batch.counts]
+            connection.exec_driver_sql(statements["counts"], counts)
         if batch.names:
-            tally_names = dialect_insert(NameCount)
-            tally_names = tally_names.on_conflict_do_update(
-                index_elements=["hour", "profile_id", "action", "name"],
-                set_={"count": NameCount.count + tally_names.excluded.count},
-            )
-            session.execute(tally_names, batch.names)
+            names = [(r["hour"], r["profile_id"], r["action"], exact_text(r["name"]), r["count"]) for r in batch.names]
+            connection.exec_driver_sql(statements["names"], names)
         if batch.minutes:
-            note = dialect_insert(UsageMinute).on_conflict_do_nothing()
-            session.execute(note, batch.minutes)
+            minutes = [tuple(row[key] for key in _MINUTE_KEYS) for row in batch.minutes]
+            connection.exec_driver_sql(statements["minutes"], minutes)
         if batch.counter is not None:
+            dialect_insert = postgresql.insert if database.is_postgresql else sqlite.insert
             tally = dialect_insert(LogCounter).values(**batch.counter)
             tally = tally.on_conflict_do_update(
                 index_elements=["instance"],
