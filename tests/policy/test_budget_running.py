@@ -13,9 +13,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,19 +24,14 @@ from sqlalchemy import select
 
 from dnsfilter.config import Config
 from dnsfilter.policy.explain import Subject, explain, format_explanation
-from dnsfilter.store import PolicyStore, local_day, open_database
+from dnsfilter.store import PolicyStore, local_day
 from dnsfilter.store.logmodels import QueryLogRow
 from dnsfilter.store.logwriter import Batch, write_batch
 from tests.fakes import DnsClient, FakeUpstream
+from tests.policy.test_running_policy import DEVICE, REAL, mia, store, utcnow  # noqa: F401 - mia and store are fixtures
 from tests.running import RunningFilter, make_config, running_service
 
-DEVICE = "ip:127.0.0.1"
-REAL = "192.0.2.50"  # what the fake upstream answers
 DEADLINE = 8.0  # seconds: a flush (0.2 s), then a policy read (SQLite polls every 2 s)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def noon_zone() -> str:
@@ -73,25 +67,6 @@ async def upstream() -> AsyncIterator[FakeUpstream]:
         for name in ("games.example", "example.net"):
             fake.add(f"{name}. 3600 IN A {REAL}")
         yield fake
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[PolicyStore]:
-    """The policy database as the web UI sees it: opened apart from the filters."""
-    database = open_database(database_url)
-    try:
-        yield PolicyStore(database)
-    finally:
-        database.close()
-
-
-@pytest.fixture
-def mia(store: PolicyStore) -> int:
-    """Mia's profile, with the device 127.0.0.1 in it."""
-    profile = store.create_profile("Mia", now=utcnow())
-    seen = store.record_seen(DEVICE, ip="127.0.0.1", mac=None, name=None, now=utcnow())
-    store.assign_device(seen.device_id, profile.id)
-    return profile.id
 
 
 @pytest.fixture
