@@ -40,7 +40,6 @@ from dnsfilter.policy.defaultprofile import default_profile_tags
 from dnsfilter.policy.index import DomainIndex
 from dnsfilter.policy.keeper import PolicyKeeper
 from dnsfilter.policy.snapshot import PolicySnapshot, configured_snapshot, empty_snapshot
-from dnsfilter.policy.tags import names_of
 from dnsfilter.policy.updater import ListUpdater
 from dnsfilter.store import PolicyStore, open_database
 from dnsfilter.store.database import Database
@@ -203,8 +202,7 @@ class Service:
         return None if self.store is None else self.store.database
 
     def _tags_of(self, name: str) -> tuple[str, ...]:
-        index = self.blocklists.index
-        return tuple(names_of(index.tag_names, index.tags(name)))
+        return self.blocklists.index.tag_names_of(name)
 
     async def _prune_log(self) -> None:
         """Keep the query log to its configured age (a first pass soon after start)."""

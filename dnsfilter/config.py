@@ -261,9 +261,10 @@ class QueryLogSettings:
     aggregate_days: int = setting(400, integer(1, 3650))
     # Queries are written together, every flush_seconds or batch_size queries.
     flush_seconds: float = setting(2.0, number(0.2, 60))
-    # Large enough that a busy second is one write: repeats of an answer are
-    # one row only when they are written together.
-    batch_size: int = setting(25_000, integer(10, 100_000))
+    # Large enough that a second at the filter's full rate is one write:
+    # repeats of an answer are one row only when they are written together,
+    # and each write has a cost of its own.
+    batch_size: int = setting(100_000, integer(10, 1_000_000))
     # Queries waiting to be written at most; beyond, they are dropped and counted.
     queue_size: int = setting(200_000, integer(100, 10_000_000))
     # Names this filter in the log when several share one database. ~: the machine's name.

@@ -29,7 +29,7 @@ from dnsfilter.policy.decision import Action, Decision, Reason
 from dnsfilter.policy.listformats import ListEntry, ListParser, normalise_name, parse_text
 from dnsfilter.policy.precedence import STEPS, ProfilePolicy
 from dnsfilter.policy.snapshot import RULE_GRANT_PREFIX, Explanation, PolicySnapshot
-from dnsfilter.policy.tags import SERVICE_PREFIX, names_of
+from dnsfilter.policy.tags import SERVICE_PREFIX
 from dnsfilter.store.records import BudgetUse, DeviceData, OverrideData, ProfileData, RuleData
 
 _TYPE_A = 1
@@ -99,8 +99,7 @@ def checked_name(name: str) -> str:
 
 def list_evidence(name: str, blocklists: Blocklists) -> tuple[tuple[str, ...], tuple[RuleMatch, ...]]:
     """The tags the index gives ``name``, and the list lines behind them."""
-    index = blocklists.index
-    tags = tuple(names_of(index.tag_names, index.tags(name)))
+    tags = blocklists.index.tag_names_of(name)
     # Exceptions (@@ rules) remove tags, so the index cannot point at them;
     # only adblock lists and services have exceptions, and they are small.
     searched = set(tags)

@@ -155,6 +155,7 @@ def test_lookup(index_path: Path, entries: list[Entry], name: str, expected: set
     index = build(index_path, entries)
     try:
         assert names_of(index, index.tags(name)) == expected
+        assert set(index.tag_names_of(name)) == expected
     finally:
         index.close()
 
@@ -167,6 +168,11 @@ def test_hundreds_of_tags(index_path: Path) -> None:
         tag_names,
     )
     assert names_of(index, index.tags("www.example.org")) == {"tag0", "tag150", "tag299"}
+    # Spelled out in bit order, and the same when asked again (from the memo).
+    assert index.tag_names_of("www.example.org") == ("tag0", "tag150", "tag299")
+    assert index.tag_names_of("x.www.example.org") == ("tag0", "tag150", "tag299")
+    assert index.tag_names_of("example.org") == ("tag0", "tag299")
+    assert index.tag_names_of("example.com") == ()
     assert index.tag_names == tuple(tag_names)
     index.close()
 
