@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from dnsfilter.store.database import Database
-from dnsfilter.store.logmodels import HourlyCount, LogCounter, NameCount, QueryLogRow, UsageMinute
+from dnsfilter.store.logmodels import HomeNameCount, HourlyCount, LogCounter, NameCount, QueryLogRow, UsageMinute
 from dnsfilter.store.logscan import COLUMNS, conditions, read_page
 
 BLOCK = "block"
@@ -148,8 +148,9 @@ def summary(
 
     Totals and per-tag counts come from the hourly counts, so they cover
     the whole hours the range touches (and outlive the raw rows). The top
-    names come from the per-hour name counts for the same hours (kept as
-    long as the raw rows), or for one device from its raw rows in the range.
+    names come from the per-hour name counts for the same hours (the
+    profile's, or the whole home's; kept as long as the raw rows), or for
+    one device from its raw rows in the range.
     """
     first_hour, end_hour = _hours(since_ms, until_ms)
     with database.reading() as session:
@@ -275,13 +276,16 @@ def _top_counted(
 ) -> list[tuple[str, int]]:
     if top < 1:
         return []
-    asked = func.sum(NameCount.count).label("asked")
-    query = select(NameCount.name, asked).where(NameCount.hour >= first_hour, NameCount.hour < end_hour)
+    # The whole home has its own counts: adding up every profile's would
+    # read several times the rows.
+    counts = NameCount.__table__.c if profile_id is not None else HomeNameCount.__table__.c
+    asked = func.sum(counts.count).label("asked")
+    query = select(counts.name, asked).where(counts.hour >= first_hour, counts.hour < end_hour)
     if profile_id is not None:
-        query = query.where(NameCount.profile_id == profile_id)
+        query = query.where(counts.profile_id == profile_id)
     if action is not None:
-        query = query.where(NameCount.action == action)
-    rows = session.execute(query.group_by(NameCount.name).order_by(asked.desc(), NameCount.name).limit(top))
+        query = query.where(counts.action == action)
+    rows = session.execute(query.group_by(counts.name).order_by(asked.desc(), counts.name).limit(top))
     return [(name, int(count)) for name, count in rows]
 
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 
 from dnsfilter.store.database import Database
-from dnsfilter.store.logmodels import HourlyCount, NameCount, QueryLogRow, UsageMinute
+from dnsfilter.store.logmodels import HomeNameCount, HourlyCount, NameCount, QueryLogRow, UsageMinute
 from dnsfilter.store.queries import rowcount
 
 PRUNE_BATCH = 5000
@@ -33,7 +33,9 @@ def _delete_old_rows(database: Database, before_ms: int, batch: int) -> int:
 def _delete_old_name_counts(database: Database, before_hour: int) -> int:
     # Whole hours older than the raw rows kept: the top sites of a range the log still covers.
     with database.writing() as session:
-        return rowcount(session.execute(delete(NameCount).where(NameCount.hour < before_hour)))
+        per_profile = session.execute(delete(NameCount).where(NameCount.hour < before_hour))
+        home = session.execute(delete(HomeNameCount).where(HomeNameCount.hour < before_hour))
+        return rowcount(per_profile) + rowcount(home)
 
 
 def _delete_old_aggregates(database: Database, before_hour: int, before_day: int) -> int:

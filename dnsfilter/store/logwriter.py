@@ -29,7 +29,7 @@ from dnsfilter.dns.replies import answer_summary
 from dnsfilter.errors import StoreError
 from dnsfilter.policy.decision import Action
 from dnsfilter.store.database import Database
-from dnsfilter.store.logmodels import HourlyCount, LogCounter, NameCount, QueryLogRow, UsageMinute
+from dnsfilter.store.logmodels import HomeNameCount, HourlyCount, LogCounter, NameCount, QueryLogRow, UsageMinute
 from dnsfilter.store.models import exact_text
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,8 @@ class Batch:
     minutes: list[dict[str, Any]]
     counter: dict[str, Any] | None = None  # this filter's written/dropped since the last flush
     names: list[dict[str, Any]] = field(default_factory=list)  # per hour, profile, action and name
+    # The names' counts for the whole home: (hour, action, name as stored, count).
+    home_names: list[tuple[int, str, str, int]] = field(default_factory=list)
 
     def row_dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(ROW_COLUMNS, row, strict=True)) for row in self.rows]
@@ -129,6 +131,10 @@ class BatchBuilder:
             for posix_minute in answer.minutes:
                 day, minute = self._local_minute(posix_minute)
                 minutes.update((profile_id, tag, day, minute) for tag in answer.used_tags)
+        home: dict[tuple[int, str, str], int] = {}
+        for (hour, _, action, name), count in by_name.items():
+            whole_home = (hour, action, name)
+            home[whole_home] = home.get(whole_home, 0) + count
         return Batch(
             [(answer.first_ms, *answer.rest, answer.entries) for answer in answers.values()],
             [
@@ -139,6 +145,7 @@ class BatchBuilder:
             names=[
                 {"hour": h, "profile_id": p, "action": a, "name": n, "count": c} for (h, p, a, n), c in by_name.items()
             ],
+            home_names=[(h, a, exact_text(n), c) for (h, a, n), c in home.items()],
         )
 
     def _answer(self, answered: Answered, first_ms: int, memo: _BatchMemo) -> _Answer:
@@ -202,6 +209,7 @@ def _adding_up(table: str, keys: Sequence[str]) -> str:
 
 _COUNT_KEYS = ("hour", "device", "profile_id", "tag", "action")
 _NAME_KEYS = ("hour", "profile_id", "action", "name")
+_HOME_NAME_KEYS = ("hour", "action", "name")
 _MINUTE_KEYS = ("profile_id", "tag", "day", "minute")
 
 
@@ -212,6 +220,12 @@ def _statements(postgresql_style: bool) -> dict[str, str]:
             HourlyCount.__tablename__, (*_COUNT_KEYS, "count"), postgresql_style, _adding_up(HourlyCount.__tablename__, _COUNT_KEYS)
         ),
         "names": _insert_sql(NameCount.__tablename__, (*_NAME_KEYS, "count"), postgresql_style, _adding_up(NameCount.__tablename__, _NAME_KEYS)),
+        "home_names": _insert_sql(
+            HomeNameCount.__tablename__,
+            (*_HOME_NAME_KEYS, "count"),
+            postgresql_style,
+            _adding_up(HomeNameCount.__tablename__, _HOME_NAME_KEYS),
+        ),
         "minutes": _insert_sql(UsageMinute.__tablename__, _MINUTE_KEYS, postgresql_style, " ON CONFLICT DO NOTHING"),
     }
 
@@ -237,6 +251,8 @@ def write_batch(database: Database, batch: Batch) -> None:
         if batch.names:
             names = [(r["hour"], r["profile_id"], r["action"], exact_text(r["name"]), r["count"]) for r in batch.names]
             connection.exec_driver_sql(statements["names"], names)
+        if batch.home_names:
+            connection.exec_driver_sql(statements["home_names"], batch.home_names)
         if batch.minutes:
             minutes = [tuple(row[key] for key in _MINUTE_KEYS) for row in batch.minutes]
             connection.exec_driver_sql(statements["minutes"], minutes)

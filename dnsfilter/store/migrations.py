@@ -19,10 +19,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, inspect, select, update
+from sqlalchemy import Connection, func, insert, inspect, select, update
 
 from dnsfilter.errors import StoreError
-from dnsfilter.store.logmodels import Budget, HourlyCount, LogCounter, NameCount, QueryLogRow, UsageMinute
+from dnsfilter.store.logmodels import (
+    Budget,
+    HomeNameCount,
+    HourlyCount,
+    LogCounter,
+    NameCount,
+    QueryLogRow,
+    UsageMinute,
+)
 from dnsfilter.store.models import Base, PolicyVersion, Profile, SchemaVersion
 
 BASELINE_VERSION = 1
@@ -43,8 +51,19 @@ def _add_query_log(connection: Connection) -> None:
         model.__table__.create(connection)  # type: ignore[attr-defined]
 
 
+def _add_home_name_counts(connection: Connection) -> None:
+    table = HomeNameCount.__table__
+    table.create(connection)  # type: ignore[attr-defined]
+    # The hours already logged, so the home's top sites cover them too.
+    per_profile = NameCount.__table__
+    summed = select(per_profile.c.hour, per_profile.c.action, per_profile.c.name, func.sum(per_profile.c.count))
+    summed = summed.group_by(per_profile.c.hour, per_profile.c.action, per_profile.c.name)
+    connection.execute(insert(table).from_select(["hour", "action", "name", "count"], summed))  # type: ignore[arg-type]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "query log, hourly counts, screen-time minutes and daily budgets", _add_query_log),
+    Migration(3, "the whole home's name counts, for its top sites", _add_home_name_counts),
 )
 
 

@@ -11,6 +11,7 @@ from the table of queries below.
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from dnsfilter.policy.decision import ALLOW, Action, Decision, Reason
 from dnsfilter.store import Database, open_database
 from dnsfilter.store import logscan
 from dnsfilter.store.logmodels import QueryLogRow
+from dnsfilter.store.logretention import prune
 from dnsfilter.store.logqueries import (
     LogFilter,
     LogRecord,
@@ -384,6 +386,39 @@ def test_summary_counts_whole_hours_and_so_do_the_top_names(family: Database) ->
     # One device: from its raw rows in the range itself.
     device = summary(family, since_ms=MS + 15_000, until_ms=MS + 25_000, device=C)
     assert device.total == summary(family, since_ms=MS, until_ms=MS + 3_600_000, device=C).total
+
+
+def test_the_homes_top_names_add_up_every_profile_and_every_write(database: Database) -> None:
+    write(database, [
+        at(10, answered(A, 1, name("games.example"))),
+        at(12, answered(C, 1, name("games.example"))),
+        at(14, answered(B, 2, name("games.example"), BEDTIME, answer=BLOCK_REPLY)),
+        at(16, answered(B, 2, name("other.example"))),
+    ])  # fmt: skip
+    write(database, [at(20, answered(D, 3, name("games.example"))), at(22, answered(D, 3, name("other.example")))],
+          instance="pi-attic")  # fmt: skip
+    minute = {"since_ms": MS, "until_ms": MS + 60_000}
+    home = summary(database, **minute)
+    assert home.top_names == [("games.example", 4), ("other.example", 2)]
+    assert home.top_blocked == [("games.example", 1)]
+    assert [summary(database, **minute, profile_id=profile).top_names for profile in (1, 2, 3)] == [
+        [("games.example", 2)], [("games.example", 1), ("other.example", 1)],
+        [("games.example", 1), ("other.example", 1)],
+    ]  # fmt: skip
+
+
+def test_pruning_drops_the_name_counts_with_the_raw_rows(database: Database) -> None:
+    nine_days = 9 * 86_400
+    write(database, [at(10, answered(A, 1, name("old.example"))), at(nine_days, answered(A, 1, name("new.example")))])
+    now = datetime.fromtimestamp(T0 + 10 * 86_400, UTC)
+    removed = asyncio.run(prune(database, now, BERLIN, retention_days=7, aggregate_days=30))
+    assert removed == 3  # the raw row, its profile's name count and the home's
+    old_hour = {"since_ms": MS, "until_ms": MS + 3_600_000}
+    assert summary(database, **old_hour).top_names == summary(database, **old_hour, profile_id=1).top_names == []
+    assert summary(database, **old_hour).total == 1  # hourly counts are kept aggregate_days
+    new_hour = {"since_ms": MS + nine_days * 1000, "until_ms": MS + nine_days * 1000 + 1}
+    assert summary(database, **new_hour).top_names == [("new.example", 1)]
+    assert summary(database, **new_hour, profile_id=1).top_names == [("new.example", 1)]
 
 
 def test_hourly(family: Database) -> None:

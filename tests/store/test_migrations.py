@@ -16,6 +16,7 @@ from tests.store.conftest import NOW
 
 LATEST = latest_version(MIGRATIONS)
 LOG_TABLES = ("query_log", "hourly_counts", "name_counts", "usage_minutes", "log_counters", "budgets")
+VERSION_3_TABLES = ("home_name_counts",)
 
 
 def _add_device_os(connection: Connection) -> None:
@@ -37,7 +38,16 @@ def _version_1_database(open_db: Callable[..., Database]) -> Database:
     """A database as version 1 left it: no log tables."""
     database = open_db(migrations=())
     with database.writing() as session:
-        for table in LOG_TABLES:
+        for table in (*LOG_TABLES, *VERSION_3_TABLES):
+            session.execute(text(f"DROP TABLE {table}"))
+    return database
+
+
+def _version_2_database(open_db: Callable[..., Database]) -> Database:
+    """A database as version 2 left it: name counts per profile only."""
+    database = open_db(migrations=MIGRATIONS[:1])
+    with database.writing() as session:
+        for table in VERSION_3_TABLES:
             session.execute(text(f"DROP TABLE {table}"))
     return database
 
@@ -53,9 +63,9 @@ def _columns(database: Database, table: str) -> set[str]:
 
 
 def test_a_new_database_is_at_the_newest_version(database: Database) -> None:
-    assert _schema_version(database) == LATEST == 2
+    assert _schema_version(database) == LATEST == 3
     assert latest_version(()) == 1
-    assert set(LOG_TABLES) <= set(inspect(database.engine).get_table_names())
+    assert set(LOG_TABLES + VERSION_3_TABLES) <= set(inspect(database.engine).get_table_names())
 
 
 def test_upgrade_from_version_1_adds_the_log_tables(open_db: Callable[..., Database]) -> None:
@@ -64,12 +74,40 @@ def test_upgrade_from_version_1_adds_the_log_tables(open_db: Callable[..., Datab
     old.add_blocked_tags(old.create_profile("Leo", now=NOW).id, ["games"])
     old.database.close()
     upgraded = open_db()
-    assert _schema_version(upgraded) == 2
-    assert set(LOG_TABLES) <= set(inspect(upgraded.engine).get_table_names())
+    assert _schema_version(upgraded) == LATEST
+    assert set(LOG_TABLES + VERSION_3_TABLES) <= set(inspect(upgraded.engine).get_table_names())
     profiles = PolicyStore(upgraded).load_all(NOW).profiles
     assert [(p.name, p.blocked_tags, p.budgets) for p in profiles] == [
         ("Everyone", frozenset(), ()), ("Mia", frozenset(), ()), ("Leo", frozenset({"games"}), ())
     ]
+
+
+def test_upgrade_from_version_2_adds_up_the_home_name_counts(open_db: Callable[..., Database]) -> None:
+    old = _version_2_database(open_db)
+    counted = [  # hour, profile, action, name, count
+        (500_000, 1, "allow", "example.org", 3),
+        (500_000, 2, "allow", "example.org", 4),
+        (500_000, 2, "block", "example.org", 1),
+        (500_001, 1, "allow", "example.org", 5),
+        (500_001, 1, "allow", "<b>x</b>\\000.example", 2),
+    ]
+    with old.writing() as session:
+        for hour, profile, action, name, count in counted:
+            session.execute(
+                text("INSERT INTO name_counts VALUES (:hour, :profile, :action, :name, :count)"),
+                {"hour": hour, "profile": profile, "action": action, "name": name, "count": count},
+            )
+    old.close()
+    upgraded = open_db()
+    assert _schema_version(upgraded) == LATEST
+    with upgraded.reading() as session:
+        rows = session.execute(text("SELECT hour, action, name, count FROM home_name_counts ORDER BY hour, action, name"))
+        assert [tuple(row) for row in rows] == [
+            (500_000, "allow", "example.org", 7),
+            (500_000, "block", "example.org", 1),
+            (500_001, "allow", "<b>x</b>\\000.example", 2),
+            (500_001, "allow", "example.org", 5),
+        ]
 
 
 def test_reopening_keeps_the_data(open_db: Callable[..., Database]) -> None:
@@ -110,7 +148,7 @@ def test_a_failed_step_leaves_the_database_as_it_was(open_db: Callable[..., Data
 
 def test_a_database_from_a_newer_dnsfilter_is_refused(open_db: Callable[..., Database]) -> None:
     open_db(migrations=NEXT)
-    with pytest.raises(StoreError, match=r"newer dnsfilter \(schema version 3; .* up to version 2\)"):
+    with pytest.raises(StoreError, match=r"newer dnsfilter \(schema version 4; .* up to version 3\)"):
         open_db()
 
 
