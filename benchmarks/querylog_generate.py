@@ -35,7 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dnsfilter.dns import wire
-from dnsfilter.dns.logbuffer import FROM_CACHE, FROM_FILTER, Entry
+from dnsfilter.dns.logbuffer import FROM_CACHE, FROM_FILTER, Entries, Entry
 from dnsfilter.policy.decision import ALLOW, Action, Decision, Reason
 from dnsfilter.store.database import open_database
 from dnsfilter.store.logwriter import BatchBuilder, write_batch
@@ -226,7 +226,7 @@ def generate_log(
                 draw, hour, count, shape.blocked_share, answers, profile_of,
                 (chatty, device_weights), (allowed, allowed_weights), (blocked, blocked_weights),
             )  # fmt: skip
-            batch = builder.build(entries)
+            batch = builder.build(Entries.of(entries))
             counter = {"instance": INSTANCE, "written": len(entries), "dropped": 0,
                        "updated_ms": int(entries[-1][0] * 1000) if entries else 0}  # fmt: skip
             write_batch(database, replace(batch, counter=counter))

@@ -22,7 +22,7 @@ from dnslib import RCODE, RR, DNSRecord
 from dnsfilter.cli import main
 from dnsfilter.config import DATABASE_FILE
 from dnsfilter.dns import wire
-from dnsfilter.dns.logbuffer import Answered, Entry
+from dnsfilter.dns.logbuffer import Answered, Entries, Entry
 from dnsfilter.logoptions import LogCommandError, parse_time
 from dnsfilter.policy.decision import ALLOW, Action, Decision, Reason
 from dnsfilter.store import Database, PolicyStore, open_database
@@ -59,7 +59,7 @@ def answered(device: str, profile: int, name: str | list[bytes], decision: Decis
 
 
 def write(database: Database, entries: list[Entry], instance: str = "pi-kitchen") -> None:
-    batch = BatchBuilder(instance, BERLIN, lambda name: TAGS.get(name, ())).build(entries)
+    batch = BatchBuilder(instance, BERLIN, lambda name: TAGS.get(name, ())).build(Entries.of(entries))
     counter = {"instance": instance, "written": len(entries), "dropped": 2, "updated_ms": int(entries[-1][0] * 1000)}
     write_batch(database, dataclasses.replace(batch, counter=counter))
 

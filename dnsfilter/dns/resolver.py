@@ -247,8 +247,10 @@ class Resolver:
         if not tcp:
             recent = self._recent.get(client, data[2:], now)
             if recent is not None:
-                if self.query_log is not None:
-                    self.query_log.append((self.wall_clock(), recent[2]))
+                query_log = self.query_log
+                if query_log is not None:
+                    query_log.add_time(self.wall_clock())
+                    query_log.add_answer(recent[2])
                 return data[:2] + recent[0]
         try:
             query = self._parser.parse(data)
@@ -314,8 +316,10 @@ class Resolver:
         return self._forward(qid, pending, query.key, lambda: self._fetch(query, upstreams), tcp)
 
     def _record(self, answered: Answered) -> None:
-        if self.query_log is not None:
-            self.query_log.append((self.wall_clock(), answered))
+        query_log = self.query_log
+        if query_log is not None:
+            query_log.add_time(self.wall_clock())
+            query_log.add_answer(answered)
 
     def _canned_reply(self, query: wire.Query, action: Action, profile: ProfilePolicy) -> bytes:
         """Our own answer after its ID, for a block (in the profile's block mode)

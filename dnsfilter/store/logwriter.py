@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.dialects import postgresql, sqlite
 
-from dnsfilter.dns.logbuffer import Answered, Entry, LogBuffer
+from dnsfilter.dns.logbuffer import Answered, Entries, LogBuffer
 from dnsfilter.dns.replies import answer_summary
 from dnsfilter.errors import StoreError
 from dnsfilter.policy.decision import Action
@@ -98,11 +98,12 @@ class BatchBuilder:
         self.tags_of = tags_of
         self._minutes: dict[int, tuple[int, int]] = {}  # POSIX minute -> (YYYYMMDD, minute of day)
 
-    def build(self, entries: Sequence[Entry]) -> Batch:
+    def build(self, entries: Entries) -> Batch:
+        times = entries.times
         memo = _BatchMemo()
         answers: dict[int, _Answer] = {}
-        one_hour = bool(entries) and int(entries[0][0] // 3600) == int(entries[-1][0] // 3600)
-        for at, answered in entries:
+        one_hour = bool(times) and int(times[0] // 3600) == int(times[-1] // 3600)
+        for at, answered in zip(times, entries.answers):
             # One answer object is shared by the repeats served within its second.
             answer = answers.get(id(answered))
             if answer is None:
@@ -118,7 +119,7 @@ class BatchBuilder:
         hourly: dict[tuple[int, str, int, str, str], int] = {}
         by_name: dict[tuple[int, int, str, str], int] = {}
         minutes: set[tuple[int, str, int, int]] = set()
-        first_hour = int(entries[0][0] // 3600) if entries else 0
+        first_hour = int(times[0] // 3600) if times else 0
         for answer in answers.values():
             device, profile_id, action, tags, name = answer.group
             per_hour = answer.hours or {first_hour: answer.entries}
@@ -360,7 +361,7 @@ class LogWriter:
         self.written += len(entries)
         return len(entries)
 
-    async def _write_in_thread(self, database: Database, entries: list[Entry], dropped: int) -> None:
+    async def _write_in_thread(self, database: Database, entries: Entries, dropped: int) -> None:
         """The write, waited for without end (a thread cannot be stopped, and a write
         abandoned half way could later land twice), the buffer kept bounded and a
         slow database reported meanwhile."""
@@ -379,10 +380,10 @@ class LogWriter:
                 )
         writing.result()
 
-    def _write(self, database: Database, entries: list[Entry], dropped: int) -> None:
+    def _write(self, database: Database, entries: Entries, dropped: int) -> None:
         batch = self.builder.build(entries)
         if entries or dropped:
-            at_ms = int(entries[-1][0] * 1000) if entries else 0
+            at_ms = int(entries.times[-1] * 1000) if entries else 0
             batch = replace(
                 batch,
                 counter={"instance": self.builder.instance, "written": len(entries), "dropped": dropped,

@@ -22,7 +22,7 @@ from dnslib import RCODE, RR, DNSRecord
 from sqlalchemy import delete
 
 from dnsfilter.dns import wire
-from dnsfilter.dns.logbuffer import Answered, Entry
+from dnsfilter.dns.logbuffer import Answered, Entries, Entry
 from dnsfilter.policy.decision import ALLOW, Action, Decision, Reason
 from dnsfilter.store import Database, open_database
 from dnsfilter.store import logscan
@@ -128,7 +128,7 @@ STORED_NAMES = {  # as the wire parser writes them, and as they must come back
 
 def write(database: Database, entries: list[Entry], instance: str = "pi-kitchen") -> None:
     builder = BatchBuilder(instance, BERLIN, lambda text: TAGS.get(text, ()))
-    write_batch(database, builder.build(entries))
+    write_batch(database, builder.build(Entries.of(entries)))
 
 
 def write_family(database: Database) -> Database:

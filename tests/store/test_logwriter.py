@@ -23,7 +23,7 @@ from dnslib import RCODE, RR, DNSRecord
 from sqlalchemy import select
 
 from dnsfilter.dns import wire
-from dnsfilter.dns.logbuffer import FROM_CACHE, FROM_FILTER, Entry, LogBuffer
+from dnsfilter.dns.logbuffer import FROM_CACHE, FROM_FILTER, Entries, Entry, LogBuffer
 from dnsfilter.errors import StoreError
 from dnsfilter.policy.decision import ALLOW, Action, Decision, Reason
 from dnsfilter.policy.index import DomainIndex, IndexBuilder
@@ -148,7 +148,7 @@ async def store(database: Database, entries: Iterable[Entry], made: BatchBuilder
     """Entries through the buffer and the writer, as the running filter logs them."""
     buffer = LogBuffer()
     for item in entries:
-        buffer.append(item)
+        buffer.add(*item)
     writer = LogWriter(lambda: database, buffer, made or builder(), flush_seconds=1.0, batch_size=10)
     await writer.flush()
     return writer
@@ -246,7 +246,7 @@ def counts_of(rows: Iterable[dict[str, Any]]) -> dict[tuple[int, str, int, str, 
 
 
 def test_hourly_counts_have_a_total_and_a_row_per_tag() -> None:
-    assert counts_of(builder().build(COUNTED).counts) == EXPECTED_COUNTS
+    assert counts_of(builder().build(Entries.of(COUNTED)).counts) == EXPECTED_COUNTS
 
 
 def stored_counts(database: Database) -> dict[tuple[int, str, int, str, str], int]:
@@ -334,7 +334,7 @@ async def test_writer_keeps_entries_it_cannot_write_and_counts_drops_once(databa
     reachable: list[Database] = []
     writer = LogWriter(lambda: reachable[0] if reachable else None, buffer, builder(), flush_seconds=1, batch_size=10)
     for item in numbered(0, 150):
-        buffer.append(item)
+        buffer.add(*item)
     with pytest.raises(StoreError, match="cannot be reached"):
         await writer.flush()
     assert (len(buffer), buffer.dropped, writer.failures, writer.written) == (100, 50, 1, 0)
@@ -343,7 +343,7 @@ async def test_writer_keeps_entries_it_cannot_write_and_counts_drops_once(databa
     assert logged_times(database) == list(range(50, 150))
     assert counter(database) == (100, 50)
     for item in numbered(150, 160):
-        buffer.append(item)
+        buffer.add(*item)
     assert await writer.flush() == 10
     assert counter(database) == (110, 50)  # the 50 dropped are not counted again
     assert await writer.flush() == 0
@@ -357,7 +357,7 @@ async def test_writer_backs_off_while_failing_and_recovers_by_itself(
     buffer = LogBuffer()
     writer = LogWriter(lambda: reachable[0] if reachable else None, buffer, builder(), flush_seconds=0.2, batch_size=10)
     for item in numbered(0, 30):
-        buffer.append(item)
+        buffer.add(*item)
     task = asyncio.get_running_loop().create_task(writer.run())
     try:
         async with asyncio.timeout(5):

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from dnsfilter.dns.logbuffer import FROM_FILTER
+from dnsfilter.dns.logbuffer import FROM_FILTER, Entries
 from dnsfilter.policy.decision import Action, Decision, Reason
 from dnsfilter.store import Database
 from dnsfilter.store.logmodels import QueryLogRow, UsageMinute
@@ -45,7 +45,7 @@ def test_only_answers_that_reach_the_site_count_as_screen_time() -> None:
         entry("games.example", Decision(Action.LOCAL_NODATA, Reason.BYPASS), at=at + 240),
         entry("example.org", at=at + 300),  # allowed, but listed under nothing
     ]
-    assert minutes_of(builder().build(entries).minutes) == {
+    assert minutes_of(builder().build(Entries.of(entries)).minutes) == {
         (PROFILE, "social", 20250314, 1080),
         (PROFILE, "service:chatapp", 20250314, 1080),
         (PROFILE, "games", 20250314, 1081),
@@ -56,7 +56,7 @@ def test_a_minute_counts_once_however_many_queries_and_devices() -> None:
     at = at_utc(2025, 3, 14, 17, 0, 0)
     entries = [entry("chatapp.example", at=at + second, device=f"ip:192.0.2.{second}") for second in range(60)]
     entries.append(entry("chatapp.example", at=at + 59.9, profile=4))
-    assert minutes_of(builder().build(entries).minutes) == {
+    assert minutes_of(builder().build(Entries.of(entries)).minutes) == {
         (PROFILE, "social", 20250314, 1080),
         (PROFILE, "service:chatapp", 20250314, 1080),
         (4, "social", 20250314, 1080),
@@ -83,7 +83,7 @@ LOCAL_MINUTES = {
 def test_screen_time_minutes_are_local(
     zone: ZoneInfo, utc: tuple[int, int, int, int, int, int], expected: tuple[int, int]
 ) -> None:
-    batch = builder(zone).build([entry("games.example", at=at_utc(*utc))])
+    batch = builder(zone).build(Entries.of([entry("games.example", at=at_utc(*utc))]))
     assert minutes_of(batch.minutes) == {(PROFILE, "games", *expected)}
 
 
@@ -91,7 +91,7 @@ def test_the_dst_change_skips_the_missing_local_hour() -> None:
     """Berlin, 2026-03-29: 02:00 local does not exist; every real minute is one local minute."""
     start = at_utc(2026, 3, 29, 0, 0, 0)  # 01:00 local
     entries = [entry("games.example", at=start + 60 * m) for m in range(120)]  # two real hours
-    minutes = sorted(minute for _, _, _, minute in minutes_of(builder().build(entries).minutes))
+    minutes = sorted(minute for _, _, _, minute in minutes_of(builder().build(Entries.of(entries)).minutes))
     assert minutes == [*range(60, 120), *range(180, 240)]
 
 
