@@ -21,9 +21,9 @@ What is measured, in one run
        with the queries dnsperf saw answered; disk bytes per 1,000 queries.
     3. Reads: a week of log, --log-rows rows, written through the writer's own
        BatchBuilder and write_batch (querylog_generate.py says what it holds),
-       or the file --keep-log names; then a search page with each filter and a
-       day's summary for the home, a profile and a device, best of 5 each
-       (querylog_reads.py).
+       or the file --keep-log names; once a new file is on disk (sync), a
+       search page with each filter and a day's summary for the home, a
+       profile and a device, best of 5 each (querylog_reads.py).
     Servers and dnsperf are pinned as in dns_cached.py.
 
 How to read the output
@@ -324,6 +324,9 @@ def read_large_log(settings: Settings, files: RunFiles) -> str:
                 )
             ),
         ]
+        # The new file's pages are still being written back to disk; reads
+        # timed meanwhile would measure the disk, not the queries.
+        os.sync()
     database = open_database(f"sqlite:///{path}")
     try:
         chosen = choose(database)
