@@ -274,7 +274,7 @@ class Resolver:
         if action is not _ALLOW:
             if action is _REWRITE:
                 return self._rewrite(qid, query, device.key, decision, policy, profile, tcp, now)
-            tail = self._canned_reply(query, action, profile)
+            tail = self._canned_reply(query, action, policy, profile)
             reply = qid + tail
             answered = (device.key, profile.id, query, decision, FROM_FILTER, 0, reply)
             self._record(answered)
@@ -291,7 +291,7 @@ class Resolver:
             if entry.chain and decision.reason is not Reason.ALLOW_LIST:
                 blocked = self._chain_block(entry, query, policy, profile)
                 if blocked is not None:
-                    reply = qid + self._canned_reply(query, blocked.action, profile)
+                    reply = qid + self._canned_reply(query, blocked.action, policy, profile)
                     self._record((device.key, profile.id, query, blocked, FROM_CACHE, 0, reply))
                     return reply
             cap = settings.max_answer_ttl if profile.next_change is None else self._ttl_cap(policy, profile)
@@ -321,7 +321,9 @@ class Resolver:
             query_log.add_time(self.wall_clock())
             query_log.add_answer(answered)
 
-    def _canned_reply(self, query: wire.Query, action: Action, profile: ProfilePolicy) -> bytes:
+    def _canned_reply(
+        self, query: wire.Query, action: Action, policy: PolicySnapshot, profile: ProfilePolicy
+    ) -> bytes:
         """Our own answer after its ID, for a block (in the profile's block mode)
         or a bypass name; built once per query shape."""
         if action is _BLOCK:
@@ -337,9 +339,15 @@ class Resolver:
             if len(memo) >= _CANNED_MEMO_LIMIT:
                 memo.clear()
             memo[query] = reply
+        if form == _NULL_IP and profile.next_change is not None:
+            # A block that ends sooner (a pause, a rule's window) must not
+            # outlive its end in the device's cache.
+            until_change = policy.ttl_cap(profile, self.wall_clock())
+            if until_change is not None and until_change < self._settings.block_ttl:
+                return self._build_canned(query, form, until_change)[2:]
         return reply
 
-    def _build_canned(self, query: wire.Query, form: str) -> bytes:
+    def _build_canned(self, query: wire.Query, form: str, ttl: int | None = None) -> bytes:
         settings = self._settings
         qid = b"\x00\x00"
         if form == _NXDOMAIN:
@@ -347,7 +355,7 @@ class Resolver:
         rdata = _NULL_RDATA.get(query.qtype) if form == _NULL_IP else None
         if rdata is None:
             return wire.build_reply(qid, query, settings.udp_size)  # NODATA
-        record = wire.address_record(query.qtype, settings.block_ttl, rdata)
+        record = wire.address_record(query.qtype, settings.block_ttl if ttl is None else ttl, rdata)
         return wire.build_reply(qid, query, settings.udp_size, answers=record, ancount=1)
 
     def _chain_block(
@@ -449,7 +457,7 @@ class Resolver:
             blocked = self._chain_block(entry, query, answer.policy, answer.profile)
             if blocked is not None:
                 answer.logged_decision = blocked
-                return qid + self._canned_reply(query, blocked.action, answer.profile)
+                return qid + self._canned_reply(query, blocked.action, answer.policy, answer.profile)
         cap = self._ttl_cap(answer.policy, answer.profile)
         return self._fit(entry.render(qid, query, self.clock(), settings.udp_size, stale_ttl, cap), query, tcp)
 

@@ -127,6 +127,24 @@ async def test_answers_are_not_kept_past_a_change_of_rules(
         assert 3599 <= from_cache <= 3600  # aged by the cache, at most a second
 
 
+@pytest.mark.parametrize("paused", [True, False], ids=["pause ends in 20 s", "nothing scheduled"])
+async def test_a_block_is_not_kept_past_the_end_of_a_pause(
+    serve: Serve, store: PolicyStore, mia: int, paused: bool
+) -> None:
+    store.add_blocked_tags(mia, ["games"])
+    if paused:
+        store.pause_profile(mia, now=utcnow(), created_by="Mum", until=utcnow() + timedelta(seconds=20))
+    async with serve(time_zone="UTC", blocking={"ttl": 3600}) as dns:
+        blocked = ttl(await dns.reply("games.example"))
+        again = ttl(await dns.reply("games.example", transport="tcp"))
+        if paused:
+            assert ttl(await dns.reply("example.net")) <= 20  # the pause blocks everything
+    if paused:
+        assert 0 < blocked <= 20 and 0 < again <= 20
+    else:
+        assert blocked == again == 3600
+
+
 # --- safe search -------------------------------------------------------------------
 
 
