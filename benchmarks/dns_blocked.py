@@ -61,6 +61,7 @@ from functools import partial
 from pathlib import Path
 
 from answer_check import NO_ADDRESS
+from bench_options import add_duration, add_keep, add_list, positive
 from bench_servers import (
     DNSMASQ,
     OURS,
@@ -74,7 +75,6 @@ from bench_servers import (
 )
 from blocked_files import (
     BLOCK_ADDRESS,
-    DEFAULT_LIST,
     SEED,
     NameSamples,
     OursCatalog,
@@ -136,33 +136,29 @@ def parse_settings(argv: Sequence[str]) -> Settings:
         description="Blocked names: ours vs unbound vs dnsmasq with the same list "
         "(see the module docstring).",
     )
-    parser.add_argument(
-        "--list", type=Path, default=DEFAULT_LIST, help="names to block, text or .gz"
-    )
+    add_list(parser, "names to block, text or .gz")
     parser.add_argument(
         "--allowed",
         type=Path,
         default=DEFAULT_NAMES,
         help="names for the pass-through check, text or .gz",
     )
+    add_duration(parser, "of the max run")
     parser.add_argument(
-        "--duration", type=int, default=10, help="seconds of the max run (default 10)"
+        "--queries", type=positive, default=100_000, help="dnsperf query lines (100000)"
     )
     parser.add_argument(
-        "--queries", type=int, default=100_000, help="dnsperf query lines (100000)"
-    )
-    parser.add_argument(
-        "--checks", type=int, default=1000, help="names per answer check (1000)"
+        "--checks", type=positive, default=1000, help="names per answer check (1000)"
     )
     parser.add_argument(
         "--rate",
-        type=int,
+        type=positive,
         default=2000,
         help="queries/s during ours' recompile and its reference run (2000)",
     )
     parser.add_argument(
         "--recompile-window",
-        type=int,
+        type=positive,
         default=10,
         help="seconds of those two runs (default 10)",
     )
@@ -177,23 +173,8 @@ def parse_settings(argv: Sequence[str]) -> Settings:
         action="store_true",
         help="do not run benchmarks/index_lookup.py afterwards",
     )
-    parser.add_argument(
-        "--keep",
-        action="store_true",
-        help="results in a timestamped directory no later run replaces, with the scratch files",
-    )
+    add_keep(parser)
     args = parser.parse_args(argv)
-    numbers = (
-        args.duration,
-        args.queries,
-        args.checks,
-        args.rate,
-        args.recompile_window,
-    )
-    if min(numbers) < 1:
-        parser.error(
-            "--duration, --queries, --checks, --rate and --recompile-window must be positive"
-        )
     only = set(args.only or SERVER_NAMES)
     return Settings(
         list_path=args.list,

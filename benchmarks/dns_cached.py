@@ -53,6 +53,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench_options import add_duration, add_keep, positive
 from bench_servers import (
     DNSMASQ,
     OURS,
@@ -109,12 +110,10 @@ def parse_settings(argv: Sequence[str]) -> Settings:
     parser = argparse.ArgumentParser(
         description="Cached DNS answers: ours vs dnsmasq, side by side (see the module docstring).",
     )
-    parser.add_argument(
-        "--duration", type=int, default=10, help="seconds per dnsperf run (default 10)"
-    )
+    add_duration(parser, "per dnsperf run")
     parser.add_argument(
         "--rate",
-        type=int,
+        type=positive,
         default=5000,
         help="queries/s of the fixed-load runs (default 5000)",
     )
@@ -125,31 +124,22 @@ def parse_settings(argv: Sequence[str]) -> Settings:
         help="names list, text or .gz, one per line",
     )
     parser.add_argument(
-        "--count", type=int, default=2000, help="how many names to use (default 2000)"
+        "--count", type=positive, default=2000, help="how many names to use (default 2000)"
     )
     parser.add_argument(
         "--only",
         choices=[spec.name for spec in SERVERS],
         help="benchmark one server only",
     )
-    parser.add_argument(
-        "--keep",
-        action="store_true",
-        help="keep everything: results in a timestamped directory no later run replaces, plus the scratch files",
-    )
+    add_keep(parser)
     parser.add_argument(
         "--tcp-queries-per-conn",
-        type=int,
+        type=positive,
         metavar="N",
         help="make dnsperf open a new TCP connection every N queries "
         "(default: keep them; see README before using it)",
     )
     args = parser.parse_args(argv)
-    positive = (args.duration, args.rate, args.count, args.tcp_queries_per_conn or 1)
-    if min(positive) < 1:
-        parser.error(
-            "--duration, --rate, --count and --tcp-queries-per-conn must be positive"
-        )
     # dnsmasq first: it is the reference the ratios divide by.
     servers = tuple(spec for spec in (DNSMASQ, OURS) if args.only in (None, spec.name))
     return Settings(

@@ -56,6 +56,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from answer_check import NO_ADDRESS, UPSTREAM, Expectation
+from bench_options import add_duration, add_keep, add_list, add_rounds, positive
 from bench_servers import (
     OURS,
     REPO_ROOT,
@@ -67,7 +68,6 @@ from bench_servers import (
 from blocked_files import (
     BLOCK_ADDRESS,
     CATEGORY_ID,
-    DEFAULT_LIST,
     NameSamples,
     sample_names,
     write_ours_catalog,
@@ -114,58 +114,32 @@ def parse_settings(argv: Sequence[str]) -> Settings:
         description="Ours with one default profile vs 20 profiles and 200 devices "
         "(see the module docstring).",
     )
-    parser.add_argument(
-        "--list", type=Path, default=DEFAULT_LIST, help="names to block, text or .gz"
-    )
+    add_list(parser, "names to block, text or .gz")
     parser.add_argument(
         "--allowed",
         type=Path,
         default=DEFAULT_NAMES,
         help="allowed names (cached load, allow and deny lists), text or .gz",
     )
-    parser.add_argument(
-        "--duration", type=int, default=10, help="seconds per dnsperf run (default 10)"
-    )
+    add_duration(parser, "per dnsperf run")
     parser.add_argument(
         "--queries",
-        type=int,
+        type=positive,
         default=100_000,
         help="blocked names, large load (100000)",
     )
     parser.add_argument(
-        "--small", type=int, default=8000, help="blocked names, small load (8000)"
+        "--small", type=positive, default=8000, help="blocked names, small load (8000)"
     )
     parser.add_argument(
-        "--cached", type=int, default=2000, help="cached allowed names (2000)"
+        "--cached", type=positive, default=2000, help="cached allowed names (2000)"
     )
     parser.add_argument(
-        "--checks", type=int, default=200, help="names per answer check (200)"
+        "--checks", type=positive, default=200, help="names per answer check (200)"
     )
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=2,
-        help="runs of every workload per side; the best is reported (default 2)",
-    )
-    parser.add_argument(
-        "--keep",
-        action="store_true",
-        help="results in a timestamped directory no later run replaces, with the scratch files",
-    )
+    add_rounds(parser, "runs of every workload per side")
+    add_keep(parser)
     args = parser.parse_args(argv)
-    numbers = (
-        args.duration,
-        args.queries,
-        args.small,
-        args.cached,
-        args.checks,
-        args.rounds,
-    )
-    if min(numbers) < 1:
-        parser.error(
-            "--duration, --queries, --small, --cached, --checks and --rounds "
-            "must be positive"
-        )
     return Settings(
         list_path=args.list,
         allowed_path=args.allowed,

@@ -53,6 +53,7 @@ from pathlib import Path
 from dnsfilter.config import QueryLogSettings
 from dnsfilter.store.database import open_database
 
+from bench_options import add_duration, add_keep, add_list, add_rounds, positive
 from bench_servers import (
     OURS,
     REPO_ROOT,
@@ -60,7 +61,7 @@ from bench_servers import (
     ServerStartError,
     start_fake_upstream,
 )
-from blocked_files import ALL_NAMES, DEFAULT_LIST, SEED
+from blocked_files import ALL_NAMES, SEED
 from blocked_runs import Bench
 from dnsperf_run import CLIENTS, OUTSTANDING, TIMEOUT_SECONDS
 from policy_report import format_report
@@ -105,18 +106,11 @@ def parse_settings(argv: Sequence[str]) -> Settings:
         description="The query log: its cost to ours, sustained logging, and reads "
         "of a large log (see the module docstring).",
     )
-    parser.add_argument(
-        "--duration", type=int, default=10, help="seconds per max run (default 10)"
-    )
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=2,
-        help="max runs per side; the best is reported (default 2)",
-    )
+    add_duration(parser, "per max run")
+    add_rounds(parser, "max runs per side")
     parser.add_argument(
         "--sustain",
-        type=int,
+        type=positive,
         default=60,
         help="seconds of the sustained run (default 60)",
     )
@@ -127,17 +121,12 @@ def parse_settings(argv: Sequence[str]) -> Settings:
         help="allowed names, text or .gz: the cached load and the log's allowed names",
     )
     parser.add_argument(
-        "--count", type=int, default=2000, help="cached names (default 2000)"
+        "--count", type=positive, default=2000, help="cached names (default 2000)"
     )
-    parser.add_argument(
-        "--list",
-        type=Path,
-        default=DEFAULT_LIST,
-        help="the big list, text or .gz: the log's blocked names",
-    )
+    add_list(parser, "the big list, text or .gz: the log's blocked names")
     parser.add_argument(
         "--log-rows",
-        type=int,
+        type=positive,
         default=5_000_000,
         metavar="N",
         help="rows of the generated log (default 5000000)",
@@ -148,17 +137,8 @@ def parse_settings(argv: Sequence[str]) -> Settings:
         metavar="PATH",
         help="read this SQLite log if it exists, else generate it there and keep it",
     )
-    parser.add_argument(
-        "--keep",
-        action="store_true",
-        help="results in a timestamped directory no later run replaces, with the scratch files",
-    )
+    add_keep(parser)
     args = parser.parse_args(argv)
-    numbers = (args.duration, args.rounds, args.sustain, args.count, args.log_rows)
-    if min(numbers) < 1:
-        parser.error(
-            "--duration, --rounds, --sustain, --count and --log-rows must be positive"
-        )
     return Settings(
         duration=args.duration,
         rounds=args.rounds,
