@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import datetime
 import re
-import unicodedata
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from dnsfilter.errors import DnsFilterError
-from dnsfilter.policy.clientsources import canonical_ip, normalise_mac
 from dnsfilter.policy.explain import shown
-from dnsfilter.naming import folded
-from dnsfilter.store import DeviceData, ProfileData
+from dnsfilter.naming import cleaned, device_matches
+from dnsfilter.store import DeviceData
 
 
 class LogCommandError(DnsFilterError):
@@ -82,32 +80,18 @@ def find_device(devices: Sequence[DeviceData], text: str) -> str:
     """The key of the device ``text`` names: a key, MAC or IP address (known
     or not: the log keeps devices the policy has forgotten), or a known
     device's label or own name (case-insensitive)."""
-    wanted = unicodedata.normalize("NFC", text).strip()
-    kind, _, rest = wanted.partition(":")
-    if kind.lower() == "mac" and (keyed := normalise_mac(rest)) is not None:
-        return f"mac:{keyed}"
-    if kind.lower() == "ip" and (keyed := canonical_ip(rest)) is not None:
-        return f"ip:{keyed}"
-    mac = normalise_mac(wanted)
-    if mac is not None:
-        known = [device.key for device in devices if device.mac == mac]
-        return known[0] if len(known) == 1 else f"mac:{mac}"
-    ip = canonical_ip(wanted)
-    if ip is not None:
-        known = [device.key for device in devices if device.ip == ip]
-        return known[0] if len(known) == 1 else f"ip:{ip}"
-    asked = folded(wanted)
-    # The parent's labels first: a child can rename a device, not take over a label.
-    for named in (
-        [device for device in devices if device.label and folded(device.label) == asked],
-        [device for device in devices if device.name and folded(device.name) == asked],
-    ):
-        if len(named) == 1:
-            return named[0].key
-        if named:
+    wanted = cleaned(text)
+    for match in device_matches(devices, wanted):
+        if len(match.devices) == 1:
+            return match.devices[0].key
+        if match.key is not None:
+            # No known device has the address, or several do: the log may
+            # still hold queries under the address's own key.
+            return match.key
+        if match.devices:
             raise LogCommandError(
-                f'"{shown(wanted)}" names {len(named)} devices; give the key of the one you mean '
-                f"(mac:... or ip:...):\n{_device_list(named)}"
+                f'"{shown(wanted)}" names {len(match.devices)} devices; give the key of the one you mean '
+                f"(mac:... or ip:...):\n{_device_list(match.devices)}"
             )
     if not devices:
         raise LogCommandError(

@@ -13,8 +13,7 @@ import asyncio
 import dataclasses
 import datetime
 import re
-import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -24,7 +23,6 @@ from dnsfilter.config import Config
 from dnsfilter.policy.blocklists import Blocklists
 from dnsfilter.policy.catalog import BLOCKLISTS_DIR
 from dnsfilter.policy.clients import ClientId
-from dnsfilter.policy.clientsources import canonical_ip, normalise_mac
 from dnsfilter.policy.compiler import compile_index
 from dnsfilter.policy.defaultprofile import default_profile_tags
 from dnsfilter.policy.explain import (
@@ -39,7 +37,7 @@ from dnsfilter.policy.explain import (
 from dnsfilter.policy.liststore import format_status
 from dnsfilter.policy.snapshot import PolicySnapshot, build_snapshot
 from dnsfilter.policy.updater import ListUpdater, UpdateLimits, UpdateOutcome
-from dnsfilter.naming import find_profile, folded
+from dnsfilter.naming import cleaned, device_matches, find_profile
 from dnsfilter.store import DeviceData, PolicyData, PolicyStore, ProfileData, open_database
 from dnsfilter.store.budgets import local_day
 from dnsfilter.store.records import DEFAULT_PROFILE_SET_UP
@@ -203,16 +201,18 @@ def choose_subject(
 
 
 def find_device(devices: Sequence[DeviceData], text: str, profiles: Mapping[int, ProfileData]) -> DeviceData:
-    """The one device ``text`` names: its key, MAC or IP address, the parent's
-    label, or the name it gave itself (case-insensitive), tried in that order."""
-    wanted = unicodedata.normalize("NFC", text).strip()
-    for found in _candidates(devices, wanted):
-        if len(found) == 1:
-            return found[0]
-        if found:
+    """The one known device ``text`` names: its key, MAC or IP address, the
+    parent's label, or the name it gave itself (case-insensitive), tried in
+    that order."""
+    wanted = cleaned(text)
+    for match in device_matches(devices, wanted):
+        # An address no device has is no answer here: explain needs a device's policy.
+        if len(match.devices) == 1:
+            return match.devices[0]
+        if match.devices:
             raise ExplainError(
-                f'"{shown(wanted)}" matches {len(found)} devices; give the key of the one you mean '
-                f"(mac:... or ip:...).\n{_device_table(found, profiles)}"
+                f'"{shown(wanted)}" matches {len(match.devices)} devices; give the key of the one you mean '
+                f"(mac:... or ip:...).\n{_device_table(match.devices, profiles)}"
             )
     if not devices:
         raise ExplainError(
@@ -224,27 +224,6 @@ def find_device(devices: Sequence[DeviceData], text: str, profiles: Mapping[int,
         "Give one of these names, keys or addresses with --device, "
         "or leave --device out to see what a device not seen yet gets."
     )
-
-
-def _candidates(devices: Sequence[DeviceData], text: str) -> Iterator[list[DeviceData]]:
-    kind, _, rest = text.partition(":")
-    if kind.lower() == "mac" and rest:
-        key = "mac:" + (normalise_mac(rest) or rest.lower())
-        yield [device for device in devices if device.key == key]
-    if kind.lower() == "ip" and rest:
-        key = "ip:" + (canonical_ip(rest) or rest)
-        yield [device for device in devices if device.key == key]
-    mac = normalise_mac(text)
-    if mac is not None:
-        yield [device for device in devices if device.mac == mac or device.key == "mac:" + mac]
-    ip = canonical_ip(text)
-    if ip is not None:
-        yield [device for device in devices if device.ip == ip or device.key == "ip:" + ip]
-    # The parent's labels first: a child can rename a device's DHCP name to
-    # anything, but not take over a name the parent gave.
-    asked = folded(text)
-    yield [device for device in devices if device.label and folded(device.label) == asked]
-    yield [device for device in devices if device.name and folded(device.name) == asked]
 
 
 def _device_table(devices: Sequence[DeviceData], profiles: Mapping[int, ProfileData]) -> str:
