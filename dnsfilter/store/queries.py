@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Hashable, Iterable
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, TypeVar, cast
@@ -36,6 +37,8 @@ from dnsfilter.store.records import (
 from dnsfilter.store.validation import NotFoundError
 
 Row = TypeVar("Row", bound=Base)
+Key = TypeVar("Key", bound=Hashable)
+Item = TypeVar("Item")
 
 
 def find(session: Session, model: type[Row], row_id: int, what: str) -> Row:
@@ -78,34 +81,39 @@ def new_devices_profile_id(session: Session) -> int:
     return default_profile_id(session)
 
 
+def grouped(pairs: Iterable[tuple[Key, Item]]) -> dict[Key, tuple[Item, ...]]:
+    """The items of ``(key, item)`` pairs gathered by key, each group in the order the pairs came.
+
+    The order matters: the snapshot takes the first rule, override or budget that applies, so the
+    queries' ORDER BY must carry through to each profile's group."""
+    groups: defaultdict[Key, list[Item]] = defaultdict(list)
+    for key, item in pairs:
+        groups[key].append(item)
+    return {key: tuple(items) for key, items in groups.items()}
+
+
 def profiles_with_details(session: Session, now: datetime | None) -> tuple[ProfileData, ...]:
     """Every profile with tags, names, rules and budgets; with overrides active at ``now`` when given."""
-    tags: dict[int, set[str]] = defaultdict(set)
-    for profile_id, tag in session.execute(select(ProfileTag.profile_id, ProfileTag.tag)):
-        tags[profile_id].add(tag)
-    names: dict[tuple[int, str], set[str]] = defaultdict(set)
-    for profile_id, name, kind in session.execute(select(DomainEntry.profile_id, DomainEntry.name, DomainEntry.kind)):
-        names[profile_id, kind].add(name)
-    rules: dict[int, list[RuleData]] = defaultdict(list)
-    for rule in session.scalars(select(Rule).order_by(Rule.id)):
-        rules[rule.profile_id].append(rule_data(rule))
-    overrides: dict[int, list[OverrideData]] = defaultdict(list)
+    # One query per kind of detail, then split by profile: not one query per profile.
+    tags = grouped(session.execute(select(ProfileTag.profile_id, ProfileTag.tag)))
+    entries = session.execute(select(DomainEntry.profile_id, DomainEntry.kind, DomainEntry.name))
+    names = grouped(((profile_id, kind), name) for profile_id, kind, name in entries)
+    rules = grouped((rule.profile_id, rule_data(rule)) for rule in session.scalars(select(Rule).order_by(Rule.id)))
+    overrides: dict[int, tuple[OverrideData, ...]] = {}
     if now is not None:
         active = select(Override).where(Override.expires_at > now).order_by(Override.expires_at, Override.id)
-        for item in session.scalars(active):
-            overrides[item.profile_id].append(override_data(item))
-    budgets: dict[int, list[BudgetData]] = defaultdict(list)
-    for budget in session.scalars(select(Budget).order_by(Budget.tag, Budget.id)):
-        budgets[budget.profile_id].append(budget_data(budget))
+        overrides = grouped((item.profile_id, override_data(item)) for item in session.scalars(active))
+    by_tag = select(Budget).order_by(Budget.tag, Budget.id)
+    budgets = grouped((budget.profile_id, budget_data(budget)) for budget in session.scalars(by_tag))
     return tuple(
         profile_data(
             profile,
-            blocked_tags=frozenset(tags[profile.id]),
-            allowed_names=frozenset(names[profile.id, "allow"]),
-            denied_names=frozenset(names[profile.id, "deny"]),
-            rules=tuple(rules[profile.id]),
-            overrides=tuple(overrides[profile.id]),
-            budgets=tuple(budgets[profile.id]),
+            blocked_tags=frozenset(tags.get(profile.id, ())),
+            allowed_names=frozenset(names.get((profile.id, "allow"), ())),
+            denied_names=frozenset(names.get((profile.id, "deny"), ())),
+            rules=rules.get(profile.id, ()),
+            overrides=overrides.get(profile.id, ()),
+            budgets=budgets.get(profile.id, ()),
         )
         for profile in session.scalars(select(Profile).order_by(Profile.id))
     )

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import FrozenInstanceError
+from dataclasses import FrozenInstanceError, replace
 from datetime import timedelta
 
 import pytest
 
 from dnsfilter.errors import StoreError
-from dnsfilter.store import Database, NotFoundError, PolicyInputError, PolicyStore
+from dnsfilter.store import Database, NotFoundError, PolicyInputError, PolicyStore, RuleData
 from tests.store.conftest import NOW
 
 
@@ -510,6 +510,49 @@ def test_load_all_returns_everything_as_plain_values(store: PolicyStore) -> None
     assert dict(policy.settings) == {"timezone": "Europe/Berlin"}
     with pytest.raises(TypeError):
         policy.settings["x"] = 1  # type: ignore[index]
+
+
+def test_load_all_keeps_each_profiles_details_in_order(store: PolicyStore) -> None:
+    """The snapshot acts on the first rule, override or budget that applies, so a profile's come in a fixed order:
+    rules by id, overrides by expiry then id, budgets by tag. The two profiles' rows are interleaved, and the
+    overrides and budgets written out of that order."""
+    mia = store.create_profile("Mia", now=NOW).id
+    ben = store.create_profile("Ben", now=NOW).id
+
+    def rule(profile_id: int, tag: str) -> RuleData:
+        return store.add_rule(profile_id, days="mon-fri", start="08:00", end="15:00", action="block_tags", tags=[tag])
+
+    mia_games, ben_games, mia_social = rule(mia, "games"), rule(ben, "games"), rule(mia, "social")
+    later = store.pause_profile(mia, now=NOW, minutes=90, created_by="Mum")
+    ben_grant = store.grant_tag(ben, "games", now=NOW, minutes=30, created_by="Dad")
+    sooner = store.grant_tag(mia, "games", now=NOW, minutes=30, created_by="Dad")
+    tied = store.allow_name(mia, "example.org", now=NOW, minutes=30, created_by="Dad")
+    roblox = store.set_budget(mia, "service:roblox", 30)
+    ben_social = store.set_budget(ben, "social", 45)
+    games = store.set_budget(mia, "games", 60)
+    store.add_blocked_tags(mia, ["adult", "gambling"])
+    store.allow_domain(mia, "khanacademy.org")
+    store.deny_domain(mia, "example.net")
+
+    policy = store.load_all(NOW)
+    assert [profile.name for profile in policy.profiles] == ["Everyone", "Mia", "Ben"]
+    everyone, loaded_mia, loaded_ben = policy.profiles
+    assert (loaded_mia.rules, loaded_mia.overrides, loaded_mia.budgets) == (
+        (mia_games, mia_social),
+        (sooner, tied, later),
+        (games, roblox),
+    )
+    assert (loaded_ben.rules, loaded_ben.overrides, loaded_ben.budgets) == ((ben_games,), (ben_grant,), (ben_social,))
+    assert (everyone.rules, everyone.overrides, everyone.budgets, everyone.blocked_tags) == ((), (), (), frozenset())
+    for names in (loaded_mia.blocked_tags, loaded_mia.allowed_names, loaded_mia.denied_names, loaded_ben.denied_names):
+        assert type(names) is frozenset
+    assert (loaded_mia.blocked_tags, loaded_mia.allowed_names, loaded_mia.denied_names) == (
+        frozenset({"adult", "gambling"}),
+        frozenset({"khanacademy.org"}),
+        frozenset({"example.net"}),
+    )
+    # Read without a moment, a profile has no overrides but the same rules and budgets.
+    assert store.get_profile(mia) == replace(loaded_mia, overrides=())
 
 
 def test_two_databases_on_the_same_store_write_at_once(
