@@ -109,7 +109,7 @@ class Database:
             )
             connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
         except psycopg.Error as error:
-            raise StoreError(f"Cannot reach PostgreSQL at {self.where}: {_first_line(error)}") from error
+            raise StoreError(f"Cannot reach PostgreSQL at {self.where}: {first_line(error)}") from error
         return ChangeListener(connection)
 
     @contextmanager
@@ -121,7 +121,7 @@ class Database:
                 "Someone else changed the same thing at the same moment; nothing was saved. Try again."
             ) from error
         except (OperationalError, DBAPIError) as error:
-            raise StoreError(f"The policy database at {self.where} failed: {_first_line(error)}") from error
+            raise StoreError(f"The policy database at {self.where} failed: {first_line(error)}") from error
 
 
 class ChangeListener:
@@ -190,11 +190,11 @@ def _prepare(database: Database, migrations: Sequence[Migration]) -> None:
             raise
         if database.is_postgresql:
             raise StoreError(
-                f"Cannot reach PostgreSQL at {database.where}: {_first_line(cause)}. "
+                f"Cannot reach PostgreSQL at {database.where}: {first_line(cause)}. "
                 "Check that the server is running and that database.url in the configuration is right."
             ) from cause
         raise StoreError(
-            f"Cannot open the database file {database.where}: {_first_line(cause)}. "
+            f"Cannot open the database file {database.where}: {first_line(cause)}. "
             "Check that the folder exists, that dnsfilter may write to it, and that the file is a dnsfilter database."
         ) from cause
 
@@ -263,7 +263,8 @@ def _identity(path: Path | None) -> tuple[int, int] | None:
     return None if stat is None else (stat.st_dev, stat.st_ino)
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """The first line of what the driver said (the rest can hold the statement and its values)."""
     original = getattr(error, "orig", None) or error
     lines = str(original).strip().splitlines()
     return lines[0] if lines else type(original).__name__

@@ -28,7 +28,7 @@ from dnsfilter.dns.logbuffer import Answered, Entries, LogBuffer
 from dnsfilter.dns.replies import answer_summary
 from dnsfilter.errors import StoreError
 from dnsfilter.policy.decision import Action
-from dnsfilter.store.database import Database
+from dnsfilter.store.database import ConflictError, Database, first_line
 from dnsfilter.store.logmodels import HomeNameCount, HourlyCount, LogCounter, NameCount, QueryLogRow, UsageMinute
 from dnsfilter.store.models import exact_text
 
@@ -389,4 +389,9 @@ class LogWriter:
                 counter={"instance": self.builder.instance, "written": len(entries), "dropped": dropped,
                          "updated_ms": at_ms},
             )
-        write_batch(database, batch)
+        try:
+            write_batch(database, batch)
+        except ConflictError as error:
+            # Said for a parent's edits that collide; here the schema refused a row.
+            cause = error.__cause__ or error
+            raise StoreError(f"the database refused the query log's rows: {first_line(cause)}") from cause

@@ -349,6 +349,20 @@ async def test_writer_keeps_entries_it_cannot_write_and_counts_drops_once(databa
     assert await writer.flush() == 0
 
 
+async def test_rows_the_database_refuses_are_reported_as_such_and_kept(database: Database) -> None:
+    """A row breaking a rule of the schema (here a count without a profile) is not a
+    parent's edit colliding with another: the error says what the database refused."""
+    buffer = LogBuffer()
+    at, answered = entry("example.org")
+    buffer.add(at, (answered[0], None, *answered[2:]))  # type: ignore[arg-type]
+    writer = LogWriter(lambda: database, buffer, builder(), flush_seconds=1.0, batch_size=10)
+    with pytest.raises(StoreError, match="refused the query log's rows: .*profile_id") as refused:
+        await writer.flush()
+    assert "changed the same thing" not in str(refused.value)
+    assert "INSERT" not in str(refused.value)  # the first line only, not the statement and its values
+    assert (len(buffer), writer.failures, stored_rows(database)) == (1, 1, [])  # kept, nothing half written
+
+
 async def test_writer_backs_off_while_failing_and_recovers_by_itself(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
