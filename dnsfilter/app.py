@@ -1,9 +1,10 @@
 """Assembling and running the filter: config in, listening service out.
 
 ``parts.py`` turns config sections into the pieces of the data path;
-``Service`` owns them, starts and stops them, keeps the family policy and the
-query log going, and applies a reloaded config without dropping queries. ``run`` is the asyncio main of
-``dnsfilter run``: signals, readiness notification, clean shutdown.
+``Service`` owns them, starts and stops them, keeps the family policy going,
+runs the query log (``querylogging.py``), and applies a reloaded config
+without dropping queries. ``run`` is the asyncio main of ``dnsfilter run``:
+signals, readiness notification, clean shutdown.
 """
 
 from __future__ import annotations
@@ -13,14 +14,12 @@ import gc
 import logging
 import signal
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from dnsfilter import sdnotify
 from dnsfilter.config import Config, ListenAddress
 from dnsfilter.dns.cache import AnswerCache
 from dnsfilter.dns.localzones import LocalZones
-from dnsfilter.dns.logbuffer import LogBuffer
 from dnsfilter.dns.resolver import ClientAcl, Resolver
 from dnsfilter.dns.server import DnsListeners
 from dnsfilter.errors import DnsFilterError, StoreError
@@ -41,10 +40,9 @@ from dnsfilter.policy.index import DomainIndex
 from dnsfilter.policy.keeper import PolicyKeeper
 from dnsfilter.policy.snapshot import PolicySnapshot, configured_snapshot, empty_snapshot
 from dnsfilter.policy.updater import ListUpdater
+from dnsfilter.querylogging import QueryLogging
 from dnsfilter.store import PolicyStore, open_database
 from dnsfilter.store.database import Database
-from dnsfilter.store.logretention import prune
-from dnsfilter.store.logwriter import BatchBuilder, LogWriter
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +51,6 @@ SHUTDOWN_GRACE = 2.0  # seconds for answers in flight to finish at stop
 INDEX_CHECK_INTERVAL = 30.0  # seconds between looks for a newly compiled index
 DEVICE_RECORD_INTERVAL = 5.0  # seconds between writes of the devices seen
 STORE_RETRY_INTERVAL = 10.0  # seconds before reading a failed database again
-LOG_PRUNE_INTERVAL = 3600.0  # seconds between two prunings of the query log
 # A replaced index stays mapped this long: answers awaiting an upstream still
 # check their CNAME chains with the policy they were decided by.
 INDEX_RETIRE_DELAY = 65.0
@@ -69,7 +66,7 @@ class Service:
         self._config_source = config_source
         self._blocked = default_profile_tags(config.blocking, self.blocklists.catalog, config_source)
         self._upstreams = build_upstreams(config)
-        self.query_log = LogBuffer(config.query_log.queue_size) if config.query_log.enabled else None
+        self.query_logging = QueryLogging(config, self.blocklists, self._database)
         self.resolver = Resolver(
             policy=empty_snapshot(),
             cache=AnswerCache(cache_limits(config)),
@@ -79,7 +76,7 @@ class Service:
             acl=ClientAcl(config.dns.allow_clients),
             settings=answer_settings(config),
             forwarders=config.trusted_forwarders,
-            query_log=self.query_log,
+            query_log=self.query_logging.buffer,
         )
         self.listeners = DnsListeners(self.resolver, tcp_limits(config))
         self._background = Background()
@@ -88,8 +85,6 @@ class Service:
         )
         self.store: PolicyStore | None = None
         self._keeper: PolicyKeeper | None = None
-        self.log_writer: LogWriter | None = None
-        self._log_writing: asyncio.Task[None] | None = None
         # Which socket serves each configured address (port 0 resolved).
         self._bound: dict[ListenAddress, tuple[str, int]] = {}
 
@@ -133,11 +128,7 @@ class Service:
         if not self.blocklists.is_current():
             self._background.start(self._recompile(), "recompile blocklists")
         self._background.start(self._watch_index(), "watch index")
-        if self.query_log is not None:
-            self.log_writer = self._log_writer(self.query_log)
-            # Not a background task: at stop it finishes its write and then writes the rest.
-            self._log_writing = asyncio.get_running_loop().create_task(self.log_writer.run(), name="write query log")
-            self._background.start(self._prune_log(), "prune query log")
+        self.query_logging.start(self._background)
         if self._keeper is None:
             self._background.start(self._connect_policy_later(), "reach the policy database")
         else:
@@ -191,35 +182,9 @@ class Service:
             self._start_policy_tasks()
             return
 
-    def _log_writer(self, buffer: LogBuffer) -> LogWriter:
-        settings = self.config.query_log
-        builder = BatchBuilder(self.config.instance_name, self.config.zone, self._tags_of)
-        return LogWriter(
-            self._database, buffer, builder, flush_seconds=settings.flush_seconds, batch_size=settings.batch_size
-        )
-
     def _database(self) -> Database | None:
+        """The policy database once open: None until then (PostgreSQL may answer only after the start)."""
         return None if self.store is None else self.store.database
-
-    def _tags_of(self, name: str) -> tuple[str, ...]:
-        return self.blocklists.index.tag_names_of(name)
-
-    async def _prune_log(self) -> None:
-        """Keep the query log to its configured age (a first pass soon after start)."""
-        await asyncio.sleep(60.0)
-        while True:
-            database = self._database()
-            if database is not None:
-                settings = self.config.query_log
-                try:
-                    removed = await prune(
-                        database, datetime.now(UTC), self.config.zone, settings.retention_days, settings.aggregate_days
-                    )
-                    if removed:
-                        log.info("query log: %d old entries removed", removed)
-                except StoreError as error:
-                    log.warning("could not remove old query log entries (%s); trying again later", error)
-            await asyncio.sleep(LOG_PRUNE_INTERVAL)
 
     def _start_policy_tasks(self) -> None:
         self._background.start(self._keep_policy_current(), "keep policy current")
@@ -338,6 +303,7 @@ class Service:
         old_upstreams = self._upstreams
         # Plain attribute swaps between awaits: no query sees a half-applied config.
         self.config = config
+        self.query_logging.config = config
         self._blocked = blocked
         if cache_limits(config) != resolver.cache.limits:
             resolver.cache = AnswerCache(cache_limits(config))
@@ -366,8 +332,7 @@ class Service:
         await self.listeners.close(SHUTDOWN_GRACE)
         await self.resolver.drain(SHUTDOWN_GRACE)
         await self._upstreams.aclose()
-        if self.log_writer is not None and self._log_writing is not None:
-            await self.log_writer.finish(self._log_writing)
+        await self.query_logging.finish()
         seen = self.resolver.take_seen()
         if seen and self._keeper is not None:
             try:

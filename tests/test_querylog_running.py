@@ -136,8 +136,9 @@ def names(prefix: str, count: int) -> list[str]:
 
 
 def parts(service: Service) -> tuple[LogBuffer, LogWriter]:
-    assert service.query_log is not None and service.log_writer is not None
-    return service.query_log, service.log_writer
+    query_logging = service.query_logging
+    assert query_logging.buffer is not None and query_logging.writer is not None
+    return query_logging.buffer, query_logging.writer
 
 
 # --- what is logged ---------------------------------------------------------------------
