@@ -25,7 +25,7 @@ What parents should know (the same in plain words)
     game that plays on a connection it opened earlier may count less. It is
     a good guide, not a stopwatch. The block starts within a minute or two
     of the last minute being used. Minutes start from zero at midnight; on
-    the night clocks go back, the repeated hour counts once. A site on the
+    the night clocks go back, the repeated hour counts too. A site on the
     allow list stays open, but its minutes count. Budgets need the query
     log, which counts the minutes (on unless ``query_log.enabled`` is off).
 

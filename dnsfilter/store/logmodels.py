@@ -110,7 +110,8 @@ class UsageMinute(Base):
     profile_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tag: Mapped[str] = mapped_column(String(100), primary_key=True)
     day: Mapped[int] = mapped_column(Integer, primary_key=True)  # YYYYMMDD in the family's zone
-    minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0..1439 of that day (wall clock)
+    # Real minutes since that day's midnight: 0..1439, up to 1499 on the day the clocks go back.
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 class LogCounter(Base):

@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -96,7 +96,7 @@ class BatchBuilder:
         self.instance = instance
         self.zone = zone
         self.tags_of = tags_of
-        self._minutes: dict[int, tuple[int, int]] = {}  # POSIX minute -> (YYYYMMDD, minute of day)
+        self._minutes: dict[int, tuple[int, int]] = {}  # POSIX minute -> (YYYYMMDD, minutes since midnight)
 
     def build(self, entries: Entries) -> Batch:
         times = entries.times
@@ -176,10 +176,17 @@ class BatchBuilder:
         return _Answer(first_ms, rest, group, tags if used else (), profile_id)
 
     def _local_minute(self, posix_minute: int) -> tuple[int, int]:
+        """The family's day of a minute, and the real minutes since that day's midnight.
+
+        Real minutes, not the clock's: on the night the clocks go back, the
+        repeated hour is another 60 minutes of the day, used or not.
+        """
         known = self._minutes.get(posix_minute)
         if known is None:
             local = datetime.fromtimestamp(posix_minute * 60, self.zone)
-            known = (local.year * 10000 + local.month * 100 + local.day, local.hour * 60 + local.minute)
+            midnight = datetime.combine(local.date(), time(), self.zone)
+            since_midnight = posix_minute - int(midnight.timestamp()) // 60
+            known = (local.year * 10000 + local.month * 100 + local.day, since_midnight)
             if len(self._minutes) > 4096:
                 self._minutes.clear()
             self._minutes[posix_minute] = known

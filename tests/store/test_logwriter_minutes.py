@@ -65,17 +65,18 @@ def test_a_minute_counts_once_however_many_queries_and_devices() -> None:
 
 
 LOCAL_MINUTES = {
-    # (zone, UTC time, expected (YYYYMMDD, minute of the local day))
+    # (zone, UTC time, expected (YYYYMMDD, real minutes since the local midnight))
     "before local midnight": (BERLIN, (2025, 3, 14, 22, 59, 30), (20250314, 23 * 60 + 59)),
     "after local midnight": (BERLIN, (2025, 3, 14, 23, 0, 10), (20250315, 0)),
     "utc zone, same instant": (ZoneInfo("UTC"), (2025, 3, 14, 23, 0, 10), (20250314, 23 * 60)),
     "west of utc, day before": (ZoneInfo("America/Los_Angeles"), (2025, 3, 15, 6, 59, 0), (20250314, 23 * 60 + 59)),
     "dst day, last minute before the change": (BERLIN, (2026, 3, 29, 0, 59, 59), (20260329, 1 * 60 + 59)),
-    "dst day, first minute after the change": (BERLIN, (2026, 3, 29, 1, 0, 0), (20260329, 3 * 60)),
-    "dst day, evening (summer time)": (BERLIN, (2026, 3, 29, 20, 30, 0), (20260329, 22 * 60 + 30)),
-    # Back to winter time, 2026-10-25: 02:00-03:00 local happens twice, as the same wall-clock minutes.
+    # 03:00 local, the hour after 01:59: two real hours since midnight.
+    "dst day, first minute after the change": (BERLIN, (2026, 3, 29, 1, 0, 0), (20260329, 2 * 60)),
+    "dst day, evening (summer time)": (BERLIN, (2026, 3, 29, 20, 30, 0), (20260329, 21 * 60 + 30)),
+    # Back to winter time, 2026-10-25: 02:00-03:00 local happens twice, an hour apart.
     "end of dst, first 02:30": (BERLIN, (2026, 10, 25, 0, 30, 0), (20261025, 2 * 60 + 30)),
-    "end of dst, second 02:30": (BERLIN, (2026, 10, 25, 1, 30, 0), (20261025, 2 * 60 + 30)),
+    "end of dst, second 02:30": (BERLIN, (2026, 10, 25, 1, 30, 0), (20261025, 3 * 60 + 30)),
 }
 
 
@@ -87,12 +88,24 @@ def test_screen_time_minutes_are_local(
     assert minutes_of(batch.minutes) == {(PROFILE, "games", *expected)}
 
 
-def test_the_dst_change_skips_the_missing_local_hour() -> None:
-    """Berlin, 2026-03-29: 02:00 local does not exist; every real minute is one local minute."""
-    start = at_utc(2026, 3, 29, 0, 0, 0)  # 01:00 local
-    entries = [entry("games.example", at=start + 60 * m) for m in range(120)]  # two real hours
-    minutes = sorted(minute for _, _, _, minute in minutes_of(builder().build(Entries.of(entries)).minutes))
-    assert minutes == [*range(60, 120), *range(180, 240)]
+def used_minutes(start: float, count: int) -> list[tuple[int, int]]:
+    """(day, minute) noted for a game played ``count`` real minutes from ``start``, in Berlin."""
+    entries = [entry("games.example", at=start + 60 * m) for m in range(count)]
+    return sorted((day, minute) for _, _, day, minute in minutes_of(builder().build(Entries.of(entries)).minutes))
+
+
+def test_the_night_the_clocks_go_forward_every_real_minute_counts_once() -> None:
+    """Berlin, 2026-03-29: 02:00 local does not exist; two real hours from 01:00 are 120 minutes."""
+    minutes = used_minutes(at_utc(2026, 3, 29, 0, 0, 0), 120)  # 01:00 local, then 03:00 after an hour
+    assert minutes == [(20260329, minute) for minute in range(60, 180)]
+
+
+def test_the_night_the_clocks_go_back_the_repeated_hour_counts_too() -> None:
+    """Berlin, 2026-10-25: 02:00-03:00 local happens twice; a child playing through
+    both has played two hours, and the day has 1,500 minutes."""
+    minutes = used_minutes(at_utc(2026, 10, 25, 0, 0, 0), 120)  # 02:00 summer time, then 02:00 winter time
+    assert minutes == [(20261025, minute) for minute in range(120, 240)]
+    assert used_minutes(at_utc(2026, 10, 25, 22, 59, 0), 2) == [(20261025, 1499), (20261026, 0)]
 
 
 def stored_minutes(database: Database) -> set[tuple[int, str, int, int]]:
