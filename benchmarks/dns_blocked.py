@@ -102,7 +102,14 @@ from blocked_runs import (
 )
 from dnsperf_run import CLIENTS, OUTSTANDING, TIMEOUT_SECONDS
 from index_timing import run_index_lookup
-from run_files import DEFAULT_NAMES, RunFiles, SetupError, prepare_files, run_benchmark
+from run_files import (
+    DEFAULT_NAMES,
+    RunFiles,
+    SetupError,
+    prepare_files,
+    require_files,
+    run_benchmark,
+)
 from server_measurement import Pinning, QuietWait, choose_pinning
 from tool_install import ensure_installed, tool_version
 
@@ -221,12 +228,7 @@ def prepare(
     settings: Settings,
 ) -> tuple[NameSamples, RunFiles, OursCatalog, Path, Path, str]:
     """Samples, results and scratch directories, and every server's copy of the list."""
-    for path, option in (
-        (settings.list_path, "--list"),
-        (settings.allowed_path, "--allowed"),
-    ):
-        if not path.is_file():
-            raise SetupError(f"{path} not found; pass another file with {option}")
+    require_files((settings.list_path, "--list"), (settings.allowed_path, "--allowed"))
     print(f"reading {settings.list_path} and {settings.allowed_path}", flush=True)
     samples = sample_names(
         settings.list_path,
@@ -264,9 +266,6 @@ def prepare(
 def run(settings: Settings) -> int:
     ensure_installed(REQUIRED_PACKAGES)
     pinning = choose_pinning()
-    if pinning.load_cpu is not None:
-        # Keep this script (and what it starts unpinned) off the server's CPU.
-        os.sched_setaffinity(0, {pinning.load_cpu})
     samples, files, catalog, zones, addresses, zone_type = prepare(settings)
     try:
         return measure_all(

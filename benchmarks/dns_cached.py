@@ -278,9 +278,6 @@ def run(settings: Settings) -> int:
     ensure_installed(REQUIRED_PACKAGES)
     names = read_names(settings.names_source, settings.name_count)
     pinning = choose_pinning()
-    if pinning.load_cpu is not None:
-        # Keep this script (and what it starts unpinned) off the server's CPU.
-        os.sched_setaffinity(0, {pinning.load_cpu})
     files = prepare_files(names, keep=settings.keep)
     header = describe_run(settings, names, pinning)
     print(header, flush=True)

@@ -87,7 +87,15 @@ from policy_files import (
 )
 from policy_report import SideResult, format_report
 from policy_runs import Side, compile_once, run_sides
-from run_files import DEFAULT_NAMES, RunFiles, SetupError, prepare_files, run_benchmark
+from run_files import (
+    DEFAULT_NAMES,
+    RunFiles,
+    SetupError,
+    prepare_files,
+    require_files,
+    require_ours,
+    run_benchmark,
+)
 from server_measurement import Pinning, QuietWait, choose_pinning
 from tool_install import ensure_installed, source_state, tool_version
 
@@ -166,12 +174,7 @@ class Prepared:
 
 def prepare(settings: Settings) -> Prepared:
     """Samples, the catalog, both configs, B's database, the query files."""
-    for path, option in (
-        (settings.list_path, "--list"),
-        (settings.allowed_path, "--allowed"),
-    ):
-        if not path.is_file():
-            raise SetupError(f"{path} not found; pass another file with {option}")
+    require_files((settings.list_path, "--list"), (settings.allowed_path, "--allowed"))
     print(f"reading {settings.list_path} and {settings.allowed_path}", flush=True)
     samples = sample_names(
         settings.list_path,
@@ -291,13 +294,8 @@ def expectations(prepared: Prepared, count: int) -> dict[str, list[Expectation]]
 
 def run(settings: Settings) -> int:
     ensure_installed(REQUIRED_PACKAGES)
-    missing = OURS.missing_reason()
-    if missing:
-        raise SetupError(f"ours cannot be measured: {missing}")
+    require_ours()
     pinning = choose_pinning()
-    if pinning.load_cpu is not None:
-        # Keep this script (and what it starts unpinned) off the server's CPU.
-        os.sched_setaffinity(0, {pinning.load_cpu})
     prepared = prepare(settings)
     try:
         return measure_all(settings, prepared, pinning)

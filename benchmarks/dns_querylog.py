@@ -55,7 +55,6 @@ from dnsfilter.store.database import open_database
 
 from bench_options import add_duration, add_keep, add_list, add_rounds, positive
 from bench_servers import (
-    OURS,
     REPO_ROOT,
     ProcessGroup,
     ServerStartError,
@@ -76,6 +75,8 @@ from run_files import (
     SetupError,
     prepare_files,
     read_names,
+    require_files,
+    require_ours,
     run_benchmark,
 )
 from server_measurement import Pinning, QuietWait, choose_pinning
@@ -181,23 +182,13 @@ def describe_run(settings: Settings, names: list[str], pinning: Pinning) -> str:
 
 def run(settings: Settings) -> int:
     ensure_installed(REQUIRED_PACKAGES)
-    missing = OURS.missing_reason()
-    if missing:
-        raise SetupError(f"ours cannot be measured: {missing}")
-    for path, option in (
-        (settings.names_source, "--names"),
-        (settings.list_path, "--list"),
-    ):
-        if not path.is_file():
-            raise SetupError(f"{path} not found; pass another file with {option}")
+    require_ours()
+    require_files((settings.names_source, "--names"), (settings.list_path, "--list"))
     if settings.keep_log is not None and not settings.keep_log.parent.is_dir():
         raise SetupError(
             f"--keep-log: the folder {settings.keep_log.parent} does not exist"
         )
     pinning = choose_pinning()
-    if pinning.load_cpu is not None:
-        # Keep this script (and what it starts unpinned) off the server's CPU.
-        os.sched_setaffinity(0, {pinning.load_cpu})
     names = read_names(settings.names_source, settings.name_count)
     files = prepare_files(names, keep=settings.keep, benchmark="dns_querylog")
     try:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from bench_servers import REPO_ROOT
+from bench_servers import OURS, REPO_ROOT
 
 DEFAULT_NAMES = REPO_ROOT / ".." / "shared" / "data" / "bench" / "allowed-100k.txt.gz"
 RESULTS_ROOT = REPO_ROOT / "benchmarks" / "results"
@@ -23,6 +23,19 @@ _HOSTNAME = re.compile(r"[a-z0-9_-]{1,63}(\.[a-z0-9_-]{1,63})*\Z")
 
 class SetupError(RuntimeError):
     """The benchmark cannot run here (tools or names missing)."""
+
+
+def require_files(*inputs: tuple[Path, str]) -> None:
+    """Each (path, option) names an input file that must exist."""
+    for path, option in inputs:
+        if not path.is_file():
+            raise SetupError(f"{path} not found; pass another file with {option}")
+
+
+def require_ours() -> None:
+    missing = OURS.missing_reason()
+    if missing:
+        raise SetupError(f"ours cannot be measured: {missing}")
 
 
 @dataclass(frozen=True, slots=True)

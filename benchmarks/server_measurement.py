@@ -45,9 +45,12 @@ class Pinning:
 
 
 def choose_pinning() -> Pinning:
+    """The CPUs to use, and this script (with what it starts unpinned) moved
+    to the load CPU, off the server's."""
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         return Pinning(None, None)
+    os.sched_setaffinity(0, {cpus[0]})
     return Pinning(load_cpu=cpus[0], server_cpu=cpus[1])
 
 
