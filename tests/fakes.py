@@ -396,6 +396,21 @@ def make_query(
     return bytes(record.pack())
 
 
+def raw_query(labels: Iterable[bytes], qtype: int = 1) -> bytes:
+    """A query for a name given as raw labels: any bytes, as a device may send them."""
+    qname = b"".join(bytes([len(label)]) + label for label in labels) + b"\x00"
+    return struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + qname + struct.pack(">HH", qtype, 1)
+
+
+def zone_reply(*records: str, name: str = "answer.example", qtype: str = "A", rcode: int = RCODE.NOERROR) -> bytes:
+    """A reply to ``name`` carrying ``records`` given as zone text."""
+    message = DNSRecord.question(name, qtype).reply()
+    message.header.rcode = rcode
+    for record in records:
+        message.add_answer(*RR.fromZone(record))
+    return bytes(message.pack())
+
+
 def question_of(name: str, qtype: str | int = "A") -> bytes:
     """The wire question section alone (name, type, class IN) for ``name``."""
     packet = make_query(name, qtype, qid=0)

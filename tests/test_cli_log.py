@@ -8,7 +8,6 @@ import asyncio
 import dataclasses
 import datetime
 import signal
-import struct
 import sys
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from dnslib import RCODE, RR, DNSRecord
+from dnslib import RCODE
 
 from dnsfilter.cli import main
 from dnsfilter.config import DATABASE_FILE
@@ -28,6 +27,8 @@ from dnsfilter.policy.decision import ALLOW, Action, Decision, Reason
 from dnsfilter.store import Database, PolicyStore, open_database
 from dnsfilter.store.logmodels import QueryLogRow
 from dnsfilter.store.logwriter import BatchBuilder, write_batch
+from tests.fakes import raw_query
+from tests.fakes import zone_reply as reply
 
 REPO = Path(__file__).resolve().parent.parent
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -38,24 +39,11 @@ BLOCKED_ADULT = Decision(Action.BLOCK, Reason.CATEGORY, "adult", "test-adult", "
 REWRITTEN = Decision(Action.REWRITE, Reason.SAFE_SEARCH, "google")
 
 
-def packet(labels: list[bytes], qtype: int = 1) -> bytes:
-    qname = b"".join(bytes([len(label)]) + label for label in labels) + b"\x00"
-    return struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + qname + struct.pack(">HH", qtype, 1)
-
-
-def reply(*records: str, rcode: int = RCODE.NOERROR) -> bytes:
-    message = DNSRecord.question("answer.example").reply()
-    message.header.rcode = rcode
-    for record in records:
-        message.add_answer(*RR.fromZone(record))
-    return bytes(message.pack())
-
-
 def answered(device: str, profile: int, name: str | list[bytes], decision: Decision = ALLOW,
              answer: bytes | None = None) -> Answered:
     labels = name if isinstance(name, list) else [label.encode() for label in name.split(".")]
     the_reply = answer if answer is not None else reply("answer.example. 60 IN A 192.0.2.1")
-    return device, profile, wire.parse_query(packet(labels)), decision, "cache", 900, the_reply
+    return device, profile, wire.parse_query(raw_query(labels)), decision, "cache", 900, the_reply
 
 
 def write(database: Database, entries: list[Entry], instance: str = "pi-kitchen") -> None:

@@ -12,13 +12,12 @@ from the table of queries below.
 from __future__ import annotations
 
 import asyncio
-import struct
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from dnslib import RCODE, RR, DNSRecord
+from dnslib import RCODE
 from sqlalchemy import delete
 
 from dnsfilter.dns import wire
@@ -41,6 +40,8 @@ from dnsfilter.store.logqueries import (
     usage_minutes,
 )
 from dnsfilter.store.logwriter import Batch, BatchBuilder, write_batch
+from tests.fakes import raw_query
+from tests.fakes import zone_reply as reply
 from tests.store.conftest import _postgresql_schema_url
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -62,23 +63,9 @@ REWRITTEN = Decision(Action.REWRITE, Reason.SAFE_SEARCH, "google", target="force
 BYPASS = Decision(Action.LOCAL_NXDOMAIN, Reason.BYPASS)
 
 
-def packet(labels: list[bytes], qtype: int = 1) -> bytes:
-    """A query for a name given as raw labels: any bytes, as a device may send them."""
-    qname = b"".join(bytes([len(label)]) + label for label in labels) + b"\x00"
-    return struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + qname + struct.pack(">HH", qtype, 1)
-
-
-def reply(*records: str, rcode: int = RCODE.NOERROR) -> bytes:
-    message = DNSRecord.question("answer.example").reply()
-    message.header.rcode = rcode
-    for record in records:
-        message.add_answer(*RR.fromZone(record))
-    return bytes(message.pack())
-
-
 def answered(device: str, profile: int, labels: list[bytes], decision: Decision = ALLOW, *,
              qtype: int = 1, answer: bytes | None = None) -> Answered:
-    query = wire.parse_query(packet(labels, qtype))
+    query = wire.parse_query(raw_query(labels, qtype))
     the_reply = answer if answer is not None else reply("answer.example. 60 IN A 192.0.2.1")
     return (device, profile, query, decision, "cache", 700, the_reply)
 

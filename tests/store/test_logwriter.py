@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from dnslib import RCODE, RR, DNSRecord
+from dnslib import RCODE
 from sqlalchemy import select
 
 from dnsfilter.dns import wire
@@ -32,7 +32,7 @@ from dnsfilter.store import Database
 from dnsfilter.store import logwriter
 from dnsfilter.store.logmodels import HourlyCount, LogCounter, QueryLogRow
 from dnsfilter.store.logwriter import BatchBuilder, LogWriter
-from tests.fakes import make_query
+from tests.fakes import make_query, raw_query, zone_reply
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DEVICE = "mac:02:00:00:00:00:01"
@@ -54,12 +54,7 @@ def query(name: str, qtype: str = "A") -> wire.Query:
 
 
 def reply(name: str, *records: str, qtype: str = "A", rcode: int = RCODE.NOERROR) -> bytes:
-    """A reply to ``name`` with records given as zone text."""
-    message = DNSRecord.question(name, qtype).reply()
-    message.header.rcode = rcode
-    for record in records:
-        message.add_answer(*RR.fromZone(record))
-    return bytes(message.pack())
+    return zone_reply(*records, name=name, qtype=qtype, rcode=rcode)
 
 
 def entry(
@@ -270,11 +265,6 @@ async def test_hourly_counts_add_up_across_batches(database: Database) -> None:
 # --- names as they come off the wire ---------------------------------------------------
 
 
-def raw_query(*labels: bytes, qtype: int = 1) -> bytes:
-    name = b"".join(bytes((len(label),)) + label for label in labels) + b"\x00"
-    return struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + name + struct.pack(">HH", qtype, 1)
-
-
 LONGEST = (b"a" * 63, b"b" * 63, b"c" * 63, b"d" * 61)  # 255 bytes on the wire, the most there can be
 ODD_NAMES = {
     "control characters": ((b"a\x01\x1f\x7fb", b"example", b"org"), "a\\001\\031\\127b.example.org"),
@@ -288,10 +278,10 @@ ODD_NAMES = {
 
 
 async def test_names_are_stored_and_read_back_exactly(database: Database) -> None:
-    queries = [wire.parse_query(raw_query(*labels)) for labels, _ in ODD_NAMES.values()]
+    queries = [wire.parse_query(raw_query(labels)) for labels, _ in ODD_NAMES.values()]
     assert [parsed.qname for parsed in queries] == [expected for _, expected in ODD_NAMES.values()]
     # The CNAME target and the rule hold raw text too: a NUL there must survive.
-    target_question = raw_query(b"\x00<b>", b"example")[12:-4]
+    target_question = raw_query((b"\x00<b>", b"example"))[12:-4]
     answers = []
     for parsed in queries:
         cname = b"\xc0\x0c" + struct.pack(">HHIH", 5, 1, 60, len(target_question)) + target_question
