@@ -20,6 +20,7 @@ import shutil
 import sqlite3
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -28,6 +29,7 @@ import pytest
 from dnsfilter import app
 from dnsfilter.store import database as store_database
 from dnsfilter.store import logwriter, open_database
+from dnsfilter.store.logwriter import LogWriter
 from tests.fakes import FakeUpstream
 from tests.running import running_service
 from tests.tcpproxy import TcpProxy
@@ -262,14 +264,22 @@ def delete_database(path: Path) -> None:
         file.unlink()
 
 
-async def test_database_file_deleted_dns_keeps_answering(upstream: FakeUpstream, tmp_path: Path) -> None:
-    path = tmp_path / "policy.db"
-    async with running_service(log_config(tmp_path, upstream, f"sqlite:///{path}")) as running:
+@asynccontextmanager
+async def database_deleted_while_running(
+    upstream: FakeUpstream, path: Path
+) -> AsyncIterator[tuple[LogWriter, Asker]]:
+    """A running filter whose SQLite file at ``path`` is deleted once its first query is logged."""
+    async with running_service(log_config(path.parent, upstream, f"sqlite:///{path}")) as running:
         _, writer = parts(running.service)
         dns = Asker(running.service)
         await dns.ask("before.example.net")
         await until(lambda: names_in_file(path), lambda logged: "before.example.net" in logged, "the first row")
         delete_database(path)
+        yield writer, dns
+
+
+async def test_database_file_deleted_dns_keeps_answering(upstream: FakeUpstream, tmp_path: Path) -> None:
+    async with database_deleted_while_running(upstream, tmp_path / "policy.db") as (writer, dns):
         await dns.ask_all(names("gone", 200))
         # The writer has dealt with them, one way or the other.
         await until(lambda: writer.written + writer.failures, lambda done: done > 1, "a flush")
@@ -282,12 +292,7 @@ async def test_rows_logged_after_the_database_file_is_deleted_are_not_lost_unnot
     upstream: FakeUpstream, tmp_path: Path
 ) -> None:
     path = tmp_path / "policy.db"
-    async with running_service(log_config(tmp_path, upstream, f"sqlite:///{path}")) as running:
-        _, writer = parts(running.service)
-        dns = Asker(running.service)
-        await dns.ask("before.example.net")
-        await until(lambda: names_in_file(path), lambda logged: "before.example.net" in logged, "the first row")
-        delete_database(path)
+    async with database_deleted_while_running(upstream, path) as (writer, dns):
         asked = names("gone", 20)
         await dns.ask_all(asked)
         await until(
