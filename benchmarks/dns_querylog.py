@@ -50,9 +50,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dnsfilter.config import QueryLogSettings
-from dnsfilter.store.database import open_database
-
 from bench_options import add_duration, add_keep, add_list, add_rounds, positive
 from bench_servers import (
     REPO_ROOT,
@@ -81,6 +78,9 @@ from run_files import (
 )
 from server_measurement import Pinning, QuietWait, choose_pinning
 from tool_install import ensure_installed, source_state, tool_version
+
+from dnsfilter.config import QueryLogSettings
+from dnsfilter.store.database import open_database
 
 REQUIRED_PACKAGES = {"dnsperf": "dnsperf", "taskset": "util-linux"}
 # "logging costs under 15%" of the queries/s with logging off

@@ -41,8 +41,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from dnsfilter.lists.index import DomainIndex, IndexBuilder
 from dnsfilter.policy.domains import DomainMap
-from dnsfilter.policy.index import DomainIndex, IndexBuilder
 
 BENCH_DATA = REPO_ROOT / ".." / "shared" / "data" / "bench"
 PREFIXES = ("www", "cdn", "api", "m", "static", "a1", "img", "login")

@@ -42,7 +42,7 @@ INDEX_LOOKUP = Path(__file__).resolve().parent / "index_lookup.py"
 _COMPILE_CODE = """\
 import json, resource, sys
 from pathlib import Path
-from dnsfilter.policy.compiler import compile_index
+from dnsfilter.lists.compiler import compile_index
 catalog, source_id, list_file, out = sys.argv[1:5]
 report = compile_index(Path(catalog), {source_id: Path(list_file)}, Path(out))
 peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -11,13 +11,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dnsfilter.policy.bypass import bypass_answer
-from dnsfilter.policy.domains import self_and_parents
-from dnsfilter.policy.safesearch import SafeSearchLevel, safe_search_target
-
 from blocked_files import CATEGORY_ID, NameSamples, write_queries
 from dns_probe import TYPE_A, edns_option
 from policy_family import ROUTER, MeasuredDevices
+
+from dnsfilter.policy.bypass import bypass_answer
+from dnsfilter.policy.domains import self_and_parents
+from dnsfilter.policy.safesearch import SafeSearchLevel, safe_search_target
 
 OTHER_TAGS = ("social", "games", "video", "gambling")
 TAG_LIST_NAMES = 200  # made-up names per other tag

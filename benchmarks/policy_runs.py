@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from dnsfilter.policy.compiler import INDEX_FILE
-
 from answer_check import CheckResult, Expectation, check_answers, format_checks
 from bench_servers import ManagedProcess, ProcessGroup, ServerSpec
 from blocked_runs import MAX_LOAD, Bench, start_timed
@@ -30,6 +28,8 @@ from policy_report import SideResult
 from process_usage import cpu_seconds
 from results_table import Measurement
 from server_measurement import measure, summarize, warm_up
+
+from dnsfilter.lists.compiler import INDEX_FILE
 
 CHECK_DEADLINE_SECONDS = 60.0
 

@@ -34,14 +34,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dns_probe import build_query
+from fake_upstream import address_for
+
 from dnsfilter.dns import wire
 from dnsfilter.dns.logbuffer import FROM_CACHE, FROM_FILTER, Entries, Entry
 from dnsfilter.policy.decision import ALLOW, Action, Decision, Reason
+from dnsfilter.service.logwriter import BatchBuilder, write_batch
 from dnsfilter.store.database import open_database
-from dnsfilter.store.logwriter import BatchBuilder, write_batch
-
-from dns_probe import build_query
-from fake_upstream import address_for
 
 SEED = 5
 INSTANCE = "generated"

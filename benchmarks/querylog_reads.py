@@ -1,6 +1,6 @@
 """How fast a large query log reads: a search page and a day's summary.
 
-Everything timed goes through ``dnsfilter.store.logqueries`` (``search`` and
+Everything timed goes through ``dnsfilter.store.querylog.queries`` (``search`` and
 ``summary``), as the command line and the parents' page call it, over the
 last whole day (UTC) of the log. What to ask for is chosen from the log
 itself first, untimed:
@@ -26,11 +26,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from results_table import aligned
 from sqlalchemy import func, select
 
 from dnsfilter.store.database import Database
-from dnsfilter.store.logmodels import HourlyCount, NameCount, QueryLogRow
-from dnsfilter.store.logqueries import (
+from dnsfilter.store.querylog.models import HourlyCount, NameCount, QueryLogRow
+from dnsfilter.store.querylog.queries import (
     BLOCK,
     LogFilter,
     LogRecord,
@@ -38,9 +39,7 @@ from dnsfilter.store.logqueries import (
     search,
     summary,
 )
-from dnsfilter.store.logscan import conditions
-
-from results_table import aligned
+from dnsfilter.store.querylog.scan import conditions
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -217,7 +216,7 @@ def format_reads(
     about = (
         f"the day read: {chosen.day()} (UTC), {chosen.rows:,} rows; pages of {PAGE}, "
         f"summaries with the top {TOP} names; best and slowest of {RUNS} runs, through "
-        "dnsfilter.store.logqueries in this process"
+        "dnsfilter.store.querylog.queries in this process"
     )
     lines = [*heading, about]
     body = [

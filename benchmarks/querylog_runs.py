@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dnsfilter.config import DATABASE_FILE
-
 from answer_check import (
     UPSTREAM,
     CheckResult,
@@ -29,6 +27,8 @@ from policy_files import Workload
 from policy_report import SideResult
 from policy_runs import RunningSide, Side, measure_rounds, side_result, start_side
 from querylog_sustained import Sustained, sustain
+
+from dnsfilter.config import DATABASE_FILE
 
 COMPILE_DEADLINE_SECONDS = 120.0  # the first start compiles the bundled lists
 CHECK_DEADLINE_SECONDS = 60.0

@@ -16,18 +16,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
-
-from dnsfilter.config import QueryLogSettings
-from dnsfilter.store.database import Database, open_database
-from dnsfilter.store.logmodels import QueryLogRow
-from dnsfilter.store.logqueries import counters, latest_id
-
 from bench_servers import ManagedProcess, ProcessGroup
 from blocked_runs import Bench
 from process_usage import disk_write_bytes
 from results_table import Load, Measurement, problem_notes
 from server_measurement import measure, summarize
+from sqlalchemy import func, select
+
+from dnsfilter.config import QueryLogSettings
+from dnsfilter.store.database import Database, open_database
+from dnsfilter.store.querylog.models import QueryLogRow
+from dnsfilter.store.querylog.queries import counters, latest_id
 
 FLUSH_SECONDS = QueryLogSettings().flush_seconds  # the servers keep the default
 SETTLE_PAUSE_SECONDS = FLUSH_SECONDS + 1.0  # longer than one flush interval

@@ -1,5 +1,5 @@
 import sys
 
-from dnsfilter.cli import main
+from dnsfilter.cli.main import main
 
 sys.exit(main())

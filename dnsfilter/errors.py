@@ -7,8 +7,24 @@ written for the parent reading them and say what to do next.
 from __future__ import annotations
 
 
+def shown(text: str) -> str:
+    """``text`` safe to quote in a message: control, format and line-break
+    characters escaped as Python writes them (``\\x1b``, ``\\u202e``), and
+    backslashes doubled so an escape cannot be faked. Names from the network
+    and the policy are quoted through this, so a device cannot write escape
+    sequences to a parent's terminal or log by naming itself.
+    """
+    return "".join("\\\\" if ch == "\\" else ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 class DnsFilterError(Exception):
     """Base of every error dnsfilter raises on purpose."""
+
+
+class UsageError(DnsFilterError):
+    """What a parent asked for (on the command line or the web page) cannot be
+    used: a time, day, name or record type that is not one, or a device or
+    profile that does not exist. The message says what would work."""
 
 
 class ConfigError(DnsFilterError):

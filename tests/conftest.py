@@ -13,12 +13,13 @@ import shutil
 import ssl
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from dnsfilter.store import Database, PolicyStore, open_database
 from tests.fakes import DnsClient, FakeUpstream
 
 POSTGRESQL_URL = os.environ.get("DNSFILTER_TEST_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -123,3 +124,28 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'policy.db'}"
     else:
         yield from _postgresql_schema_url()
+
+
+@pytest.fixture
+def open_db(database_url: str) -> Iterator[Callable[..., Database]]:
+    """Opens Databases on ``database_url`` (keyword arguments go to open_database); all closed afterwards."""
+    opened: list[Database] = []
+
+    def opener(**kwargs: object) -> Database:
+        database = open_database(database_url, **kwargs)  # type: ignore[arg-type]
+        opened.append(database)
+        return database
+
+    yield opener
+    for database in opened:
+        database.close()
+
+
+@pytest.fixture
+def database(open_db: Callable[..., Database]) -> Database:
+    return open_db()
+
+
+@pytest.fixture
+def store(database: Database) -> PolicyStore:
+    return PolicyStore(database)

@@ -10,10 +10,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from dnsfilter.app import Service
 from dnsfilter.config import DEFAULT_CONFIG, Config, ListenAddress, parse_upstream
-from dnsfilter.policy.blocklists import Blocklists
-from dnsfilter.policy.compiler import INDEX_FILE
+from dnsfilter.lists.blocklists import Blocklists
+from dnsfilter.lists.compiler import INDEX_FILE
+from dnsfilter.service.app import Service
+from dnsfilter.service.timings import Timings
 
 # A small catalog with a few lists and one service, so a test compiles in milliseconds.
 TEST_BLOCKLISTS = Path(__file__).resolve().parent / "fixtures" / "blocklists"
@@ -75,11 +76,11 @@ def make_config(data_dir: Path, upstreams: list[str], **sections: dict[str, Any]
 
 @asynccontextmanager
 async def running_service(
-    config: Config, clock: FrozenClock | None = None, blocklists: Path = TEST_BLOCKLISTS
+    config: Config, clock: FrozenClock | None = None, blocklists: Path = TEST_BLOCKLISTS, timings: Timings = Timings()
 ) -> AsyncIterator[RunningFilter]:
     if blocklists == TEST_BLOCKLISTS:
         provide_test_index(config.data_dir)
-    service = Service(config, blocklists)
+    service = Service(config, blocklists, timings=timings)
     if clock is not None:
         service.resolver.clock = clock
     await service.start()

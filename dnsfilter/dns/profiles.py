@@ -1,7 +1,7 @@
 """Which profile a query is decided for, and the decision, at dictionary speed.
 
 For each source address the device behind it is identified once
-(``ClientTable.identify``), its profile taken from the policy snapshot, and
+(``dnsfilter.dns.edns.identify``), its profile taken from the policy snapshot, and
 both kept; each profile keeps the decision per parsed query (a ``Query`` is
 shared by every repeat of a packet, so the lookup hashes nothing). Queries
 from a trusted forwarder (the router) name their device in EDNS options, so
@@ -16,9 +16,10 @@ asking is seen again in the next round.
 
 from __future__ import annotations
 
+from dnsfilter.dns.edns import identify
 from dnsfilter.dns.wire import Query
-from dnsfilter.policy.clients import ClientId, ClientTable
 from dnsfilter.policy.decision import Decision
+from dnsfilter.policy.identity import ClientId, ClientTable
 from dnsfilter.policy.precedence import ProfilePolicy
 from dnsfilter.policy.snapshot import PolicySnapshot
 
@@ -68,7 +69,7 @@ class ClientProfiles:
 
     def _identify(self, query: Query, address: str) -> tuple[ClientId, ProfilePolicy, Decisions]:
         forwarded = address in self.forwarders
-        device = self.clients.identify(address, query.edns_options, forwarded)
+        device = identify(self.clients, address, query.edns_options, forwarded)
         seen = self.seen
         if device.key not in seen and len(seen) < _SEEN_LIMIT:
             seen[device.key] = device

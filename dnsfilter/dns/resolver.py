@@ -24,50 +24,44 @@ callback and returns bytes; only a miss returns a coroutine to await.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from dnsfilter.dns import wire
+from dnsfilter.dns.acl import ClientAcl
 from dnsfilter.dns.cache import AnswerCache, CachedAnswer, answer_from_upstream
+from dnsfilter.dns.canned import NODATA, NULL_IP, NXDOMAIN, CannedReplies
 from dnsfilter.dns.localzones import LocalZones
 from dnsfilter.dns.logbuffer import FROM_CACHE, FROM_FILTER, STALE, Answered, LogBuffer
 from dnsfilter.dns.profiles import ClientProfiles
 from dnsfilter.dns.recent import RecentReplies
 from dnsfilter.dns.rewrite import rewrite_response
 from dnsfilter.errors import UpstreamError
-from dnsfilter.policy.clients import ClientId, ClientTable
 from dnsfilter.policy.decision import Action, Decision, Reason
+from dnsfilter.policy.identity import ClientId, ClientTable
 from dnsfilter.policy.precedence import ProfilePolicy
 from dnsfilter.policy.snapshot import PolicySnapshot
 
 log = logging.getLogger(__name__)
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Pending = Coroutine[Any, Any, bytes | None]
 Outcome = bytes | None | Pending
 
-_NULL_RDATA = {wire.TYPE_A: b"\x00" * 4, wire.TYPE_AAAA: b"\x00" * 16}
 _ANY_TTL = 3600
-_ACL_MEMO_LIMIT = 4096
-_CANNED_MEMO_LIMIT = 8192
 _SAFE_UDP_SIZE = wire.MIN_UDP_SIZE  # every client takes this much
 
 _ALLOW = Action.ALLOW
 _BLOCK = Action.BLOCK
 _REWRITE = Action.REWRITE
 # Our own answers without asking upstream, by how they read:
-_NULL_IP = "null_ip"  # 0.0.0.0 / :: (NODATA for other types)
-_NXDOMAIN = "nxdomain"  # no such name
-_NODATA = "nodata"  # the name exists, no records of this type
-_LOCAL_FORMS = {Action.LOCAL_NXDOMAIN: _NXDOMAIN, Action.LOCAL_NODATA: _NODATA}
+_LOCAL_FORMS = {Action.LOCAL_NXDOMAIN: NXDOMAIN, Action.LOCAL_NODATA: NODATA}
 
 
 class Upstreams(Protocol):
-    """What the resolver needs of an upstream pool (dnsfilter.dns.upstream)."""
+    """What the resolver needs of an upstream pool (dnsfilter.dns.upstream.pool)."""
 
     async def exchange(self, question: bytes, do: bool = False, cd: bool = False) -> tuple[bytes, str]:
         """The checked answer to ``question``, and the name of the server that gave it."""
@@ -94,34 +88,6 @@ class ResolverStats:
     answered_locally: int = 0  # bypass protection
     forwarded: int = 0
     upstream_failures: int = 0
-
-
-class ClientAcl:
-    """Which client addresses get answers; results memoised per address."""
-
-    __slots__ = ("_networks", "_memo")
-
-    def __init__(self, networks: Iterable[Network]) -> None:
-        self._networks = tuple(networks)
-        self._memo: dict[str, bool] = {}
-
-    def allows(self, address: str) -> bool:
-        allowed = self._memo.get(address)
-        if allowed is None:
-            allowed = self._check(address)
-            if len(self._memo) >= _ACL_MEMO_LIMIT:
-                self._memo.clear()
-            self._memo[address] = allowed
-        return allowed
-
-    def _check(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
-        except ValueError:
-            return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        return any(ip in network for network in self._networks)
 
 
 class Resolver:
@@ -162,7 +128,6 @@ class Resolver:
         self.clock = clock
         self.wall_clock = wall_clock
         self._parser = wire.QueryParser()
-        self._canned: dict[str, dict[wire.Query, bytes]] = {_NULL_IP: {}, _NXDOMAIN: {}, _NODATA: {}}
         self.settings = settings
         self._inflight: dict[wire.AnswerKey, asyncio.Task[CachedAnswer]] = {}
 
@@ -174,8 +139,7 @@ class Resolver:
     @settings.setter
     def settings(self, settings: AnswerSettings) -> None:
         self._settings = settings
-        for memo in self._canned.values():
-            memo.clear()
+        self._canned = CannedReplies(settings.udp_size, settings.block_ttl)
         self._recent.clear()
 
     @property
@@ -328,35 +292,18 @@ class Resolver:
         or a bypass name; built once per query shape."""
         if action is _BLOCK:
             self.stats.blocked += 1
-            form = _NXDOMAIN if profile.block_mode == _NXDOMAIN else _NULL_IP
+            form = NXDOMAIN if profile.block_mode == NXDOMAIN else NULL_IP
         else:
             self.stats.answered_locally += 1
             form = _LOCAL_FORMS[action]
-        memo = self._canned[form]
-        reply = memo.get(query)
-        if reply is None:
-            reply = self._build_canned(query, form)[2:]
-            if len(memo) >= _CANNED_MEMO_LIMIT:
-                memo.clear()
-            memo[query] = reply
-        if form == _NULL_IP and profile.next_change is not None:
+        canned = self._canned
+        if form == NULL_IP and profile.next_change is not None:
             # A block that ends sooner (a pause, a rule's window) must not
             # outlive its end in the device's cache.
             until_change = policy.ttl_cap(profile, self.wall_clock())
             if until_change is not None and until_change < self._settings.block_ttl:
-                return self._build_canned(query, form, until_change)[2:]
-        return reply
-
-    def _build_canned(self, query: wire.Query, form: str, ttl: int | None = None) -> bytes:
-        settings = self._settings
-        qid = b"\x00\x00"
-        if form == _NXDOMAIN:
-            return wire.build_reply(qid, query, settings.udp_size, wire.NXDOMAIN)
-        rdata = _NULL_RDATA.get(query.qtype) if form == _NULL_IP else None
-        if rdata is None:
-            return wire.build_reply(qid, query, settings.udp_size)  # NODATA
-        record = wire.address_record(query.qtype, settings.block_ttl if ttl is None else ttl, rdata)
-        return wire.build_reply(qid, query, settings.udp_size, answers=record, ancount=1)
+                return canned.build(query, form, until_change)
+        return canned.reply(query, form)
 
     def _chain_block(
         self, entry: CachedAnswer, query: wire.Query, policy: PolicySnapshot, profile: ProfilePolicy

@@ -7,7 +7,16 @@ like any upstream answer and every later hit is served by patching bytes.
 
 from __future__ import annotations
 
-from dnslib import CNAME, QTYPE, RR, DNSBuffer, DNSError, DNSHeader, DNSQuestion, DNSRecord
+from dnslib import (
+    CNAME,
+    QTYPE,
+    RR,
+    DNSBuffer,
+    DNSError,
+    DNSHeader,
+    DNSQuestion,
+    DNSRecord,
+)
 
 from dnsfilter.dns.wire import MalformedPacket
 

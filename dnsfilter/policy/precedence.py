@@ -50,9 +50,9 @@ from dataclasses import dataclass
 from dnsfilter.policy.bypass import BypassAnswer, bypass_answer
 from dnsfilter.policy.decision import ALLOW, Action, Decision, Reason
 from dnsfilter.policy.domains import DomainMap
-from dnsfilter.policy.index import DomainIndex
+from dnsfilter.policy.records import BudgetUse
 from dnsfilter.policy.safesearch import SafeSearchLevel, safe_search_target
-from dnsfilter.store.records import BudgetUse
+from dnsfilter.policy.tags import TagIndex
 
 __all__ = ["STEPS", "Check", "ProfilePolicy", "decide"]
 
@@ -77,7 +77,7 @@ _BYPASS: Mapping[BypassAnswer, Decision] = {
 class ProfilePolicy:
     """What is true for one profile at the instant its snapshot was built.
 
-    Masks are bits of ``DomainIndex.tag_names``. The prebuilt Decisions are
+    Masks are bits of ``TagIndex.tag_names``. The prebuilt Decisions are
     shared by every query they answer, so deciding allocates nothing.
     Compared by identity: two profiles are never "equal".
     """
@@ -115,7 +115,7 @@ def decide(
     qname: str,
     qtype: int,
     profile: ProfilePolicy,
-    index: DomainIndex,
+    index: TagIndex,
     trace: list[Check] | None = None,
     alias: bool = False,
 ) -> Decision:
@@ -204,7 +204,7 @@ def _safe_search(qname: str, profile: ProfilePolicy, trace: list[Check] | None) 
     return Decision(Action.REWRITE, Reason.SAFE_SEARCH, category=rewrite.engine, target=rewrite.target)
 
 
-def _tag_detail(index: DomainIndex, tags: int, hit: int) -> str:
+def _tag_detail(index: TagIndex, tags: int, hit: int) -> str:
     names = [name for bit, name in enumerate(index.tag_names) if tags >> bit & 1]
     if not names:
         return "not in any list"

@@ -43,16 +43,22 @@ from datetime import UTC, datetime, time, timedelta
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from dnsfilter.policy.clients import ClientId
+from dnsfilter.policy.budgets import local_day, use_on
 from dnsfilter.policy.decision import Action, Decision, Reason
 from dnsfilter.policy.domains import DomainMap
-from dnsfilter.policy.index import DomainIndex
+from dnsfilter.policy.identity import ClientId
 from dnsfilter.policy.precedence import Check, ProfilePolicy, decide
+from dnsfilter.policy.records import (
+    NEW_DEVICES_PROFILE,
+    BudgetUse,
+    OverrideData,
+    PolicyData,
+    ProfileData,
+    RuleData,
+)
 from dnsfilter.policy.safesearch import SafeSearchLevel
 from dnsfilter.policy.schedule import Window, active_windows, next_change, parse_window
-from dnsfilter.policy.tags import SERVICE_PREFIX, mask_of
-from dnsfilter.store.budgets import local_day, use_on
-from dnsfilter.store.records import NEW_DEVICES_PROFILE, BudgetUse, OverrideData, PolicyData, ProfileData, RuleData
+from dnsfilter.policy.tags import SERVICE_PREFIX, NoTags, TagIndex, mask_of
 
 __all__ = ["Explanation", "PolicySnapshot", "build_snapshot", "configured_snapshot", "empty_snapshot"]
 
@@ -89,7 +95,7 @@ class PolicySnapshot:
 
     version: int
     built_at: float  # POSIX seconds
-    index: DomainIndex
+    index: TagIndex
     profiles: Mapping[int, ProfilePolicy]
     default_profile_id: int
     device_profile: Mapping[str, int]  # device key ("mac:..." / "ip:...") -> profile id
@@ -165,7 +171,7 @@ class PolicySnapshot:
 
 
 def build_snapshot(
-    data: PolicyData, index: DomainIndex, zone: ZoneInfo, now: datetime, deny: Iterable[str] = ()
+    data: PolicyData, index: TagIndex, zone: ZoneInfo, now: datetime, deny: Iterable[str] = ()
 ) -> PolicySnapshot:
     """The snapshot of ``data`` at ``now`` (an aware datetime) in the family's ``zone``.
 
@@ -201,7 +207,7 @@ def build_snapshot(
 
 def _profile_policy(
     profile: ProfileData,
-    index: DomainIndex,
+    index: TagIndex,
     zone: ZoneInfo,
     now: datetime,
     problems: list[str],
@@ -374,7 +380,7 @@ def _epoch(moment: datetime) -> float:
 
 
 def configured_snapshot(
-    index: DomainIndex, blocked: Iterable[str], block_mode: str, deny: Iterable[str] = ()
+    index: TagIndex, blocked: Iterable[str], block_mode: str, deny: Iterable[str] = ()
 ) -> PolicySnapshot:
     """One default profile for every device, as the configuration describes it:
     used while the policy database cannot be reached."""
@@ -390,4 +396,4 @@ def configured_snapshot(
 def empty_snapshot() -> PolicySnapshot:
     """A policy without lists: what a resolver holds before the family
     policy has been read (its listeners are not open yet)."""
-    return configured_snapshot(DomainIndex.empty(), (), "null_ip")
+    return configured_snapshot(NoTags(), (), "null_ip")

@@ -8,8 +8,32 @@ clash. Masks make "is this name blocked for this child" one AND.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 SERVICE_PREFIX = "service:"
+
+
+class TagIndex(Protocol):
+    """Which tags each name carries: the compiled list index
+    (``dnsfilter.lists.index.DomainIndex``) as the policy sees it."""
+
+    @property
+    def tag_names(self) -> tuple[str, ...]:
+        """Bit i of a mask stands for ``tag_names[i]``."""
+        ...
+
+    def tags(self, name: str) -> int:
+        """The mask of ``name`` (or of the closest listed parent); 0 when unlisted."""
+        ...
+
+
+class NoTags:
+    """An index that lists nothing: the policy before any list is open."""
+
+    tag_names: tuple[str, ...] = ()
+
+    def tags(self, name: str) -> int:
+        return 0
 
 
 def service_tag(service_id: str) -> str:

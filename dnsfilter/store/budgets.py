@@ -34,42 +34,17 @@ Every change bumps the policy version, like any other policy change.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from sqlalchemy import func, select
 
-from sqlalchemy import delete, func, select
-
+from dnsfilter.policy.budgets import MAX_BUDGET_MINUTES, date_of, use_on
+from dnsfilter.policy.records import BudgetData, BudgetUse
 from dnsfilter.policy.schedule import parse_days
 from dnsfilter.store import validation as check
 from dnsfilter.store.database import Database
-from dnsfilter.store.logmodels import Budget, UsageMinute
 from dnsfilter.store.models import Profile
 from dnsfilter.store.queries import budget_data, bump_version, find
-from dnsfilter.store.records import BudgetData, BudgetUse, ProfileData
-from dnsfilter.store.validation import NotFoundError, PolicyInputError
-
-MAX_BUDGET_MINUTES = 24 * 60
-
-__all__ = ["MAX_BUDGET_MINUTES", "BudgetMethods", "local_day", "use_on"]
-
-
-def local_day(moment: datetime, zone: ZoneInfo) -> int:
-    """The day (YYYYMMDD) ``moment`` falls on in the family's ``zone``, as screen time is filed."""
-    local = moment.astimezone(zone)
-    return local.year * 10000 + local.month * 100 + local.day
-
-
-def use_on(budget: BudgetData, day: int, used: int | None) -> BudgetUse:
-    """``budget`` on ``day`` with ``used`` minutes (None: not read).
-
-    ValueError when the budget's days cannot be read.
-    """
-    return BudgetUse(budget, day, _date_of(day).weekday() in parse_days(budget.days), used)
-
-
-def _date_of(day: int) -> date:
-    return date(day // 10000, day // 100 % 100, day % 100)
+from dnsfilter.store.querylog.models import Budget, UsageMinute
+from dnsfilter.store.validation import PolicyInputError
 
 
 class BudgetMethods:
@@ -148,6 +123,6 @@ def checked_budget(tag: str, minutes: int, days: str) -> tuple[str, int, str]:
 
 def _checked_day(day: int) -> None:
     try:
-        _date_of(day)
+        date_of(day)
     except (TypeError, ValueError):
         raise PolicyInputError(f"{day} is not a day; write it as YYYYMMDD, such as 20260311.") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,8 +26,14 @@ if TYPE_CHECKING:
     import psycopg
 
 NOTIFY_CHANNEL = "dnsfilter_policy"
-BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another writer before giving up
-CONNECT_TIMEOUT_S = 5
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseWaits:
+    """How long the store waits for the database (tests shorten them)."""
+
+    busy_timeout_ms: int = 10_000  # an SQLite writer waits this long for another before giving up
+    connect_timeout_s: int = 5  # connecting to PostgreSQL
 TCP_USER_TIMEOUT_MS = 10_000
 _IMMEDIATE = "dnsfilter_sqlite_immediate"
 _SCHEMA_LOCK_ID = 0x646E7366  # "dnsf": serialises schema upgrades between instances
@@ -39,7 +46,10 @@ class ConflictError(StoreError):
 class Database:
     """An open policy database. Thread-safe: each transaction takes its own connection."""
 
-    def __init__(self, engine: Engine, where: str, file: Path | None = None) -> None:
+    def __init__(
+        self, engine: Engine, where: str, file: Path | None = None, waits: DatabaseWaits = DatabaseWaits()
+    ) -> None:
+        self.waits = waits
         self.engine = engine
         self.where = where  # for messages: the file path, or host:port/database
         self.file = file  # the SQLite file
@@ -105,7 +115,7 @@ class Database:
         url = self.engine.url.set(drivername="postgresql")
         try:
             connection = psycopg.connect(
-                url.render_as_string(hide_password=False), autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+                url.render_as_string(hide_password=False), autocommit=True, connect_timeout=self.waits.connect_timeout_s
             )
             connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
         except psycopg.Error as error:
@@ -145,6 +155,7 @@ def open_database(
     *,
     data_dir: Path | None = None,
     migrations: Sequence[Migration] = MIGRATIONS,
+    waits: DatabaseWaits = DatabaseWaits(),
 ) -> Database:
     """Connect to ``url``, create or upgrade the schema, and return the Database.
 
@@ -160,14 +171,14 @@ def open_database(
             "or postgresql://user@host:5432/dbname"
         ) from error
     if parsed.get_backend_name() == "sqlite":
-        engine, where = _sqlite_engine(parsed, data_dir)
+        engine, where = _sqlite_engine(parsed, data_dir, waits)
     elif parsed.get_backend_name() in ("postgresql", "postgres"):
-        engine, where = _postgresql_engine(parsed)
+        engine, where = _postgresql_engine(parsed, waits)
     else:
         raise StoreError(
             f'database.url: dnsfilter stores its policy in SQLite or PostgreSQL, not "{parsed.drivername}"'
         )
-    database = Database(engine, where, Path(where) if parsed.get_backend_name() == "sqlite" else None)
+    database = Database(engine, where, Path(where) if parsed.get_backend_name() == "sqlite" else None, waits)
     try:
         _prepare(database, migrations)
     except BaseException:
@@ -199,7 +210,7 @@ def _prepare(database: Database, migrations: Sequence[Migration]) -> None:
         ) from cause
 
 
-def _sqlite_engine(url: URL, data_dir: Path | None) -> tuple[Engine, str]:
+def _sqlite_engine(url: URL, data_dir: Path | None, waits: DatabaseWaits) -> tuple[Engine, str]:
     if not url.database or url.database == ":memory:":
         raise StoreError("database.url: give SQLite a file name, such as sqlite:///policy.db")
     path = Path(url.database).expanduser()
@@ -212,19 +223,19 @@ def _sqlite_engine(url: URL, data_dir: Path | None) -> tuple[Engine, str]:
         )
     engine = create_engine(
         url.set(drivername="sqlite+pysqlite", database=str(path)),
-        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+        connect_args={"timeout": waits.busy_timeout_ms / 1000},
     )
-    event.listen(engine, "connect", _sqlite_connected)
+    event.listen(engine, "connect", lambda connection, record: _sqlite_connected(connection, waits))
     event.listen(engine, "begin", _sqlite_begin)
     return engine, str(path)
 
 
-def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connected(dbapi_connection: Any, waits: DatabaseWaits) -> None:
     # SQLAlchemy emits BEGIN itself (see _sqlite_begin), so DDL is transactional too.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {int(waits.busy_timeout_ms)}")
         cursor.execute("PRAGMA journal_mode = WAL")  # readers never wait for the writer
         cursor.execute("PRAGMA synchronous = NORMAL")  # safe with WAL, far fewer SD card syncs
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -237,14 +248,14 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def _postgresql_engine(url: URL) -> tuple[Engine, str]:
+def _postgresql_engine(url: URL, waits: DatabaseWaits) -> tuple[Engine, str]:
     url = url.set(drivername="postgresql+psycopg")
     where = f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
     # Keepalives and a TCP user timeout notice a server that vanished from the
     # network (no reset ever comes) within about ten seconds instead of the
     # kernel's quarter of an hour.
     connect_args = {
-        "connect_timeout": CONNECT_TIMEOUT_S,
+        "connect_timeout": waits.connect_timeout_s,
         "keepalives": 1,
         "keepalives_idle": 10,
         "keepalives_interval": 3,

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
+from dnsfilter.policy.records import DeviceData, DeviceSeen
 from dnsfilter.store import validation as check
 from dnsfilter.store.database import ConflictError, Database
 from dnsfilter.store.models import Device, Profile
@@ -19,7 +20,6 @@ from dnsfilter.store.queries import (
     find,
     new_devices_profile_id,
 )
-from dnsfilter.store.records import DeviceData, DeviceSeen
 
 # last_seen is kept to the minute: a sighting within this of the stored one writes nothing.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)

@@ -22,7 +22,8 @@ from datetime import datetime
 from sqlalchemy import Connection, func, insert, inspect, select, update
 
 from dnsfilter.errors import StoreError
-from dnsfilter.store.logmodels import (
+from dnsfilter.store.models import Base, PolicyVersion, Profile, SchemaVersion
+from dnsfilter.store.querylog.models import (
     Budget,
     HomeNameCount,
     HourlyCount,
@@ -31,7 +32,6 @@ from dnsfilter.store.logmodels import (
     QueryLogRow,
     UsageMinute,
 )
-from dnsfilter.store.models import Base, PolicyVersion, Profile, SchemaVersion
 
 BASELINE_VERSION = 1
 DEFAULT_PROFILE_NAME = "Everyone"

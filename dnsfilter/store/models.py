@@ -1,7 +1,7 @@
 """The family policy tables (schema version 1), as typed SQLAlchemy models.
 
 Only the store modules use these classes; everything outside ``dnsfilter.store``
-gets plain frozen values from ``dnsfilter.store.records``.
+gets plain frozen values from ``dnsfilter.policy.records``.
 """
 
 from __future__ import annotations

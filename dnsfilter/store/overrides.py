@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
+from dnsfilter.policy.records import OverrideData
 from dnsfilter.store import validation as check
 from dnsfilter.store.database import Database
 from dnsfilter.store.models import Override, Profile
 from dnsfilter.store.queries import bump_version, find, override_data, rowcount
-from dnsfilter.store.records import OverrideData
 from dnsfilter.store.validation import PolicyInputError
 
 

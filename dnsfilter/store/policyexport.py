@@ -11,15 +11,20 @@ from typing import Any, Final
 
 import yaml
 
-from dnsfilter.configschema import (
-    STR_TAG,
+from dnsfilter.policy.records import (
+    DEFAULT_PROFILE_SET_UP,
+    NEW_DEVICES_PROFILE,
+    DeviceData,
+    OverrideData,
+    ProfileData,
 )
 from dnsfilter.store.policyschema import FORMAT
 from dnsfilter.store.policystore import (
     PolicyStore,
 )
-from dnsfilter.store.records import DEFAULT_PROFILE_SET_UP, NEW_DEVICES_PROFILE
-from dnsfilter.store.records import DeviceData, OverrideData, ProfileData
+from dnsfilter.yamlschema import (
+    STR_TAG,
+)
 
 _HEADER: Final = """\
 # dnsfilter family policy: profiles, devices, running overrides and settings.

@@ -4,7 +4,7 @@
 overrides and settings as commented YAML in a fixed order (profiles by name,
 devices by key), so that a copy kept in git shows only real changes.
 ``import_policy`` checks the whole file with the configuration machinery
-(``configschema``): every problem is reported at once with its dotted path
+(``dnsfilter.yamlschema``): every problem is reported at once with its dotted path
 and line, and nothing is written unless all of it is valid. It then replaces
 the whole policy in one transaction, and the budgets in a second one right
 after (``replace_policy`` does not write budgets yet). Screen time used
@@ -26,16 +26,22 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from dnsfilter.errors import DnsFilterError, PolicyFileError
-from dnsfilter.policy.catalog import Catalog
+from dnsfilter.policy.records import (
+    BudgetData,
+    DeviceData,
+    OverrideData,
+    ProfileData,
+    RuleData,
+)
 from dnsfilter.store.policyexport import export_policy
 from dnsfilter.store.policyschema import FORMAT, DeviceEntry, parse_policy
 from dnsfilter.store.policystore import PolicyStore
-from dnsfilter.store.records import BudgetData, DeviceData, OverrideData, ProfileData, RuleData
 
 __all__ = ["FORMAT", "ImportSummary", "export_policy", "import_policy", "read_policy_file", "write_policy_file"]
 
@@ -69,14 +75,16 @@ def _count(number: int, thing: str) -> str:
     return f"{number} {thing}" if number == 1 else f"{number} {thing}s"
 
 
-def import_policy(store: PolicyStore, text: str, *, catalog: Catalog, now: datetime, source: str) -> ImportSummary:
+def import_policy(
+    store: PolicyStore, text: str, *, known_tags: Collection[str], now: datetime, source: str
+) -> ImportSummary:
     """Replace the whole policy with the one in ``text``, or change nothing.
 
     PolicyFileError lists every problem in the file. Categories and services
-    are checked against ``catalog``; overrides that ended before ``now`` are
+    are checked against ``known_tags``; overrides that ended before ``now`` are
     left out.
     """
-    policy = parse_policy(text, catalog, source)
+    policy = parse_policy(text, known_tags, source)
     ids = {profile.name.casefold(): number for number, profile in enumerate(policy.profiles, 1)}
     overrides: dict[int, list[OverrideData]] = defaultdict(list)
     running = [item for item in policy.overrides if item.expires > now]

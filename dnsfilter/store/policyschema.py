@@ -1,6 +1,6 @@
 """Reading and checking a policy file, before anything is written.
 
-Built on the configuration machinery (``configschema``): every problem in the
+Built on the configuration machinery (``dnsfilter.yamlschema``): every problem in the
 file is reported at once with its dotted path and line; names of categories
 and services (blocked, in rules, budgets and grants) are checked against the
 catalog, profile names referred to by devices and overrides against the
@@ -11,14 +11,22 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
 import yaml
 
-from dnsfilter.configschema import (
+from dnsfilter.errors import PolicyFileError
+from dnsfilter.policy.budgets import MAX_BUDGET_MINUTES
+from dnsfilter.policy.records import NEW_DEVICES_PROFILE
+from dnsfilter.policy.schedule import parse_days, parse_time
+from dnsfilter.policy.tags import SERVICE_PREFIX, service_tag
+from dnsfilter.store import validation as check
+from dnsfilter.store.policystore import BLOCK_MODES, OVERRIDE_KINDS, SAFE_SEARCH
+from dnsfilter.store.rules import RULE_ACTIONS
+from dnsfilter.yamlschema import (
     BOOL_TAG,
     INT_TAG,
     NULL_TAG,
@@ -41,19 +49,6 @@ from dnsfilter.configschema import (
     setting,
     text,
 )
-from dnsfilter.errors import PolicyFileError
-from dnsfilter.policy.catalog import Catalog
-from dnsfilter.policy.schedule import parse_days, parse_time
-from dnsfilter.policy.tags import SERVICE_PREFIX, service_tag
-from dnsfilter.store import validation as check
-from dnsfilter.store.budgets import MAX_BUDGET_MINUTES
-from dnsfilter.store.policystore import (
-    BLOCK_MODES,
-    OVERRIDE_KINDS,
-    RULE_ACTIONS,
-    SAFE_SEARCH,
-)
-from dnsfilter.store.records import NEW_DEVICES_PROFILE
 
 FORMAT: Final = 1  # dnsfilter_policy: in the file; raised when the layout changes
 T = TypeVar("T")
@@ -364,16 +359,16 @@ class PolicyFile:
 _POLICY_FILE: Final = section(PolicyFile)
 
 
-def parse_policy(text: str, catalog: Catalog, source: str) -> PolicyFile:
-    """The checked file; PolicyFileError lists every problem."""
+def parse_policy(text: str, known_tags: Collection[str], source: str) -> PolicyFile:
+    """The checked file; PolicyFileError lists every problem. Tags are checked
+    against ``known_tags`` (the catalog's categories and services)."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
         raise PolicyFileError(source, [_syntax_problem(error, text)]) from error
     if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == NULL_TAG):
         raise PolicyFileError(source, ["the file is empty; dnsfilter policy export writes one to start from"])
-    tags = {category.id for category in catalog.categories} | {service_tag(s.id) for s in catalog.services}
-    problems = _Context(frozenset(tags))
+    problems = _Context(frozenset(known_tags))
     policy: PolicyFile | None = None
     if not isinstance(root, yaml.MappingNode):
         problems.add("", root, "the file must hold keys such as profiles: and devices:, as export writes them")

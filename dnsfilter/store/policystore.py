@@ -23,9 +23,15 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from dnsfilter.policy.records import (
+    DEFAULT_PROFILE_SET_UP,
+    NEW_DEVICES_PROFILE,
+    DeviceData,
+    PolicyData,
+    ProfileData,
+)
 from dnsfilter.store import validation as check
 from dnsfilter.store.budgets import BudgetMethods, checked_budget
-from dnsfilter.store.logmodels import Budget
 from dnsfilter.store.database import Database
 from dnsfilter.store.devices import DeviceMethods
 from dnsfilter.store.models import (
@@ -47,18 +53,17 @@ from dnsfilter.store.queries import (
     profile_data,
     profiles_with_details,
     rowcount,
-    rule_data,
 )
-from dnsfilter.store.records import DEFAULT_PROFILE_SET_UP, NEW_DEVICES_PROFILE, DeviceData, PolicyData, ProfileData, RuleData
+from dnsfilter.store.querylog.models import Budget
+from dnsfilter.store.rules import RuleMethods, rule_values
 from dnsfilter.store.validation import NotFoundError, PolicyInputError
 
 SAFE_SEARCH = ("off", "on", "strict")
 BLOCK_MODES = ("null_ip", "nxdomain")
-RULE_ACTIONS = ("block_tags", "allow_only")
 OVERRIDE_KINDS = ("pause", "grant", "allow_name")
 
 
-class PolicyStore(DeviceMethods, OverrideMethods, BudgetMethods):
+class PolicyStore(DeviceMethods, OverrideMethods, BudgetMethods, RuleMethods):
     """Reads and changes the family policy in ``database``."""
 
     def __init__(self, database: Database) -> None:
@@ -201,72 +206,6 @@ class PolicyStore(DeviceMethods, OverrideMethods, BudgetMethods):
             session.delete(entry)
             self.bump(session)
             return True
-
-    # -- rules ---------------------------------------------------------------
-
-    def add_rule(
-        self,
-        profile_id: int,
-        *,
-        days: str,
-        start: str,
-        end: str,
-        action: str,
-        tags: Iterable[str] = (),
-        allow: Iterable[str] = (),
-        enabled: bool = True,
-    ) -> RuleData:
-        values = _rule_values(days, start, end, action, tags, allow)
-        with self.database.writing() as session:
-            find(session, Profile, profile_id, "profile")
-            rule = Rule(profile_id=profile_id, enabled=bool(enabled), **values)
-            session.add(rule)
-            session.flush()
-            self.bump(session)
-            return rule_data(rule)
-
-    def update_rule(
-        self,
-        rule_id: int,
-        *,
-        days: str | None = None,
-        start: str | None = None,
-        end: str | None = None,
-        action: str | None = None,
-        tags: Iterable[str] | None = None,
-        allow: Iterable[str] | None = None,
-        enabled: bool | None = None,
-    ) -> RuleData:
-        """Change the given fields; the others keep their values."""
-        with self.database.writing() as session:
-            rule = find(session, Rule, rule_id, "rule")
-            values = _rule_values(
-                rule.days if days is None else days,
-                rule.start if start is None else start,
-                rule.end if end is None else end,
-                rule.action if action is None else action,
-                rule.tags if tags is None else tags,
-                rule.allow if allow is None else allow,
-            )
-            for field, value in values.items():
-                setattr(rule, field, value)
-            if enabled is not None:
-                rule.enabled = bool(enabled)
-            self.bump(session)
-            return rule_data(rule)
-
-    def delete_rule(self, rule_id: int) -> None:
-        with self.database.writing() as session:
-            session.delete(find(session, Rule, rule_id, "rule"))
-            self.bump(session)
-
-    def list_rules(self, profile_id: int | None = None) -> tuple[RuleData, ...]:
-        with self.database.reading() as session:
-            query = select(Rule).order_by(Rule.id)
-            if profile_id is not None:
-                find(session, Profile, profile_id, "profile")
-                query = query.where(Rule.profile_id == profile_id)
-            return tuple(rule_data(rule) for rule in session.scalars(query))
 
     # -- settings ------------------------------------------------------------
 
@@ -427,7 +366,7 @@ def _profile_rows(
     children += [DomainEntry(name=name, kind="allow") for name in check.domains(sorted(profile.allowed_names))]
     children += [DomainEntry(name=name, kind="deny") for name in check.domains(sorted(profile.denied_names))]
     for rule in profile.rules:
-        values = _rule_values(rule.days, rule.start, rule.end, rule.action, rule.tags, rule.allow)
+        values = rule_values(rule.days, rule.start, rule.end, rule.action, rule.tags, rule.allow)
         children.append(Rule(enabled=bool(rule.enabled), **values))
     for item in profile.overrides:
         kind = check.choice(item.kind, OVERRIDE_KINDS, "override kind")
@@ -447,27 +386,6 @@ def _profile_rows(
         raise PolicyInputError(f'"{row.name}" has two budgets for the same category or service; keep one.')
     children += [Budget(tag=tag, minutes=minutes, days=days) for tag, minutes, days in budgets]
     return row, children
-
-
-def _rule_values(
-    days: str, start: str, end: str, action: str, tags: Iterable[str], allow: Iterable[str]
-) -> dict[str, Any]:
-    action = check.choice(action, RULE_ACTIONS, "rule action")
-    values: dict[str, Any] = {
-        "days": check.days(days),
-        "start": check.clock_time(start, "start time"),
-        "end": check.clock_time(end, "end time"),
-        "action": action,
-        "tags": check.tags(tags),
-        "allow": check.domains(allow),
-    }
-    if action == "block_tags" and not values["tags"]:
-        raise PolicyInputError("A rule that blocks categories needs at least one category or service.")
-    if action == "block_tags" and values["allow"]:
-        raise PolicyInputError('Only an "allow_only" rule has a list of allowed names.')
-    if action == "allow_only" and values["tags"]:
-        raise PolicyInputError('An "allow_only" rule blocks everything else; it takes no categories.')
-    return values
 
 
 __all__ = ["NotFoundError", "PolicyInputError", "PolicyStore"]

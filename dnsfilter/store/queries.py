@@ -12,8 +12,16 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import CursorResult, Result, func, select, update
 from sqlalchemy.orm import Session
 
+from dnsfilter.policy.records import (
+    NEW_DEVICES_PROFILE,
+    BudgetData,
+    DeviceData,
+    OverrideData,
+    PolicyData,
+    ProfileData,
+    RuleData,
+)
 from dnsfilter.store.database import NOTIFY_CHANNEL
-from dnsfilter.store.logmodels import Budget, UsageMinute
 from dnsfilter.store.models import (
     Base,
     Device,
@@ -25,15 +33,7 @@ from dnsfilter.store.models import (
     Rule,
     Setting,
 )
-from dnsfilter.store.records import (
-    NEW_DEVICES_PROFILE,
-    BudgetData,
-    DeviceData,
-    OverrideData,
-    PolicyData,
-    ProfileData,
-    RuleData,
-)
+from dnsfilter.store.querylog.models import Budget, UsageMinute
 from dnsfilter.store.validation import NotFoundError
 
 Row = TypeVar("Row", bound=Base)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from dnsfilter.errors import StoreError
-from dnsfilter.policy.listformats import normalise_name
+from dnsfilter.policy.domains import normalise_name
 from dnsfilter.store.models import NAME_MAX
 
 TAG_MAX = 100

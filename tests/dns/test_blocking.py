@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from dnslib import RCODE
 
-from dnsfilter import app
-from dnsfilter.app import Service
 from dnsfilter.errors import ConfigError
-from dnsfilter.policy.blocklists import Blocklists
-from dnsfilter.policy.compiler import compile_index
+from dnsfilter.lists.blocklists import Blocklists
+from dnsfilter.lists.compiler import compile_index
+from dnsfilter.service.app import Service
+from dnsfilter.service.timings import Timings
 from tests.fakes import DnsClient, FakeUpstream
 from tests.running import TEST_BLOCKLISTS, make_config, running_service
 
@@ -113,10 +113,11 @@ async def test_recompiling_in_the_background_keeps_answering(
 async def test_an_index_compiled_by_another_process_is_picked_up(
     upstream: FakeUpstream, dns_client: DnsClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(app, "INDEX_CHECK_INTERVAL", 0.05)
     lists = tmp_path / "lists"
     shutil.copytree(TEST_BLOCKLISTS, lists)
-    async with running_service(make_config(tmp_path, [upstream.address]), blocklists=lists) as running:
+    async with running_service(
+        make_config(tmp_path, [upstream.address]), blocklists=lists, timings=Timings(index_check=0.05)
+    ) as running:
         assert await answer(dns_client, "example.net", running.address) == "192.0.2.50"
         # As `dnsfilter lists update` would: new list content, index rebuilt elsewhere.
         (lists / "lists" / "adult.domains.txt").write_text("example.net\n")

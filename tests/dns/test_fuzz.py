@@ -19,7 +19,7 @@ from dnslib import DNSRecord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dnsfilter.app import Service
+from dnsfilter.service.app import Service
 from tests.fakes import FakeUpstream, make_query
 from tests.running import TEST_BLOCKLISTS, make_config, provide_test_index
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from dnslib import EDNS0, EDNSOption, DNSRecord
+from dnslib import EDNS0, DNSRecord, EDNSOption
 
 from dnsfilter.dns import wire
+from dnsfilter.dns.edns import OPTION_MAC
 from dnsfilter.dns.profiles import ClientProfiles
-from dnsfilter.policy.clients import OPTION_MAC, ClientTable
+from dnsfilter.lists.index import DomainIndex
 from dnsfilter.policy.decision import Action, Reason
-from dnsfilter.policy.index import DomainIndex
+from dnsfilter.policy.identity import ClientTable
 from dnsfilter.policy.snapshot import PolicySnapshot
 from tests.policy.test_snapshot import device, index, profile, snapshot  # noqa: F401 (index is a fixture)
 

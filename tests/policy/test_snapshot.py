@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -11,13 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dnsfilter.policy.clients import ClientId
+from dnsfilter.lists.index import DomainIndex, IndexBuilder
+from dnsfilter.policy.budgets import local_day
 from dnsfilter.policy.decision import ALLOW, Action, Decision, Reason
-from dnsfilter.policy.index import DomainIndex, IndexBuilder
+from dnsfilter.policy.identity import ClientId
 from dnsfilter.policy.precedence import STEPS
-from dnsfilter.policy.snapshot import PolicySnapshot, build_snapshot
-from dnsfilter.store.budgets import local_day
-from dnsfilter.store.records import (
+from dnsfilter.policy.records import (
     BudgetData,
     BudgetUse,
     DeviceData,
@@ -26,6 +24,7 @@ from dnsfilter.store.records import (
     ProfileData,
     RuleData,
 )
+from dnsfilter.policy.snapshot import PolicySnapshot, build_snapshot
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TAGS = ("adult", "games", "social", "video", "service:tiktok", "service:youtube")
@@ -406,34 +405,6 @@ def test_explain_names_the_deciding_step(index: DomainIndex) -> None:
 
 # --- performance note (printed, never asserted) ----------------------------------
 
-
-def test_decide_speed_note(index: DomainIndex) -> None:
-    profiles = [
-        profile(
-            i,
-            blocked_tags=frozenset({"adult", "service:tiktok"}),
-            safe_search="on",
-            bypass_protection=True,
-            allowed_names=frozenset({f"school{i}.example"}),
-            denied_names=frozenset({f"bad{i}.example"}),
-            rules=(SCHOOL_NIGHT, rule(100 + i, "daily", "11:00", "13:00", tags=("games",))),
-        )
-        for i in range(1, 21)
-    ]
-    devices = [device(d, f"mac:00:00:00:00:{d // 256:02x}:{d % 256:02x}", 1 + d % 20) for d in range(200)]
-    snap = snapshot(index, *profiles, devices=devices)
-    clients = [client(d.key) for d in devices]
-    names = [f"host{n}.games.example" if n % 3 else f"www{n}.example.org" for n in range(2000)]
-    start = time.perf_counter()
-    for n, name in enumerate(names):
-        snap.decide(name, 1, snap.profile_for(clients[n % 200]))
-    uncached = (time.perf_counter() - start) / len(names) * 1e6
-    start = time.perf_counter()
-    for _ in range(5):
-        for n, name in enumerate(names):
-            snap.decide(name, 1, snap.profile_for(clients[n % 200]))
-    cached = (time.perf_counter() - start) / (5 * len(names)) * 1e6
-    print(f"\nsnapshot decide, 20 profiles, 200 devices: uncached {uncached:.2f} us, cached {cached:.2f} us per call")
 
 
 @pytest.mark.parametrize(

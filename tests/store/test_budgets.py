@@ -12,16 +12,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dnsfilter.store import (
-    BudgetData,
-    BudgetUse,
-    Database,
-    NotFoundError,
-    PolicyInputError,
-    PolicyStore,
-    local_day,
-)
-from dnsfilter.store.logwriter import Batch, write_batch
+from dnsfilter.policy.budgets import local_day
+from dnsfilter.policy.records import BudgetData, BudgetUse
+from dnsfilter.service.logwriter import write_batch
+from dnsfilter.store import Database, NotFoundError, PolicyInputError, PolicyStore
+from dnsfilter.store.querylog.writer import Batch
 from tests.store.conftest import NOW
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -13,7 +13,6 @@ from dnsfilter.store import Database, Migration, PolicyStore, open_database
 from dnsfilter.store.migrations import MIGRATIONS, latest_version
 from tests.store.conftest import NOW
 
-
 LATEST = latest_version(MIGRATIONS)
 LOG_TABLES = ("query_log", "hourly_counts", "name_counts", "usage_minutes", "log_counters", "budgets")
 VERSION_3_TABLES = ("home_name_counts",)

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dnsfilter.cli import EXIT_CONFIG, EXIT_OK, main
+from dnsfilter.cli.main import EXIT_CONFIG, EXIT_OK, main
 from dnsfilter.config import DATABASE_FILE
 from dnsfilter.errors import PolicyFileError
-from dnsfilter.policy.catalog import Catalog, load_catalog
+from dnsfilter.lists.catalog import Catalog, load_catalog
 from dnsfilter.store import PolicyStore, open_database
 from dnsfilter.store.policyfile import ImportSummary, export_policy, import_policy
-from tests.store.conftest import NOW, _postgresql_schema_url
+from tests.conftest import _postgresql_schema_url
+from tests.store.conftest import NOW
 
 # Text from the network is attacker-controlled: markup, YAML syntax, control
 # characters, line separators. It must come back exactly and never be interpreted.
@@ -120,11 +121,11 @@ settings:
 def test_round_trip_into_an_empty_database(store: PolicyStore, fresh_store: PolicyStore, catalog: Catalog) -> None:
     fill(store)
     exported = export_policy(store, NOW)
-    summary = import_policy(fresh_store, exported, catalog=catalog, now=NOW, source="family.yaml")
+    summary = import_policy(fresh_store, exported, known_tags=catalog.tags, now=NOW, source="family.yaml")
     assert summary == ImportSummary(profiles=3, devices=8, rules=3, overrides=2, expired_overrides=0, budgets=3)
     assert export_policy(fresh_store, NOW) == exported
     # Importing it again over the same policy changes nothing either.
-    import_policy(fresh_store, exported, catalog=catalog, now=NOW, source="family.yaml")
+    import_policy(fresh_store, exported, known_tags=catalog.tags, now=NOW, source="family.yaml")
     assert export_policy(fresh_store, NOW) == exported
 
 
@@ -203,7 +204,7 @@ def test_import_replaces_the_whole_policy(store: PolicyStore, catalog: Catalog) 
     store.set_setting("old", 1)
     version = store.policy_version()
 
-    summary = import_policy(store, GOOD, catalog=catalog, now=NOW, source="family.yaml")
+    summary = import_policy(store, GOOD, known_tags=catalog.tags, now=NOW, source="family.yaml")
 
     assert summary == ImportSummary(profiles=2, devices=1, rules=1, overrides=1, expired_overrides=0)
     assert store.policy_version() == version + 1  # one transaction
@@ -226,7 +227,7 @@ def test_import_replaces_the_whole_policy(store: PolicyStore, catalog: Catalog) 
 
 
 def test_overrides_already_over_are_left_out(store: PolicyStore, catalog: Catalog) -> None:
-    summary = import_policy(store, GOOD, catalog=catalog, now=NOW + timedelta(hours=2), source="family.yaml")
+    summary = import_policy(store, GOOD, known_tags=catalog.tags, now=NOW + timedelta(hours=2), source="family.yaml")
     assert summary.overrides == 0 and summary.expired_overrides == 1
     assert str(summary) == "2 profiles, 1 device, 1 rule imported; 1 override had already ended and was left out"
     assert store.list_overrides(NOW) == ()
@@ -247,7 +248,7 @@ def test_hand_written_values_are_read_as_meant(store: PolicyStore, catalog: Cata
 ''')
     text = text.replace("safe_search: strict", "safe_search: on").replace("profile: Mia\n  label", "profile: mIA\n  label")
     text = text.replace('expires: "2025-03-14T20:00:00Z"', "expires: 2025-03-14T21:00:00+01:00")
-    import_policy(store, text, catalog=catalog, now=NOW, source="family.yaml")
+    import_policy(store, text, known_tags=catalog.tags, now=NOW, source="family.yaml")
     mia = store.load_all(NOW).profiles[1]
     assert mia.safe_search == "on"
     assert [(r.days, r.start, r.end, r.action) for r in mia.rules] == [
@@ -270,7 +271,7 @@ def test_a_failure_half_way_leaves_the_old_policy(
     # bump() runs last, after every row was deleted and written again.
     monkeypatch.setattr(store, "bump", fail)
     with pytest.raises(RuntimeError, match="disk is full"):
-        import_policy(store, GOOD, catalog=catalog, now=NOW, source="family.yaml")
+        import_policy(store, GOOD, known_tags=catalog.tags, now=NOW, source="family.yaml")
     monkeypatch.undo()
     assert export_policy(store, NOW) == before
 
@@ -291,7 +292,7 @@ WITH_BUDGETS = GOOD.replace(
 def test_import_replaces_the_budgets(store: PolicyStore, catalog: Catalog) -> None:
     ben = store.create_profile("Ben", now=NOW)
     store.set_budget(ben.id, "social", 30)
-    summary = import_policy(store, WITH_BUDGETS, catalog=catalog, now=NOW, source="family.yaml")
+    summary = import_policy(store, WITH_BUDGETS, known_tags=catalog.tags, now=NOW, source="family.yaml")
     assert summary.budgets == 2
     mia = store.load_all(NOW).profiles[1]
     assert mia.name == "Mia"
@@ -301,9 +302,9 @@ def test_import_replaces_the_budgets(store: PolicyStore, catalog: Catalog) -> No
 
 
 def test_a_file_without_budgets_leaves_none(store: PolicyStore, catalog: Catalog) -> None:
-    import_policy(store, WITH_BUDGETS, catalog=catalog, now=NOW, source="family.yaml")
+    import_policy(store, WITH_BUDGETS, known_tags=catalog.tags, now=NOW, source="family.yaml")
     version = store.policy_version()
-    summary = import_policy(store, GOOD, catalog=catalog, now=NOW, source="family.yaml")
+    summary = import_policy(store, GOOD, known_tags=catalog.tags, now=NOW, source="family.yaml")
     assert summary.budgets == 0
     assert store.list_budgets() == ()
     assert store.policy_version() == version + 1
@@ -330,7 +331,7 @@ def test_every_budget_problem_is_reported_at_once(store: PolicyStore, catalog: C
     fill(store)
     before, version = export_policy(store, NOW), store.policy_version()
     with pytest.raises(PolicyFileError) as caught:
-        import_policy(store, BUDGETS_WRONG, catalog=catalog, now=NOW, source="family.yaml")
+        import_policy(store, BUDGETS_WRONG, known_tags=catalog.tags, now=NOW, source="family.yaml")
     assert caught.value.problems == [
         'profiles[1].budgets[0].tag (line 9): there is no category called "gamez"; did you mean "games"?',
         'profiles[1].budgets[1].tag (line 10): "tiktok" is a service; write it as "service:tiktok"',
@@ -350,7 +351,7 @@ def test_every_budget_problem_is_reported_at_once(store: PolicyStore, catalog: C
 def test_two_budgets_for_one_tag_are_refused(store: PolicyStore, catalog: Catalog) -> None:
     text = WITH_BUDGETS.replace("  - {tag: service:tiktok, minutes: 15}\n", "  - {tag: games, minutes: 15}\n")
     with pytest.raises(PolicyFileError) as caught:
-        import_policy(store, text, catalog=catalog, now=NOW, source="family.yaml")
+        import_policy(store, text, known_tags=catalog.tags, now=NOW, source="family.yaml")
     assert caught.value.problems == ['profiles[1].budgets (line 8): "games" has two budgets; keep one of them']
     assert store.list_budgets() == ()
 
@@ -412,7 +413,7 @@ def test_every_problem_is_reported_at_once(store: PolicyStore, catalog: Catalog)
     fill(store)
     before, version = export_policy(store, NOW), store.policy_version()
     with pytest.raises(PolicyFileError) as caught:
-        import_policy(store, EVERYTHING_WRONG, catalog=catalog, now=NOW, source="family.yaml")
+        import_policy(store, EVERYTHING_WRONG, known_tags=catalog.tags, now=NOW, source="family.yaml")
     assert caught.value.problems == [
         "profiles[1].default (line 6): only one profile can be the default, and profiles[0] (line 4) is already",
         'profiles[1].safe_serch (line 7): unknown key "safe_serch"; did you mean "safe_search"?',
@@ -483,7 +484,7 @@ def test_a_bad_file_changes_nothing(store: PolicyStore, catalog: Catalog, change
     fill(store)
     before, version = export_policy(store, NOW), store.policy_version()
     with pytest.raises(PolicyFileError) as caught:
-        import_policy(store, bad(change), catalog=catalog, now=NOW, source="family.yaml")
+        import_policy(store, bad(change), known_tags=catalog.tags, now=NOW, source="family.yaml")
     assert len(caught.value.problems) == 1, caught.value.problems
     assert caught.value.problems[0].startswith(problem)
     assert export_policy(store, NOW) == before
@@ -502,7 +503,7 @@ def test_a_bad_file_changes_nothing(store: PolicyStore, catalog: Catalog, change
 )
 def test_files_that_are_not_a_policy(store: PolicyStore, catalog: Catalog, text: str, problem: str) -> None:
     with pytest.raises(PolicyFileError) as caught:
-        import_policy(store, text, catalog=catalog, now=NOW, source="family.yaml")
+        import_policy(store, text, known_tags=catalog.tags, now=NOW, source="family.yaml")
     assert caught.value.problems[0].startswith(problem)
     assert store.policy_version() == 1
 

@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 
 from dnsfilter.errors import StoreError
-from dnsfilter.store import Database, NotFoundError, PolicyInputError, PolicyStore, RuleData
+from dnsfilter.policy.records import RuleData
+from dnsfilter.store import Database, NotFoundError, PolicyInputError, PolicyStore
 from tests.store.conftest import NOW
 
 

@@ -1,0 +1,325 @@
+"""The ``dnsfilter`` command. The only place errors become exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from dnsfilter import __version__
+from dnsfilter.config import (
+    DEFAULT_CONFIG,
+    Config,
+    load_config,
+    parse_listen,
+    parse_upstream,
+)
+from dnsfilter.errors import ConfigError, DnsFilterError
+from dnsfilter.lists.catalog import BLOCKLISTS_DIR
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+log = logging.getLogger("dnsfilter")
+
+
+def _listen_arg(text: str) -> Any:
+    try:
+        return parse_listen(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _upstream_arg(text: str) -> Any:
+    try:
+        return parse_upstream(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dnsfilter",
+        description="Parental-control DNS filter for the home network.",
+    )
+    parser.add_argument("--version", action="version", version=f"dnsfilter {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="answer DNS queries until stopped")
+    run.add_argument("-c", "--config", type=Path, help="config file (default: built-in defaults)")
+    run.add_argument(
+        "--listen", action="append", type=_listen_arg, metavar="ADDR:PORT",
+        help="answer DNS on this address (repeatable; replaces dns.listen)",
+    )
+    run.add_argument(
+        "--upstream", action="append", type=_upstream_arg, metavar="SERVER",
+        help="ask this resolver: ADDR[:PORT], tcp://ADDR, tls://HOST[:PORT][#NAME] or "
+        "https://HOST/PATH (repeatable; replaces upstream.servers)",
+    )
+    run.add_argument("--data-dir", type=Path, metavar="DIR", help="where state is kept (replaces data_dir)")
+    _add_catalog_option(run)
+
+    check = commands.add_parser("check-config", help="check a config file and report every problem")
+    check.add_argument("-c", "--config", type=Path, required=True, help="config file to check")
+    _add_catalog_option(check)
+
+    lists = commands.add_parser("lists", help="the blocklists: download updates now, or show their state")
+    lists.add_argument("action", choices=("update", "status"), help="update: download and compile now; status: show each list")
+    _add_config_options(lists)
+
+    explain = commands.add_parser(
+        "explain", help="say what the filter answers a device for a name, why, and by which list lines"
+    )
+    explain.add_argument("name", help="a domain name, e.g. www.example.org")
+    who = explain.add_mutually_exclusive_group()
+    who.add_argument(
+        "--device", metavar="DEVICE",
+        help="the device asking: its name, MAC or IP address, or key such as mac:aa:bb:cc:dd:ee:ff "
+        "(default: a device the filter has not seen before)",
+    )
+    who.add_argument("--profile", metavar="NAME", help="explain for the devices in this profile")
+    explain.add_argument(
+        "--at", metavar="TIME",
+        help='when: 21:30 (today), "2026-03-02 21:30" (both in the family\'s time zone) '
+        "or 2026-03-02T21:30+01:00 (default: now)",
+    )
+    explain.add_argument(
+        "--type", default="A", metavar="TYPE", help="the record type asked for: A, AAAA, HTTPS... (default: A)"
+    )
+    _add_config_options(explain)
+
+    policy = commands.add_parser("policy", help="save the family policy as a YAML file, or replace it from one")
+    policy_actions = policy.add_subparsers(dest="policy_action", required=True, metavar="ACTION")
+    export = policy_actions.add_parser("export", help="write the whole policy as YAML")
+    export.add_argument("-o", "--output", type=Path, metavar="OUT", help="write to this file, not standard output")
+    _add_config_options(export)
+    load = policy_actions.add_parser(
+        "import", help="check a policy file and, only if all of it is valid, replace the whole policy with it"
+    )
+    load.add_argument("file", type=Path, help="a file written by dnsfilter policy export")
+    _add_config_options(load)
+    _add_log_commands(commands)
+    return parser
+
+
+def _add_log_commands(commands: Any) -> None:
+    log = commands.add_parser("log", help="the queries the filter answered: search them, or follow them live")
+    log_actions = log.add_subparsers(dest="log_action", required=True, metavar="ACTION")
+    search = log_actions.add_parser("search", help="the newest queries that match, newest first")
+    follow = log_actions.add_parser("tail", help="print queries as they are answered, until Ctrl-C")
+    for command in (search, follow):
+        command.add_argument("--device", metavar="DEVICE", help="its name, MAC or IP address, or key")
+        command.add_argument("--profile", metavar="NAME", help="the devices in this profile")
+        answer = command.add_mutually_exclusive_group()
+        answer.add_argument("--blocked", action="store_const", const="block", dest="action", help="blocked ones only")
+        answer.add_argument(
+            "--action", choices=("allow", "block", "rewrite", "local_nxdomain", "local_nodata"),
+            help="answered this way only",
+        )
+        command.add_argument("--tag", metavar="TAG", help='names listed under this category, or "service:NAME"')
+        command.add_argument("--name", metavar="TEXT", help="names containing TEXT")
+        command.add_argument("-c", "--config", type=Path, help="config file (default: built-in defaults)")
+        command.add_argument("--data-dir", type=Path, metavar="DIR", help="where state is kept (replaces data_dir)")
+    when = "2h, 30m or 1d (ago), 21:30, 2026-03-02, \"2026-03-02 21:30\" (family's time zone) or 2026-03-02T21:30+01:00"
+    search.add_argument("--since", metavar="TIME", help=f"from this time: {when}")
+    search.add_argument("--until", metavar="TIME", help="up to this time (same forms)")
+    search.add_argument("--limit", type=_positive, default=50, metavar="N", help="at most N queries (default: 50)")
+    stats = commands.add_parser("stats", help="one day in numbers: queries, blocks, top sites, screen time")
+    stats.add_argument("--day", default="today", metavar="DAY", help="YYYY-MM-DD, today or yesterday (default: today)")
+    stats.add_argument("--profile", metavar="NAME", help="this profile's devices only")
+    stats.add_argument("--device", metavar="DEVICE", help="this device only: its name, MAC or IP address, or key")
+    stats.add_argument("-c", "--config", type=Path, help="config file (default: built-in defaults)")
+    stats.add_argument("--data-dir", type=Path, metavar="DIR", help="where state is kept (replaces data_dir)")
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return int(text)
+
+
+def _add_config_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("-c", "--config", type=Path, help="config file (default: built-in defaults)")
+    command.add_argument("--data-dir", type=Path, metavar="DIR", help="where state is kept (replaces data_dir)")
+    _add_catalog_option(command)
+
+
+def _add_catalog_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--blocklists", type=Path, metavar="DIR", default=BLOCKLISTS_DIR,
+        help="use the catalog and lists in DIR instead of the shipped blocklists/ folder",
+    )
+
+
+def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
+    if getattr(args, "listen", None):
+        config = dataclasses.replace(config, dns=dataclasses.replace(config.dns, listen=tuple(args.listen)))
+    if getattr(args, "upstream", None):
+        config = dataclasses.replace(
+            config, upstream=dataclasses.replace(config.upstream, servers=tuple(args.upstream))
+        )
+    if args.data_dir is not None:
+        config = dataclasses.replace(config, data_dir=args.data_dir)
+    return config
+
+
+def _loader(args: argparse.Namespace) -> Callable[[], Config]:
+    def load() -> Config:
+        config = load_config(args.config) if args.config is not None else DEFAULT_CONFIG
+        return _apply_overrides(config, args)
+
+    return load
+
+
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
+def _command_run(args: argparse.Namespace) -> int:
+    from dnsfilter.service import app  # imported here so check-config stays light
+
+    load = _loader(args)
+    config = load()  # fail before logging setup or sockets if it is wrong
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    _run_loop(app.run(load, str(args.config or "the built-in settings"), args.blocklists))
+    return EXIT_OK
+
+
+def _command_check_config(args: argparse.Namespace) -> int:
+    from dnsfilter.lists.catalog import load_catalog
+    from dnsfilter.service.defaultprofile import default_profile_tags
+
+    config = load_config(args.config)
+    # Names of categories and services are checked against the catalog too.
+    default_profile_tags(config.blocking, load_catalog(args.blocklists), str(args.config))
+    print(f"{args.config}: the configuration is valid.")
+    listen = ", ".join(str(address) for address in config.dns.listen)
+    upstreams = ", ".join(str(server) for server in config.upstream.servers) or "this machine's resolvers"
+    print(f"  DNS on {listen}; upstream: {upstreams}; data in {config.data_dir}")
+    return EXIT_OK
+
+
+def _command_lists(args: argparse.Namespace) -> int:
+    from dnsfilter.cli import lists
+
+    config = _loader(args)()
+    if args.action == "status":
+        print(lists.status_text(config, args.blocklists))
+        return EXIT_OK
+    return lists.update(config, args.blocklists)
+
+
+def _command_explain(args: argparse.Namespace) -> int:
+    from dnsfilter.cli import explain
+
+    config = _loader(args)()
+    source = str(args.config or "the built-in settings")
+    print(
+        explain.explain_text(
+            config, args.name, source, args.blocklists,
+            device=args.device, profile=args.profile, at=args.at, qtype=args.type,
+        )
+    )
+    return EXIT_OK
+
+
+def _command_policy(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from dnsfilter.lists.catalog import load_catalog
+    from dnsfilter.store import PolicyStore, open_database, policyfile
+
+    config = _loader(args)()
+    text = policyfile.read_policy_file(args.file) if args.policy_action == "import" else ""
+    if args.policy_action == "import" and config.database.url is None:
+        # Restoring onto a new machine: the SQLite file goes in a data dir that may not exist yet.
+        try:
+            config.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise DnsFilterError(f"cannot create the data directory {config.data_dir}: {error.strerror}") from error
+    database = open_database(config.database_url, data_dir=config.data_dir)
+    try:
+        store = PolicyStore(database)
+        if args.policy_action == "export":
+            exported = policyfile.export_policy(store, datetime.now(UTC))
+            if args.output is None:
+                sys.stdout.write(exported)
+            else:
+                policyfile.write_policy_file(args.output, exported)
+            return EXIT_OK
+        catalog = load_catalog(args.blocklists)
+        summary = policyfile.import_policy(
+            store, text, known_tags=catalog.tags, now=datetime.now(UTC), source=str(args.file)
+        )
+        print(summary)
+        return EXIT_OK
+    finally:
+        database.close()
+
+
+def _command_log(args: argparse.Namespace) -> int:
+    from dnsfilter.cli import log as log_command
+
+    config = _loader(args)()
+    filters = log_command.Filters(args.device, args.profile, args.action, args.tag, args.name)
+    if args.log_action == "search":
+        print(log_command.search_text(config, filters, since=args.since, until=args.until, limit=args.limit))
+        return EXIT_OK
+    try:
+        log_command.follow(config, filters, lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
+def _command_stats(args: argparse.Namespace) -> int:
+    from dnsfilter.cli import log as log_command
+
+    config = _loader(args)()
+    print(log_command.stats_text(config, day=args.day, profile=args.profile, device=args.device))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {
+        "run": _command_run,
+        "check-config": _command_check_config,
+        "lists": _command_lists,
+        "explain": _command_explain,
+        "policy": _command_policy,
+        "log": _command_log,
+        "stats": _command_stats,
+    }
+    try:
+        return handlers[args.command](args)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return EXIT_CONFIG
+    except DnsFilterError as error:
+        print(f"dnsfilter: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except BrokenPipeError:
+        # Output piped into head or less that quit early: not an error.
+        sys.stderr.close()
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+"""Asking upstream resolvers: the pool with failover, the UDP, TCP, TLS and
+HTTPS transports, and the servers' addresses.
+"""

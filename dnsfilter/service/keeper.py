@@ -1,0 +1,158 @@
+"""Keeping the family policy in force: the control path of DESIGN.md section 3.
+
+``PolicyKeeper`` reads the policy from the store (in a thread: the store
+blocks), builds the immutable ``PolicySnapshot`` the resolver decides with,
+and says when it must be built again: when the policy version changes (any
+instance, any tool), at the next minute, and at the next moment a rule,
+override or expiry changes something. It also records the devices the
+resolver saw, so a new device appears for the parent and keeps its profile.
+
+Nothing here is on the query path: the resolver only reads the snapshot it
+was handed and fills a small dict of devices seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from dnsfilter.lists.index import DomainIndex
+from dnsfilter.policy.budgets import local_day
+from dnsfilter.policy.identity import ClientId
+from dnsfilter.policy.records import PolicyData
+from dnsfilter.policy.snapshot import PolicySnapshot, build_snapshot
+from dnsfilter.store.database import ChangeListener
+from dnsfilter.store.policystore import PolicyStore
+
+log = logging.getLogger(__name__)
+
+# A device seen again with nothing new is written at most this often.
+DEVICE_REWRITE_INTERVAL = 60.0
+
+
+class PolicyKeeper:
+    """Builds snapshots from ``store`` for the family's ``zone``.
+
+    ``deny`` holds names blocked for every profile (``blocking.deny``).
+    """
+
+    def __init__(
+        self,
+        store: PolicyStore,
+        zone: ZoneInfo,
+        deny: Iterable[str] = (),
+        wall_clock: Callable[[], float] = time.time,
+        poll_interval: float = 2.0,
+    ) -> None:
+        # How often SQLite is asked for the policy version (PostgreSQL announces changes).
+        self.poll_interval = poll_interval
+        self.store = store
+        self.zone = zone
+        self.deny = tuple(deny)
+        self.wall_clock = wall_clock
+        self._data: PolicyData | None = None
+        self._listener: ChangeListener | None = None
+        self._reported: set[str] = set()
+        # key -> (ip, mac, name, when written): what the store already has.
+        self._recorded: dict[str, tuple[str | None, str | None, str | None, float]] = {}
+        self.woken = asyncio.Event()
+
+    async def load(self, current_index: Callable[[], DomainIndex]) -> PolicySnapshot:
+        """Read the whole policy now and build its snapshot on the index in
+        use when the read is done (the lists may be swapped meanwhile)."""
+        now = self._now()
+        # With today's screen time (the family's calendar day), which budgets are judged by.
+        self._data = await asyncio.to_thread(self.store.load_all, now, local_day(now, self.zone))
+        return self._build(self._data, current_index(), now)
+
+    def rebuild(self, index: DomainIndex) -> PolicySnapshot:
+        """The last policy read, on another index (the lists were recompiled)."""
+        if self._data is None:
+            raise RuntimeError("load() must run before rebuild()")
+        return self._build(self._data, index, self._now())
+
+    def _build(self, data: PolicyData, index: DomainIndex, now: datetime) -> PolicySnapshot:
+        snapshot = build_snapshot(data, index, self.zone, now, self.deny)
+        for problem in snapshot.problems:
+            if problem not in self._reported:
+                self._reported.add(problem)
+                log.warning("%s", problem)
+        return snapshot
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.wall_clock(), UTC)
+
+    def seconds_until_due(self, snapshot: PolicySnapshot) -> float:
+        """Time until ``snapshot`` goes out of date by itself: the next minute
+        (expiries stored to the second, and the "each minute" promise) or the
+        next scheduled change of any profile, whichever comes first."""
+        now = self.wall_clock()
+        due = (math.floor(now / 60) + 1) * 60.0
+        for profile in snapshot.profiles.values():
+            if profile.next_change is not None and profile.next_change < due:
+                due = profile.next_change
+        return max(0.0, due - now)
+
+    async def wait_for_change(self, version: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the policy to differ from
+        ``version`` or for ``woken`` to be set; True if either happened."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.woken.is_set():
+                self.woken.clear()
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            await self._pause(min(left, self.poll_interval))
+            if await asyncio.to_thread(self.store.policy_version) != version:
+                return True
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when woken or (PostgreSQL) told of a change."""
+        if self._listener is None and self.store.database.is_postgresql:
+            self._listener = await asyncio.to_thread(self.store.database.listen_for_changes)
+        waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(self.woken.wait())]
+        if self._listener is not None:
+            waiters.append(asyncio.ensure_future(asyncio.to_thread(self._listener.wait, seconds)))
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    def forget_listener(self) -> None:
+        """Drop the PostgreSQL listener (after a failure); the next wait makes a new one."""
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            except Exception:  # noqa: BLE001 - the connection is already broken
+                log.debug("closing a broken change listener failed", exc_info=True)
+            self._listener = None
+
+    def record_devices(self, devices: Iterable[ClientId]) -> bool:
+        """Record devices seen (blocking: run in a thread). True when the
+        policy changed (a new device, or one whose address or name changed)."""
+        now = self.wall_clock()
+        changed = False
+        for device in devices:
+            known = self._recorded.get(device.key)
+            if known is not None and known[:3] == (device.ip, device.mac, device.name):
+                if now - known[3] < DEVICE_REWRITE_INTERVAL:
+                    continue
+            seen = self.store.record_seen(
+                device.key, ip=device.ip, mac=device.mac, name=device.name, now=datetime.fromtimestamp(now, UTC)
+            )
+            changed = changed or seen.created or seen.changed
+            if len(self._recorded) >= 4096:
+                self._recorded.clear()
+            self._recorded[device.key] = (device.ip, device.mac, device.name, now)
+        return changed
+
+    def close(self) -> None:
+        self.forget_listener()

@@ -1,0 +1,161 @@
+"""Writing the query log: the buffer the query path fills, in batches, to the database.
+
+One task (``LogWriter.run``) takes what the resolver buffered every
+``flush_seconds``, or sooner once ``batch_size`` entries wait, and writes it
+in one transaction (in a thread: the database blocks): the raw rows, the
+hourly counts behind the charts, and the screen-time minutes. Few, large
+transactions are what an SD card likes.
+
+When the database is locked, full or unreachable, DNS is not affected: the
+entries go back to the buffer (which drops and counts the oldest once it is
+full) and the writer tries again after a growing pause, up to a minute,
+until it succeeds; ``flush`` at shutdown writes what is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+
+from dnsfilter.dns.logbuffer import Entries, LogBuffer
+from dnsfilter.errors import StoreError
+from dnsfilter.service.logbatches import BatchBuilder
+from dnsfilter.store.database import ConflictError, Database, first_line
+from dnsfilter.store.querylog.writer import write_batch
+
+log = logging.getLogger(__name__)
+
+# A write still waiting after this long is reported (a database that stopped
+# answering without closing the connection); the buffer stays bounded meanwhile.
+SLOW_WRITE_SECONDS = 3.0
+_BUFFER_CHECK = 0.25  # seconds between looks at the buffer's size
+
+
+class LogWriter:
+    """``database`` gives the open database, or None while it cannot be reached."""
+
+    def __init__(
+        self,
+        database: Callable[[], Database | None],
+        buffer: LogBuffer,
+        builder: BatchBuilder,
+        *,
+        flush_seconds: float,
+        batch_size: int,
+        max_backoff: float = 60.0,
+    ) -> None:
+        self.max_backoff = max_backoff  # longest pause between failed writes
+        self.database = database
+        self.buffer = buffer
+        self.builder = builder
+        self.flush_seconds = flush_seconds
+        self.batch_size = batch_size
+        self.written = 0  # rows stored since start
+        self.failures = 0  # flushes that failed
+        self.last_error: str | None = None
+        self._dropped_reported = 0  # buffer.dropped already added to the database's counter
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        """Flush until ``finish``; failures wait longer each time and never end the task."""
+        pause = self.flush_seconds
+        while not self._stopping.is_set():
+            await self._wait(pause)
+            if self._stopping.is_set():
+                return
+            try:
+                await self.flush()
+            except Exception as error:  # noqa: BLE001 - logging must never stop for good
+                if not isinstance(error, StoreError):
+                    log.exception("writing the query log failed unexpectedly; trying again")
+                elif self.last_error is None:
+                    log.error(
+                        "cannot write the query log (%s); DNS is not affected, the log is kept in "
+                        "memory for now (the oldest entries are dropped when it is full) and "
+                        "written once the database works again",
+                        error,
+                    )
+                self.last_error = str(error)
+                pause = min(self.max_backoff, max(pause * 2, min(1.0, self.max_backoff)))
+                continue
+            if self.last_error is not None:
+                log.info("the query log is written again")
+                self.last_error = None
+            pause = self.flush_seconds
+
+    async def finish(self, running: asyncio.Task[None]) -> None:
+        """Stop ``running`` (this writer's ``run``) after the write under way, then
+        write what is left; a failure is logged with how many entries it lost."""
+        self._stopping.set()
+        await running
+        try:
+            await self.flush()
+        except StoreError as error:
+            log.warning("the last %d queries could not be logged: %s", len(self.buffer), error)
+
+    async def _wait(self, seconds: float) -> None:
+        """Until ``seconds`` pass or a full batch is waiting (not while backing off)."""
+        backing_off = self.last_error is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while (left := deadline - loop.time()) > 0:
+            if self._stopping.is_set() or (not backing_off and len(self.buffer) >= self.batch_size):
+                return
+            self.buffer.trim()  # bounded even while nothing can be written
+            await asyncio.sleep(min(left, _BUFFER_CHECK))
+
+    async def flush(self) -> int:
+        """Write everything buffered now; StoreError (entries kept) when the database fails."""
+        entries = self.buffer.take()
+        dropped = self.buffer.dropped - self._dropped_reported
+        if not entries and not dropped:
+            return 0
+        try:
+            database = self.database()
+            if database is None:
+                raise StoreError("the database cannot be reached yet")
+            await self._write_in_thread(database, entries, dropped)
+        except Exception:
+            self.failures += 1
+            self.buffer.put_back(entries)
+            raise
+        self._dropped_reported += dropped
+        self.written += len(entries)
+        return len(entries)
+
+    async def _write_in_thread(self, database: Database, entries: Entries, dropped: int) -> None:
+        """The write, waited for without end (a thread cannot be stopped, and a write
+        abandoned half way could later land twice), the buffer kept bounded and a
+        slow database reported meanwhile."""
+        writing = asyncio.ensure_future(asyncio.to_thread(self._write, database, entries, dropped))
+        loop = asyncio.get_running_loop()
+        slow_at = loop.time() + SLOW_WRITE_SECONDS
+        while not writing.done():
+            await asyncio.wait({writing}, timeout=_BUFFER_CHECK)
+            self.buffer.trim()
+            if not writing.done() and self.last_error is None and loop.time() >= slow_at:
+                self.last_error = f"the database at {database.where} has not answered for {SLOW_WRITE_SECONDS:g} seconds"
+                log.error(
+                    "%s; DNS is not affected, the query log waits in memory (the oldest entries are "
+                    "dropped when it is full)",
+                    self.last_error,
+                )
+        writing.result()
+
+    def _write(self, database: Database, entries: Entries, dropped: int) -> None:
+        batch = self.builder.build(entries)
+        if entries or dropped:
+            at_ms = int(entries.times[-1] * 1000) if entries else 0
+            batch = replace(
+                batch,
+                counter={"instance": self.builder.instance, "written": len(entries), "dropped": dropped,
+                         "updated_ms": at_ms},
+            )
+        try:
+            write_batch(database, batch)
+        except ConflictError as error:
+            # Said for a parent's edits that collide; here the schema refused a row.
+            cause = error.__cause__ or error
+            raise StoreError(f"the database refused the query log's rows: {first_line(cause)}") from cause
