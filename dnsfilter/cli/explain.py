@@ -8,25 +8,29 @@ and ``--type`` are read with the lookups and the time parser all commands share.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 from pathlib import Path
-
-from dnslib import QTYPE
 
 from dnsfilter.cli.explanation import format_explanation
 from dnsfilter.cli.lookup import find_device, find_profile
 from dnsfilter.cli.times import parse_time
 from dnsfilter.config import Config
+from dnsfilter.dns.rrtypes import type_number
 from dnsfilter.errors import UsageError, shown
 from dnsfilter.lists.blocklists import Blocklists
 from dnsfilter.lists.catalog import BLOCKLISTS_DIR
-from dnsfilter.policy.budgets import local_day
-from dnsfilter.policy.identity import ClientId
 from dnsfilter.policy.records import DEFAULT_PROFILE_SET_UP, PolicyData
-from dnsfilter.policy.snapshot import PolicySnapshot, build_snapshot
+from dnsfilter.policy.snapshot import PolicySnapshot
 from dnsfilter.service.defaultprofile import default_profile_tags
-from dnsfilter.service.explain import Subject, checked_name, explain
+from dnsfilter.service.explain import (
+    Subject,
+    checked_name,
+    device_subject,
+    explain,
+    new_device_subject,
+    policy_at,
+    profile_subject,
+)
 from dnsfilter.store import PolicyStore, open_database
 
 
@@ -62,56 +66,27 @@ def explain_text(
         # that explaining writes nothing to a database already set up.
         if store.get_setting(DEFAULT_PROFILE_SET_UP) is None:
             store.set_up_default_profile(blocked, config.blocking.mode)
-        data = _as_of(store.load_all(moment, local_day(moment, zone)), moment)
+        data, snapshot = policy_at(store, blocklists.index, zone, moment, config.blocking.deny)
     finally:
         database.close()
-    snapshot = build_snapshot(data, blocklists.index, zone, moment, config.blocking.deny)
     subject = choose_subject(data, snapshot, device=device, profile=profile)
     return format_explanation(explain(name, number, subject, snapshot, blocklists, zone))
 
 
-def _as_of(data: PolicyData, moment: datetime.datetime) -> PolicyData:
-    """``data`` without the overrides made after ``moment``: they were not in force then."""
-    profiles = tuple(
-        dataclasses.replace(
-            profile, overrides=tuple(item for item in profile.overrides if _utc(item.created_at) <= moment)
-        )
-        for profile in data.profiles
-    )
-    return dataclasses.replace(data, profiles=profiles)
-
-
-def _utc(moment: datetime.datetime) -> datetime.datetime:
-    # Some SQLite drivers hand back naive times; the store writes UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.UTC)
-
-
 def query_type(text: str) -> int:
     """``--type``: a record type by name (A, AAAA, HTTPS...) or as TYPE65."""
-    cleaned = text.strip().upper()
-    number = QTYPE.reverse.get(cleaned)
-    if isinstance(number, int):
-        return number
-    digits = cleaned.removeprefix("TYPE")
-    if digits.isdigit() and 0 < int(digits) < 65536:
-        return int(digits)
-    raise UsageError(f'--type "{shown(text)}" is not a DNS record type; give one such as A, AAAA or HTTPS.')
+    number = type_number(text)
+    if number is None:
+        raise UsageError(f'--type "{shown(text)}" is not a DNS record type; give one such as A, AAAA or HTTPS.')
+    return number
 
 
 def choose_subject(
     data: PolicyData, snapshot: PolicySnapshot, *, device: str | None = None, profile: str | None = None
 ) -> Subject:
     """Whom to explain for: the ``--device``, the ``--profile``, or else a device not seen yet."""
-    profiles = {item.id: item for item in data.profiles}
     if device is not None:
-        chosen = find_device(data.devices, device, profiles)
-        # Only the key picks the profile, as on the query path.
-        client = ClientId(chosen.key, chosen.ip or "", chosen.mac, chosen.name, "recorded")
-        policy = snapshot.profile_for(client)
-        return Subject("device", profiles[policy.id], policy, device=chosen)
+        return device_subject(data, snapshot, find_device(data.devices, device, {item.id: item for item in data.profiles}))
     if profile is not None:
-        wanted = find_profile(data.profiles, profile)
-        members = tuple(item for item in data.devices if item.profile_id == wanted.id)
-        return Subject("profile", wanted, snapshot.profiles[wanted.id], members=members)
-    policy = snapshot.new_device_profile
-    return Subject("new device", profiles[policy.id], policy)
+        return profile_subject(data, snapshot, find_profile(data.profiles, profile))
+    return new_device_subject(data, snapshot)

@@ -19,6 +19,7 @@ from dnsfilter.config import (
     parse_listen,
     parse_upstream,
 )
+from dnsfilter.config.values import parse_web_listen
 from dnsfilter.errors import ConfigError, DnsFilterError
 from dnsfilter.lists.catalog import BLOCKLISTS_DIR
 
@@ -32,6 +33,13 @@ log = logging.getLogger("dnsfilter")
 def _listen_arg(text: str) -> Any:
     try:
         return parse_listen(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _web_arg(text: str) -> Any:
+    try:
+        return parse_web_listen(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -63,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
         "https://HOST/PATH (repeatable; replaces upstream.servers)",
     )
     run.add_argument("--data-dir", type=Path, metavar="DIR", help="where state is kept (replaces data_dir)")
+    run.add_argument(
+        "--web", type=_web_arg, metavar="ADDR:PORT",
+        help="the web page for parents on this address (replaces web.listen), e.g. 0.0.0.0:8080",
+    )
     _add_catalog_option(run)
 
     check = commands.add_parser("check-config", help="check a config file and report every problem")
@@ -105,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("file", type=Path, help="a file written by dnsfilter policy export")
     _add_config_options(load)
     _add_log_commands(commands)
+
+    passwd = commands.add_parser(
+        "passwd", help="set the password of the web page (read twice at a terminal, or one line of standard input)"
+    )
+    passwd.add_argument("-c", "--config", type=Path, help="config file (default: built-in defaults)")
+    passwd.add_argument("--data-dir", type=Path, metavar="DIR", help="where state is kept (replaces data_dir)")
     return parser
 
 
@@ -164,6 +182,8 @@ def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
         config = dataclasses.replace(
             config, upstream=dataclasses.replace(config.upstream, servers=tuple(args.upstream))
         )
+    if getattr(args, "web", None):
+        config = dataclasses.replace(config, web=dataclasses.replace(config.web, listen=args.web))
     if args.data_dir is not None:
         config = dataclasses.replace(config, data_dir=args.data_dir)
     return config
@@ -195,8 +215,14 @@ def _command_run(args: argparse.Namespace) -> int:
         level=config.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    _run_loop(app.run(load, str(args.config or "the built-in settings"), args.blocklists))
+    _run_loop(app.run(load, str(args.config or "the built-in settings"), args.blocklists, _web_page))
     return EXIT_OK
+
+
+def _web_page(service: Any) -> list[Any]:
+    from dnsfilter.web.server import WebServer
+
+    return [WebServer(service)]
 
 
 def _command_check_config(args: argparse.Namespace) -> int:
@@ -294,6 +320,13 @@ def _command_stats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _command_passwd(args: argparse.Namespace) -> int:
+    from dnsfilter.cli import passwd
+
+    print(passwd.set_password(_loader(args)()))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
@@ -304,6 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "policy": _command_policy,
         "log": _command_log,
         "stats": _command_stats,
+        "passwd": _command_passwd,
     }
     try:
         return handlers[args.command](args)

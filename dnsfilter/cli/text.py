@@ -1,18 +1,14 @@
-"""Showing things on a terminal: record types by name, devices by the names a
-parent knows them by. Text from the network goes through ``shown``.
+"""Showing things on a terminal: devices by the names a parent knows them by.
+Text from the network goes through ``shown``.
 """
 
 from __future__ import annotations
 
-from dnslib import QTYPE
-
+from dnsfilter.dns.rrtypes import type_name
 from dnsfilter.errors import shown
 from dnsfilter.policy.records import DeviceData
 
-
-def type_name(qtype: int) -> str:
-    name = QTYPE.forward.get(qtype)
-    return name if isinstance(name, str) else f"TYPE{qtype}"
+__all__ = ["describe_device", "type_name"]
 
 
 def describe_device(device: DeviceData) -> str:

@@ -255,9 +255,21 @@ class QueryLogSettings:
     instance: str | None = setting(None, optional(from_text(parse_instance_name)))
 
 
+def _check_web(web: WebSettings) -> Iterator[tuple[str, str]]:
+    if web.tls == "files" and (web.certificate is None or web.key is None):
+        yield "tls", "is files, so give certificate: and key: (the paths of the PEM files) too"
+
+
 @dataclass(frozen=True, slots=True)
 class WebSettings:
+    enabled: bool = setting(True, boolean)
     listen: ListenAddress = setting(ListenAddress("127.0.0.1", 8080), from_text(parse_web_listen))
+    # Names the page is opened by besides the box's addresses and localhost
+    # (any other Host is refused: a web page cannot rebind a name to the box).
+    hosts: tuple[str, ...] = setting((), sequence(from_text(checked_name)))
+    tls: str = setting("off", choice("off", "self_signed", "files"))
+    certificate: str | None = setting(None, optional(from_text(parse_file_path)))
+    key: str | None = setting(None, optional(from_text(parse_file_path)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +288,7 @@ class Config:
     devices: DevicesSettings = setting(DevicesSettings(), section(DevicesSettings))
     query_log: QueryLogSettings = setting(QueryLogSettings(), section(QueryLogSettings))
     lists: ListsSettings = setting(ListsSettings(), section(ListsSettings))
-    web: WebSettings = setting(WebSettings(), section(WebSettings))
+    web: WebSettings = setting(WebSettings(), section(WebSettings, check=_check_web))
     database: DatabaseSettings = setting(DatabaseSettings(), section(DatabaseSettings))
     data_dir: Path = setting(Path("data"), from_text(parse_directory))
     time_zone: str | None = setting(None, optional(from_text(parse_time_zone)))

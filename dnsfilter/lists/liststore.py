@@ -249,19 +249,14 @@ def describe_reasons(rejected: Mapping[str, int] | Iterable[tuple[str, int]], le
     return lead + shown + (", ..." if len(ranked) > top else "")
 
 
-def format_status(
+def source_statuses(
     catalog_sources: Iterable[Source], store: ListStore, compiled: Mapping[str, Any] | None = None
-) -> str:
-    """The ``dnsfilter lists status`` table: one row per source, problems underneath.
-
-    ``compiled`` is the index's per-source counts (entries, rejected by
-    reason), used for lists never downloaded: the bundled copies.
-    """
+) -> list[tuple[Source, SourceStatus]]:
+    """Each source with what is known of its list; ``compiled`` is the index's
+    per-source counts (entries, rejected by reason), used for lists never
+    downloaded: the bundled copies."""
     known = store.all_status()
-    header = ("List", "Category", "Entries", "Rejected lines", "Last updated", "Copy in use")
-    rows: list[tuple[str, ...]] = []
-    errors: dict[int, str] = {}
-    bundled_any = False
+    found = []
     for source in catalog_sources:
         status = known.get(source.id) or store.status(source.id)
         counted = (compiled or {}).get(source.id)
@@ -272,6 +267,23 @@ def format_status(
                 entries=counted["entries"],
                 rejected=sorted_reasons(rejected_counts if isinstance(rejected_counts, Mapping) else {}),
             )
+        found.append((source, status))
+    return found
+
+
+def format_status(
+    catalog_sources: Iterable[Source], store: ListStore, compiled: Mapping[str, Any] | None = None
+) -> str:
+    """The ``dnsfilter lists status`` table: one row per source, problems underneath.
+
+    ``compiled`` is the index's per-source counts (entries, rejected by
+    reason), used for lists never downloaded: the bundled copies.
+    """
+    header = ("List", "Category", "Entries", "Rejected lines", "Last updated", "Copy in use")
+    rows: list[tuple[str, ...]] = []
+    errors: dict[int, str] = {}
+    bundled_any = False
+    for source, status in source_statuses(catalog_sources, store, compiled):
         if status.entries:
             entries = f"{status.entries:,}"
         elif status.bundled and source.expected_entries:

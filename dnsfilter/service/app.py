@@ -13,8 +13,9 @@ import asyncio
 import gc
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from dnsfilter.config import Config, ListenAddress
 from dnsfilter.dns.acl import ClientAcl
@@ -26,7 +27,7 @@ from dnsfilter.errors import DnsFilterError, StoreError
 from dnsfilter.lists.blocklists import Blocklists
 from dnsfilter.lists.catalog import BLOCKLISTS_DIR
 from dnsfilter.lists.index import DomainIndex
-from dnsfilter.lists.updater import ListUpdater
+from dnsfilter.lists.updater import ListUpdater, UpdateOutcome
 from dnsfilter.policy.snapshot import (
     PolicySnapshot,
     configured_snapshot,
@@ -95,6 +96,7 @@ class Service:
             self.blocklists.blocking_sources, self.blocklists.store, limits=update_limits(config)
         )
         self.store: PolicyStore | None = None
+        self.lists_updating = False
         self._keeper: PolicyKeeper | None = None
         # Which socket serves each configured address (port 0 resolved).
         self._bound: dict[ListenAddress, tuple[str, int]] = {}
@@ -343,6 +345,23 @@ class Service:
         await old_upstreams.aclose()
         log.info("configuration reloaded")
 
+    def policy_changed(self) -> None:
+        """Someone changed the policy here (the web page): rebuild now, not at the next poll."""
+        if self._keeper is not None:
+            self._keeper.woken.set()
+
+    async def update_lists(self) -> None:
+        """Download every list now and recompile when one changed (the web page's "update now")."""
+        if self.lists_updating:
+            return
+        self.lists_updating = True
+        try:
+            results = await self._updater.update_now()
+            if any(result.outcome is UpdateOutcome.UPDATED for result in results) or not self.blocklists.is_current():
+                await self._recompile()
+        finally:
+            self.lists_updating = False
+
     async def stop(self) -> None:
         await self._background.stop()
         await self.listeners.close(SHUTDOWN_GRACE)
@@ -358,10 +377,36 @@ class Service:
         await self._close_policy()
 
 
-async def run(load: Callable[[], Config], config_source: str, blocklists_dir: Path = BLOCKLISTS_DIR) -> None:
+class AddOn(Protocol):
+    """A part that runs beside the service in its loop (the web page): started
+    after it, told of each reloaded config, stopped before it."""
+
+    async def start(self) -> None: ...
+
+    async def reload(self, config: Config) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def run(
+    load: Callable[[], Config],
+    config_source: str,
+    blocklists_dir: Path = BLOCKLISTS_DIR,
+    add_ons: Callable[[Service], Sequence[AddOn]] = lambda service: (),
+) -> None:
     """Run until SIGTERM/SIGINT; SIGHUP re-reads the config through ``load``."""
     service = Service(load(), blocklists_dir, config_source)
     await service.start()
+    started: list[AddOn] = []
+    try:
+        for add_on in add_ons(service):
+            await add_on.start()
+            started.append(add_on)
+    except BaseException:
+        for add_on in reversed(started):
+            await add_on.stop()
+        await service.stop()
+        raise
     # What start-up built (index tables, caches, the policy) lives as long as
     # the process: the collector need not walk it again and again.
     gc.freeze()
@@ -377,7 +422,10 @@ async def run(load: Callable[[], Config], config_source: str, blocklists_dir: Pa
     async def reload() -> None:
         readiness.notify("RELOADING=1")
         try:
-            await service.reload(load())
+            config = load()
+            await service.reload(config)
+            for add_on in started:
+                await add_on.reload(config)
         except DnsFilterError as error:
             log.error("the new configuration was not applied, the running one is kept:\n%s", error)
         finally:
@@ -400,5 +448,7 @@ async def run(load: Callable[[], Config], config_source: str, blocklists_dir: Pa
             loop.remove_signal_handler(signum)
         if reloads:
             await asyncio.wait(reloads)
+        for add_on in reversed(started):
+            await add_on.stop()
         await service.stop()
         log.info("stopped")

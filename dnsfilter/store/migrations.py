@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, insert, inspect, select, update
 
 from dnsfilter.errors import StoreError
+from dnsfilter.store.accountmodels import LoginFailure, WebAccount, WebSession
 from dnsfilter.store.models import Base, PolicyVersion, Profile, SchemaVersion
 from dnsfilter.store.querylog.models import (
     Budget,
@@ -61,9 +62,15 @@ def _add_home_name_counts(connection: Connection) -> None:
     connection.execute(insert(table).from_select(["hour", "action", "name", "count"], summed))  # type: ignore[arg-type]
 
 
+def _add_web_accounts(connection: Connection) -> None:
+    for model in (WebAccount, WebSession, LoginFailure):
+        model.__table__.create(connection)  # type: ignore[attr-defined]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "query log, hourly counts, screen-time minutes and daily budgets", _add_query_log),
     Migration(3, "the whole home's name counts, for its top sites", _add_home_name_counts),
+    Migration(4, "web page accounts, sign-in sessions and failed sign-ins", _add_web_accounts),
 )
 
 

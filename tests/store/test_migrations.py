@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,12 +11,14 @@ from sqlalchemy import Connection, inspect, text
 
 from dnsfilter.errors import StoreError
 from dnsfilter.store import Database, Migration, PolicyStore, open_database
+from dnsfilter.store.accounts import AccountStore
 from dnsfilter.store.migrations import MIGRATIONS, latest_version
 from tests.store.conftest import NOW
 
 LATEST = latest_version(MIGRATIONS)
 LOG_TABLES = ("query_log", "hourly_counts", "name_counts", "usage_minutes", "log_counters", "budgets")
 VERSION_3_TABLES = ("home_name_counts",)
+VERSION_4_TABLES = ("web_sessions", "web_accounts", "login_failures")  # sessions first: they refer to accounts
 
 
 def _add_device_os(connection: Connection) -> None:
@@ -37,7 +40,7 @@ def _version_1_database(open_db: Callable[..., Database]) -> Database:
     """A database as version 1 left it: no log tables."""
     database = open_db(migrations=())
     with database.writing() as session:
-        for table in (*LOG_TABLES, *VERSION_3_TABLES):
+        for table in (*LOG_TABLES, *VERSION_3_TABLES, *VERSION_4_TABLES):
             session.execute(text(f"DROP TABLE {table}"))
     return database
 
@@ -46,7 +49,16 @@ def _version_2_database(open_db: Callable[..., Database]) -> Database:
     """A database as version 2 left it: name counts per profile only."""
     database = open_db(migrations=MIGRATIONS[:1])
     with database.writing() as session:
-        for table in VERSION_3_TABLES:
+        for table in (*VERSION_3_TABLES, *VERSION_4_TABLES):
+            session.execute(text(f"DROP TABLE {table}"))
+    return database
+
+
+def _version_3_database(open_db: Callable[..., Database]) -> Database:
+    """A database as version 3 left it: no web accounts."""
+    database = open_db(migrations=MIGRATIONS[:2])
+    with database.writing() as session:
+        for table in VERSION_4_TABLES:
             session.execute(text(f"DROP TABLE {table}"))
     return database
 
@@ -62,9 +74,9 @@ def _columns(database: Database, table: str) -> set[str]:
 
 
 def test_a_new_database_is_at_the_newest_version(database: Database) -> None:
-    assert _schema_version(database) == LATEST == 3
+    assert _schema_version(database) == LATEST == 4
     assert latest_version(()) == 1
-    assert set(LOG_TABLES + VERSION_3_TABLES) <= set(inspect(database.engine).get_table_names())
+    assert set(LOG_TABLES + VERSION_3_TABLES + VERSION_4_TABLES) <= set(inspect(database.engine).get_table_names())
 
 
 def test_upgrade_from_version_1_adds_the_log_tables(open_db: Callable[..., Database]) -> None:
@@ -74,7 +86,7 @@ def test_upgrade_from_version_1_adds_the_log_tables(open_db: Callable[..., Datab
     old.database.close()
     upgraded = open_db()
     assert _schema_version(upgraded) == LATEST
-    assert set(LOG_TABLES + VERSION_3_TABLES) <= set(inspect(upgraded.engine).get_table_names())
+    assert set(LOG_TABLES + VERSION_3_TABLES + VERSION_4_TABLES) <= set(inspect(upgraded.engine).get_table_names())
     profiles = PolicyStore(upgraded).load_all(NOW).profiles
     assert [(p.name, p.blocked_tags, p.budgets) for p in profiles] == [
         ("Everyone", frozenset(), ()), ("Mia", frozenset(), ()), ("Leo", frozenset({"games"}), ())
@@ -107,6 +119,26 @@ def test_upgrade_from_version_2_adds_up_the_home_name_counts(open_db: Callable[.
             (500_001, "allow", "<b>x</b>\\000.example", 2),
             (500_001, "allow", "example.org", 5),
         ]
+
+
+def test_upgrade_from_version_3_adds_the_web_accounts(open_db: Callable[..., Database]) -> None:
+    old = _version_3_database(open_db)
+    PolicyStore(old).create_profile("Mia", now=NOW)
+    assert not set(VERSION_4_TABLES) & set(inspect(old.engine).get_table_names())
+    old.close()
+    upgraded = open_db()
+    assert _schema_version(upgraded) == LATEST
+    assert set(VERSION_4_TABLES) <= set(inspect(upgraded.engine).get_table_names())
+    assert {"token_hash", "account_id", "csrf_token", "expires_at", "address", "user_agent"} <= _columns(
+        upgraded, "web_sessions"
+    )
+    # The new tables work: a password, a session, a failure.
+    accounts = AccountStore(upgraded)
+    accounts.set_password_hash("scrypt$stand-in", NOW)
+    accounts.create_session("token", "csrf", now=NOW, lifetime=timedelta(days=1), address="10.0.0.2", user_agent="x")
+    assert accounts.find_session("token", NOW) is not None
+    assert accounts.record_failure("ip:10.0.0.3", NOW) == 1
+    assert [p.name for p in PolicyStore(upgraded).list_profiles()] == ["Everyone", "Mia"]
 
 
 def test_reopening_keeps_the_data(open_db: Callable[..., Database]) -> None:
@@ -147,7 +179,9 @@ def test_a_failed_step_leaves_the_database_as_it_was(open_db: Callable[..., Data
 
 def test_a_database_from_a_newer_dnsfilter_is_refused(open_db: Callable[..., Database]) -> None:
     open_db(migrations=NEXT)
-    with pytest.raises(StoreError, match=r"newer dnsfilter \(schema version 4; .* up to version 3\)"):
+    with pytest.raises(
+        StoreError, match=rf"newer dnsfilter \(schema version {LATEST + 1}; .* up to version {LATEST}\)"
+    ):
         open_db()
 
 

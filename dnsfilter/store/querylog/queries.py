@@ -226,6 +226,25 @@ def usage_minutes(database: Database, profile_id: int, day: int) -> dict[str, in
         return dict(sorted(((tag, int(count)) for tag, count in rows), key=lambda item: (-item[1], item[0])))
 
 
+def minutes_by_day(
+    database: Database, first_day: int, last_day: int, profile_id: int | None = None
+) -> dict[int, dict[str, int]]:
+    """Screen time per day (YYYYMMDD, inclusive range) and tag: one profile's
+    minutes, or every profile's added up."""
+    with database.reading() as session:
+        query = (
+            select(UsageMinute.day, UsageMinute.tag, func.count())
+            .where(UsageMinute.day >= first_day, UsageMinute.day <= last_day)
+            .group_by(UsageMinute.day, UsageMinute.tag)
+        )
+        if profile_id is not None:
+            query = query.where(UsageMinute.profile_id == profile_id)
+        found: dict[int, dict[str, int]] = {}
+        for day, tag, count in session.execute(query):
+            found.setdefault(int(day), {})[tag] = int(count)
+        return found
+
+
 def counters(database: Database) -> list[tuple[str, int, int, int]]:
     """Per filter writing to this database: (instance, queries written, queries
     dropped because the writer fell behind, time of its last write in POSIX ms)."""
