@@ -28,6 +28,7 @@ from dnsfilter.store import Database, open_database
 from dnsfilter.store.querylog import scan as logscan
 from dnsfilter.store.querylog.models import QueryLogRow
 from dnsfilter.store.querylog.queries import (
+    by_profile,
     LogFilter,
     LogRecord,
     Summary,
@@ -363,6 +364,19 @@ def test_summary_for_a_profile_and_for_a_device(family: Database) -> None:
     asked = ["games.example", "100%_sure.example", "<b>bold</b>.example", "\\027[31mred.example",
              "social_media.example"]
     assert sorted(tablet.top_names) == sorted((text, 1) for text in asked) and tablet.top_blocked == []
+
+
+@pytest.mark.parametrize("top", [1, 2, 5], ids=["top 1", "top 2", "top 5"])
+def test_every_profile_at_once_says_what_each_profiles_summary_says(family: Database, top: int) -> None:
+    hours = {"since_ms": MS, "until_ms": MS + 3 * 3_600_000}
+    everyone = by_profile(family, **hours, top=top)
+    assert everyone, "the family's log has profiles"
+    for profile_id, day in everyone.items():
+        alone = summary(family, **hours, profile_id=profile_id, top=top)
+        assert (day.total, day.blocked) == (alone.total, alone.blocked)
+        assert day.top_names == alone.top_names and day.top_blocked == alone.top_blocked
+    assert sum(day.total for day in everyone.values()) == summary(family, **hours).total
+    assert by_profile(family, since_ms=MS - 7_200_000, until_ms=MS - 3_600_000) == {}
 
 
 def test_summary_counts_whole_hours_and_so_do_the_top_names(family: Database) -> None:
