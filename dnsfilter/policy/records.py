@@ -14,6 +14,9 @@ from typing import Any, Final
 
 # The setting naming the profile new devices land in (the default profile if unset).
 NEW_DEVICES_PROFILE: Final = "new_devices_profile_id"
+# The family's time zone chosen on the web page (a zone name); it wins over
+# the configuration's time_zone.
+TIME_ZONE: Final = "time_zone"
 # The setting present once the default profile got its first blocked
 # categories (from the configuration, or with an imported policy).
 DEFAULT_PROFILE_SET_UP: Final = "default_profile_set_up"

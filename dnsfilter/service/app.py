@@ -10,6 +10,7 @@ signals, readiness notification, clean shutdown.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 import signal
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from dnsfilter.config import Config, ListenAddress
+from dnsfilter.config.values import parse_time_zone
 from dnsfilter.dns.acl import ClientAcl
 from dnsfilter.dns.cache import AnswerCache
 from dnsfilter.dns.localzones import LocalZones
@@ -28,6 +30,7 @@ from dnsfilter.lists.blocklists import Blocklists
 from dnsfilter.lists.catalog import BLOCKLISTS_DIR
 from dnsfilter.lists.index import DomainIndex
 from dnsfilter.lists.updater import ListUpdater, UpdateOutcome
+from dnsfilter.policy.records import TIME_ZONE
 from dnsfilter.policy.snapshot import (
     PolicySnapshot,
     configured_snapshot,
@@ -97,6 +100,8 @@ class Service:
         )
         self.store: PolicyStore | None = None
         self.lists_updating = False
+        self._family_time_zone: object = None  # the web page's choice, read with the policy
+        self._file_config = config  # as the file (and command line) says, before the family's choices
         self._keeper: PolicyKeeper | None = None
         # Which socket serves each configured address (port 0 resolved).
         self._bound: dict[ListenAddress, tuple[str, int]] = {}
@@ -177,6 +182,9 @@ class Service:
         )
         try:
             store = PolicyStore(database)
+            self._family_time_zone = await asyncio.to_thread(store.get_setting, TIME_ZONE)
+            self.config = self._with_family_time_zone(self.config)
+            self.query_logging.use(self.config)
             await asyncio.to_thread(store.set_up_default_profile, self._blocked, self.config.blocking.mode)
             keeper = PolicyKeeper(
                 store, self.config.zone, self.config.blocking.deny, poll_interval=self.timings.policy_poll
@@ -310,6 +318,7 @@ class Service:
         The database is the one opened at start: moving the policy to another
         database takes a restart.
         """
+        self._file_config = config
         blocked = default_profile_tags(config.blocking, self.blocklists.catalog, self._config_source)
         upstreams = build_upstreams(config)
         try:
@@ -320,8 +329,9 @@ class Service:
         resolver = self.resolver
         old_upstreams = self._upstreams
         # Plain attribute swaps between awaits: no query sees a half-applied config.
+        config = self._with_family_time_zone(config)
         self.config = config
-        self.query_logging.config = config
+        self.query_logging.use(config)
         self._blocked = blocked
         if cache_limits(config) != resolver.cache.limits:
             resolver.cache = AnswerCache(cache_limits(config))
@@ -344,6 +354,29 @@ class Service:
         await resolver.drain(SHUTDOWN_GRACE)
         await old_upstreams.aclose()
         log.info("configuration reloaded")
+
+    def _with_family_time_zone(self, config: Config) -> Config:
+        """``config`` with the time zone chosen on the web page, which wins over the file's."""
+        zone = self._family_time_zone
+        if isinstance(zone, str) and zone != config.time_zone:
+            try:
+                return dataclasses.replace(config, time_zone=parse_time_zone(zone))
+            except ValueError as error:
+                log.warning("the time zone saved from the web page cannot be used (%s); keeping %s", error, config.zone.key)
+        return config
+
+    async def use_time_zone(self, zone: str | None) -> None:
+        """The family's time zone from the web page (None: back to the configuration's); saved
+        in the database, applied at once like a reloaded config."""
+        store = self.store
+        if store is None:
+            raise StoreError("the database cannot be reached")
+        if zone is None:
+            await asyncio.to_thread(store.delete_setting, TIME_ZONE)
+        else:
+            await asyncio.to_thread(store.set_setting, TIME_ZONE, zone)
+        self._family_time_zone = zone
+        await self.reload(self._file_config)
 
     def policy_changed(self) -> None:
         """Someone changed the policy here (the web page): rebuild now, not at the next poll."""

@@ -54,6 +54,13 @@ class QueryLogging:
         self._database = database
         self._writing: asyncio.Task[None] | None = None
 
+    def use(self, config: Config) -> None:
+        """A reloaded config: pruning follows its ages and zone, screen time its zone."""
+        zone_changed = config.zone != self.config.zone
+        self.config = config
+        if zone_changed and self.writer is not None:
+            self.writer.builder = BatchBuilder(config.instance_name, config.zone, self._tags_of)
+
     def start(self, background: Background) -> None:
         """Start writing, and pruning as one of ``background``'s tasks."""
         if self.buffer is None:

@@ -7,6 +7,8 @@ import asyncio
 from aiohttp import web
 
 from dnsfilter import __version__
+from dnsfilter.config.values import parse_time_zone
+from dnsfilter.policy.records import TIME_ZONE, PolicyData
 from dnsfilter.policy.tags import service_tag
 from dnsfilter.web.bodies import json_body, path_id
 from dnsfilter.web.errors import invalid, not_found
@@ -70,13 +72,17 @@ async def catalog(request: web.Request) -> web.Response:
     )
 
 
-def _settings(request: web.Request, chosen: int | None) -> dict[str, object]:
+def _settings(request: web.Request, data: PolicyData, chosen: int | None) -> dict[str, object]:
     context = request.app[CONTEXT]
     config = context.service.config
     database = context.store.database
+    if data.settings.get(TIME_ZONE) is not None:
+        source = "settings"
+    else:
+        source = "config" if config.time_zone is not None else "machine"
     return {
         "time_zone": config.zone.key,
-        "time_zone_from": "config" if config.time_zone is not None else "machine",
+        "time_zone_from": source,
         "new_devices_profile_id": chosen,
         "instance": config.instance_name,
         "database": "postgresql" if database.is_postgresql else "sqlite",
@@ -86,18 +92,28 @@ def _settings(request: web.Request, chosen: int | None) -> dict[str, object]:
 
 async def get_settings(request: web.Request) -> web.Response:
     data = await read_policy(request.app[CONTEXT])
-    return json_response(_settings(request, new_devices_profile(data)))
+    return json_response(_settings(request, data, new_devices_profile(data)))
 
 
 async def change_settings(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    body = await json_body(request, ("new_devices_profile_id",))
-    if "new_devices_profile_id" not in body.data:
-        raise invalid("new_devices_profile_id", 'Send "new_devices_profile_id": a profile id, or null for the default.')
+    body = await json_body(request, ("new_devices_profile_id", "time_zone"))
+    if not body.data:
+        raise invalid("body", 'Send "new_devices_profile_id" (a profile id, or null) or "time_zone".')
+    zone: str | None = None
+    if "time_zone" in body.data and body.data["time_zone"] is not None:
+        try:
+            zone = parse_time_zone(body.required_text("time_zone", max_length=64))
+        except ValueError as error:
+            raise invalid("time_zone", str(error)) from None
     chosen = body.integer("new_devices_profile_id", 1, 10**9, required=False)
     data = await read_policy(context)
     if chosen is not None:
         find_profile(data, chosen)
-    await asyncio.to_thread(context.store.set_new_devices_profile, chosen)
-    changed(context)
-    return json_response(_settings(request, chosen))
+    if "new_devices_profile_id" in body.data:
+        await asyncio.to_thread(context.store.set_new_devices_profile, chosen)
+        changed(context)
+    if "time_zone" in body.data:
+        await context.service.use_time_zone(zone)
+    data = await read_policy(context)
+    return json_response(_settings(request, data, new_devices_profile(data)))

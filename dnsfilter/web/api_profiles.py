@@ -9,9 +9,12 @@ from datetime import timedelta
 from aiohttp import web
 
 from dnsfilter.policy.domains import checked_name
+from dnsfilter.policy.records import PolicyData
+from dnsfilter.store import PolicyInputError
 from dnsfilter.store.accounts import SessionData
 from dnsfilter.store.policystore import BLOCK_MODES, SAFE_SEARCH
 from dnsfilter.store.rules import RULE_ACTIONS
+from dnsfilter.store.validation import clock_time
 from dnsfilter.web.bodies import Body, json_body, path_id
 from dnsfilter.web.context import WebContext
 from dnsfilter.web.errors import ApiError, invalid
@@ -43,13 +46,22 @@ async def get_profile(request: web.Request) -> web.Response:
     return json_response(await profile_json(request.app[CONTEXT], path_id(request)))
 
 
+def _refuse_taken_name(data: PolicyData, name: str, own_id: int | None) -> None:
+    """A taken name is a conflict (409), as the contract says, not a mistake in the field."""
+    for profile in data.profiles:
+        if profile.id != own_id and profile.name.casefold() == name.casefold():
+            raise ApiError(409, "conflict", f'There is already a profile called "{profile.name}"; choose another name.', "name")
+
+
 async def create_profile(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     body = await json_body(request, ("name", "copy_from"))
     name = body.required_text("name", max_length=64)
     copy_from = body.integer("copy_from", 1, 10**9, required=False)
     store = context.store
-    source = find_profile(await read_policy(context), copy_from) if copy_from is not None else None
+    data = await read_policy(context)
+    _refuse_taken_name(data, name, None)
+    source = find_profile(data, copy_from) if copy_from is not None else None
     if source is None:
         created = await asyncio.to_thread(store.create_profile, name, now=context.now())
     else:
@@ -87,6 +99,7 @@ async def change_profile(request: web.Request) -> web.Response:
     data = await read_policy(context)
     find_profile(data, profile_id)
     if name is not None:
+        _refuse_taken_name(data, name, profile_id)
         await asyncio.to_thread(store.rename_profile, profile_id, name)
     if safe_search is not None:
         await asyncio.to_thread(store.set_safe_search, profile_id, safe_search)
@@ -180,6 +193,17 @@ def _days(body: Body, required: bool) -> str | None:
     return days
 
 
+def _clock(body: Body, field: str, required: bool) -> str | None:
+    """A rule's start or end, HH:MM; a wrong one names its field (the store's check has no field)."""
+    text = body.text(field, required=required, max_length=5)
+    if text is None:
+        return None
+    try:
+        return clock_time(text, f"{field} time")
+    except PolicyInputError as error:
+        raise invalid(field, str(error)) from None
+
+
 _RULE_FIELDS = ("days", "weekdays", "start", "end", "action", "tags", "allow", "enabled")
 
 
@@ -213,7 +237,8 @@ async def add_rule(request: web.Request) -> web.Response:
     body = await json_body(request, _RULE_FIELDS)
     days = _days(body, required=True)
     assert days is not None
-    start, end = body.required_text("start", 5), body.required_text("end", 5)
+    start, end = _clock(body, "start", required=True), _clock(body, "end", required=True)
+    assert start is not None and end is not None
     action = body.choice("action", RULE_ACTIONS)
     assert action is not None
     tags, allow = _checked_tags(context, body, "tags") or [], _allow(body) or []
@@ -233,7 +258,7 @@ async def change_rule(request: web.Request) -> web.Response:
     body = await json_body(request, _RULE_FIELDS)
     rule = await asyncio.to_thread(
         context.store.update_rule, rule_id, days=_days(body, required=False),
-        start=body.text("start", required=False, max_length=5), end=body.text("end", required=False, max_length=5),
+        start=_clock(body, "start", required=False), end=_clock(body, "end", required=False),
         action=body.choice("action", RULE_ACTIONS, required=False), tags=_checked_tags(context, body, "tags"),
         allow=_allow(body), enabled=body.boolean("enabled"),
     )

@@ -129,7 +129,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/lists/update", api_home.update_lists, "Download every list now", (202, obj({"updating": BOOL}))),
     Route("GET", "/api/settings", api_devices.get_settings, "Settings", (200, ref("Settings"))),
     Route("PATCH", "/api/settings", api_devices.change_settings, "Change settings", (200, ref("Settings")),
-          body({"new_devices_profile_id": MAYBE_INT})),
+          body({"new_devices_profile_id": MAYBE_INT, "time_zone": {"type": ["string", "null"]}})),
 )
 
 

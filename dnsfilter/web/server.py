@@ -24,7 +24,7 @@ from dnsfilter.service.app import Service
 from dnsfilter.web.api_home import UPDATES
 from dnsfilter.web.context import WebContext
 from dnsfilter.web.hosts import HostAllowlist
-from dnsfilter.web.openapi import openapi
+from dnsfilter.web.openapi import OPENAPI_ROUTE
 from dnsfilter.web.routes import add_routes
 from dnsfilter.web.security import CONTEXT, HOSTS, guard, require_session
 
@@ -41,7 +41,7 @@ def build_app(context: WebContext, hosts: HostAllowlist, webui: Path = WEBUI_DIR
     app[HOSTS] = hosts
     app[UPDATES] = set()
     add_routes(app)
-    app.router.add_get("/api/openapi.json", openapi)
+    add_routes(app, (OPENAPI_ROUTE,))
     index = webui / "index.html"
 
     async def page(request: web.Request) -> web.StreamResponse:
