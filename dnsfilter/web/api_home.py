@@ -84,7 +84,7 @@ async def overview(request: web.Request) -> web.Response:
                 "id": profile.id, "name": profile.name,
                 "devices": sum(1 for device in data.devices if device.profile_id == profile.id),
                 "queries": today.total, "blocked": today.blocked,
-                "top_sites": [list(item) for item in today.top_names],
+                "top_sites": [list(item) for item in today.top_visited],
                 "top_blocked": [list(item) for item in today.top_blocked],
                 "minutes": minutes,
                 "budgets": [budget_view(budget, uses.get(budget.id)) for budget in profile.budgets],

@@ -140,8 +140,13 @@ def query(request: web.Request, allowed: Sequence[str]) -> Body:
     return Body({key: request.query[key] for key in request.query})
 
 
+# Ids of profiles, rules, budgets, overrides and devices are 32-bit INTEGER
+# columns on PostgreSQL: a larger number would be a database error (503), not "no such".
+MAX_ID: Final = 2**31 - 1
+
+
 def path_id(request: web.Request, name: str = "id") -> int:
     text = request.match_info.get(name, "")
-    if not text.isdigit() or len(text) > 12:
-        raise invalid(name, f'"{name}" in the address must be a number.')
+    if not text.isascii() or not text.isdigit() or len(text) > 12 or int(text) > MAX_ID:
+        raise invalid(name, f'"{name}" in the address must be a number from 1 to {MAX_ID}.')
     return int(text)

@@ -16,6 +16,7 @@ from dnsfilter.web import (
     api_session,
     api_stats,
 )
+from dnsfilter.web.bodies import MAX_ID
 from dnsfilter.web.schemas import (
     BOOL,
     INT,
@@ -52,7 +53,7 @@ class Route:
     params: tuple[Param, ...] = field(default=())
 
 
-ID = Param("id", {"type": "integer", "minimum": 1}, where="path")
+ID = Param("id", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, where="path")
 LOG_FILTERS = (
     Param("profile", INT, "a profile id"),
     Param("device", TEXT, "a device key such as mac:aa:bb:cc:dd:ee:ff"),

@@ -120,7 +120,7 @@ function Overrides({ profile, catalog, reload }) {
       </div>
       <div class="btn-row">
         ${[15, 30, 60].map((m) => html`<button key=${m} type="button" class="btn" disabled=${busy}
-          aria-label=${t("fe2.override.grant_button_long", { n: m, tag: tagLabel(grantTag) })}
+          aria-label=${t("fe2.override.grant_button_long", { n: m, min: t("fe2.common.min"), tag: tagLabel(grantTag) })}
           onClick=${() => run({ kind: "grant", target: grantTag, minutes: m },
             t("fe2.override.granted", { n: m, tag: tagLabel(grantTag) }))}>+${m} ${t("fe2.common.min")}</button>`)}
       </div>

@@ -35,6 +35,8 @@ from dnsfilter.store.querylog.models import (
 from dnsfilter.store.querylog.scan import COLUMNS, conditions, read_page
 
 BLOCK = "block"
+# Answers that let the device reach the site (safe search too): "visited".
+VISITED = ("allow", "rewrite")
 _MS_PER_HOUR = 3_600_000
 
 
@@ -198,7 +200,7 @@ class ProfileDay:
 
     total: int = 0
     blocked: int = 0
-    top_names: list[tuple[str, int]] = field(default_factory=list)
+    top_visited: list[tuple[str, int]] = field(default_factory=list)  # answers that let the device reach it
     top_blocked: list[tuple[str, int]] = field(default_factory=list)
 
 
@@ -215,18 +217,18 @@ def by_profile(database: Database, *, since_ms: int, until_ms: int, top: int = 5
         )
         for profile_id, action, count in rows:
             totals.setdefault(int(profile_id), {})[action] = int(count)
-        names = _top_per_profile(session, first_hour, end_hour, None, top)
-        blocked = _top_per_profile(session, first_hour, end_hour, BLOCK, top)
+        visited = _top_per_profile(session, first_hour, end_hour, VISITED, top)
+        blocked = _top_per_profile(session, first_hour, end_hour, (BLOCK,), top)
     return {
         profile_id: ProfileDay(
-            sum(actions.values()), actions.get(BLOCK, 0), names.get(profile_id, []), blocked.get(profile_id, [])
+            sum(actions.values()), actions.get(BLOCK, 0), visited.get(profile_id, []), blocked.get(profile_id, [])
         )
         for profile_id, actions in totals.items()
     }
 
 
 def _top_per_profile(
-    session: Session, first_hour: int, end_hour: int, action: str | None, top: int
+    session: Session, first_hour: int, end_hour: int, actions: tuple[str, ...], top: int
 ) -> dict[int, list[tuple[str, int]]]:
     counts = NameCount.__table__.c
     asked = func.sum(counts.count)
@@ -234,9 +236,7 @@ def _top_per_profile(
         counts.profile_id, counts.name, asked.label("asked"),
         func.row_number().over(partition_by=counts.profile_id, order_by=(asked.desc(), counts.name)).label("rank"),
     ).where(counts.hour >= first_hour, counts.hour < end_hour)
-    if action is not None:
-        ranked = ranked.where(counts.action == action)
-    inner = ranked.group_by(counts.profile_id, counts.name).subquery()
+    inner = ranked.where(counts.action.in_(actions)).group_by(counts.profile_id, counts.name).subquery()
     rows = session.execute(
         select(inner.c.profile_id, inner.c.name, inner.c.asked)
         .where(inner.c.rank <= top)

@@ -374,7 +374,13 @@ def test_every_profile_at_once_says_what_each_profiles_summary_says(family: Data
     for profile_id, day in everyone.items():
         alone = summary(family, **hours, profile_id=profile_id, top=top)
         assert (day.total, day.blocked) == (alone.total, alone.blocked)
-        assert day.top_names == alone.top_names and day.top_blocked == alone.top_blocked
+        assert day.top_blocked == alone.top_blocked
+        # Visited: the names the profile's devices reached (allowed, or sent to safe search).
+        reached: dict[str, int] = {}
+        for record in search(family, LogFilter(profile_id=profile_id, **hours), limit=500):
+            if record.action in ("allow", "rewrite"):
+                reached[record.name] = reached.get(record.name, 0) + record.repeats
+        assert day.top_visited == sorted(reached.items(), key=lambda item: (-item[1], item[0]))[:top]
     assert sum(day.total for day in everyone.values()) == summary(family, **hours).total
     assert by_profile(family, since_ms=MS - 7_200_000, until_ms=MS - 3_600_000) == {}
 
