@@ -74,7 +74,8 @@ class Body:
             if required:
                 raise invalid(field, f'"{field}" is missing; give a whole number from {low} to {high}.')
             return None
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        # ASCII only: "²" passes isdigit() and int() refuses it; "١٠" would be read as 10.
+        if isinstance(value, str) and value.strip().lstrip("-").isascii() and value.strip().lstrip("-").isdigit():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise invalid(field, f'"{field}" must be a whole number from {low} to {high}.')

@@ -53,7 +53,7 @@ def _split(header: str) -> tuple[str, int | None]:
         host, _, port_text = text.partition(":")
     else:
         host, port_text = text, ""
-    if port_text and not port_text.isdigit():
+    if port_text and not (port_text.isascii() and port_text.isdigit()):  # "²" is a digit to isdigit()
         return "", None
     return host.rstrip("."), int(port_text) if port_text else None
 

@@ -113,7 +113,7 @@ COMPONENTS: Final[dict[str, Schema]] = {
             "bypass_attempts": array(ref("LogRow")),
         }
     ),
-    "LogPage": obj({"rows": array(ref("LogRow")), "more": BOOL}),
+    "LogPage": obj({"rows": array(ref("LogRow")), "more": BOOL, "since": MAYBE_TIME}),
     "LogTail": obj({"rows": array(ref("LogRow")), "last_id": INT}),
     "Explanation": obj(
         {

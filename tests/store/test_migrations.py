@@ -74,7 +74,7 @@ def _columns(database: Database, table: str) -> set[str]:
 
 
 def test_a_new_database_is_at_the_newest_version(database: Database) -> None:
-    assert _schema_version(database) == LATEST == 4
+    assert _schema_version(database) == LATEST == 5
     assert latest_version(()) == 1
     assert set(LOG_TABLES + VERSION_3_TABLES + VERSION_4_TABLES) <= set(inspect(database.engine).get_table_names())
 
@@ -139,6 +139,18 @@ def test_upgrade_from_version_3_adds_the_web_accounts(open_db: Callable[..., Dat
     assert accounts.find_session("token", NOW) is not None
     assert accounts.record_failure("ip:10.0.0.3", NOW) == 1
     assert [p.name for p in PolicyStore(upgraded).list_profiles()] == ["Everyone", "Mia"]
+
+
+def test_upgrade_from_version_4_indexes_the_hourly_totals(open_db: Callable[..., Database]) -> None:
+    old = open_db()
+    with old.engine.begin() as connection:
+        connection.exec_driver_sql("DROP INDEX ix_hourly_counts_totals")
+        connection.exec_driver_sql("UPDATE schema_version SET version = 4")
+    old.close()
+    upgraded = open_db()
+    assert _schema_version(upgraded) == LATEST
+    indexes = {index["name"]: index["column_names"] for index in inspect(upgraded.engine).get_indexes("hourly_counts")}
+    assert indexes["ix_hourly_counts_totals"] == ["tag", "hour", "profile_id", "action", "count"]
 
 
 def test_reopening_keeps_the_data(open_db: Callable[..., Database]) -> None:

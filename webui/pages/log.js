@@ -48,6 +48,7 @@ export default function Page({ params }) {
   const [filters, setFilters] = useState(draft);
   const [rows, setRows] = useState([]);
   const [more, setMore] = useState(false);
+  const [searchedSince, setSearchedSince] = useState(null);
   const [state, setState] = useState({ loading: true, error: null });
   const [live, setLive] = useState(false);
   const [why, setWhy] = useState(null);
@@ -62,6 +63,7 @@ export default function Page({ params }) {
       if (mine !== seq.current) return;
       setRows((old) => (before ? [...old, ...body.rows] : body.rows));
       setMore(body.more);
+      setSearchedSince(filters.name && !filters.since ? body.since : null);
       if (!before) lastId.current = body.rows.length ? body.rows[0].id : lastId.current;
       setState({ loading: false, error: null });
     } catch (error) {
@@ -121,6 +123,7 @@ export default function Page({ params }) {
       </label>
       <button type="button" class="btn btn-small" onClick=${() => load()}>${t("fe2.log.refresh")}</button>
     </div>
+    ${searchedSince && html`<p class="hint">${t("fe2.log.name_since", { time: formatDateTime(searchedSince) })}</p>`}
     <p class="sr-only" role="status" aria-live="polite">${state.loading ? "" : t("fe2.log.n_rows", { n: rows.length })}</p>
     <${ErrorBox} error=${state.error} retry=${() => load()} />
     ${rows.length === 0 && !state.loading && !state.error && html`<p class="muted">${t("fe2.log.empty")}</p>`}

@@ -57,6 +57,9 @@ class HourlyCount(Base):
     """Queries per hour, device, profile, tag and action; kept long after the raw rows."""
 
     __tablename__ = "hourly_counts"
+    # The charts and the home page read the totals (tag ""): this index holds
+    # them apart from the per-tag rows, so a month's chart reads only those.
+    __table_args__ = (Index("ix_hourly_counts_totals", "tag", "hour", "profile_id", "action", "count"),)
 
     hour: Mapped[int] = mapped_column(Integer, primary_key=True)  # POSIX seconds // 3600
     device: Mapped[str] = mapped_column(String(100), primary_key=True)
