@@ -207,7 +207,7 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
 
 
 def _command_run(args: argparse.Namespace) -> int:
-    from dnsfilter.service import app  # imported here so check-config stays light
+    from dnsfilter.service import lifecycle  # imported here so check-config stays light
 
     load = _loader(args)
     config = load()  # fail before logging setup or sockets if it is wrong
@@ -215,7 +215,7 @@ def _command_run(args: argparse.Namespace) -> int:
         level=config.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    _run_loop(app.run(load, str(args.config or "the built-in settings"), args.blocklists, _web_page))
+    _run_loop(lifecycle.run(load, str(args.config or "the built-in settings"), args.blocklists, _web_page))
     return EXIT_OK
 
 

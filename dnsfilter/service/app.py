@@ -3,20 +3,15 @@
 ``from_config.py`` turns config sections into the pieces of the data path;
 ``Service`` owns them, starts and stops them, keeps the family policy going,
 runs the query log (``querylogging.py``), and applies a reloaded config
-without dropping queries. ``run`` is the asyncio main of ``dnsfilter run``:
-signals, readiness notification, clean shutdown.
+without dropping queries. ``lifecycle.run`` runs it until it is stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import gc
 import logging
-import signal
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
 
 from dnsfilter.config import Config, ListenAddress
 from dnsfilter.config.values import parse_time_zone
@@ -37,7 +32,6 @@ from dnsfilter.policy.snapshot import (
     empty_snapshot,
 )
 from dnsfilter.policy.tags import TagIndex
-from dnsfilter.service import readiness
 from dnsfilter.service.background import Background
 from dnsfilter.service.defaultprofile import default_profile_tags
 from dnsfilter.service.discovery import read_client_sources
@@ -57,7 +51,6 @@ from dnsfilter.store.database import Database
 
 log = logging.getLogger(__name__)
 
-GC_YOUNG_THRESHOLD = 50_000
 SHUTDOWN_GRACE = 2.0  # seconds for answers in flight to finish at stop
 # A replaced index stays mapped this long: answers awaiting an upstream still
 # check their CNAME chains with the policy they were decided by.
@@ -408,80 +401,3 @@ class Service:
             except StoreError as error:
                 log.warning("the devices seen last could not be recorded: %s", error)
         await self._close_policy()
-
-
-class AddOn(Protocol):
-    """A part that runs beside the service in its loop (the web page): started
-    after it, told of each reloaded config, stopped before it."""
-
-    async def start(self) -> None: ...
-
-    async def reload(self, config: Config) -> None: ...
-
-    async def stop(self) -> None: ...
-
-
-async def run(
-    load: Callable[[], Config],
-    config_source: str,
-    blocklists_dir: Path = BLOCKLISTS_DIR,
-    add_ons: Callable[[Service], Sequence[AddOn]] = lambda service: (),
-) -> None:
-    """Run until SIGTERM/SIGINT; SIGHUP re-reads the config through ``load``."""
-    service = Service(load(), blocklists_dir, config_source)
-    await service.start()
-    started: list[AddOn] = []
-    try:
-        for add_on in add_ons(service):
-            await add_on.start()
-            started.append(add_on)
-    except BaseException:
-        for add_on in reversed(started):
-            await add_on.stop()
-        await service.stop()
-        raise
-    # What start-up built (index tables, caches, the policy) lives as long as
-    # the process: the collector need not walk it again and again.
-    gc.freeze()
-    # The query path allocates small short-lived objects by the hundred
-    # thousand a second, and the query log holds a few seconds of them: the
-    # default threshold (700) would run the young collection thousands of
-    # times a second.
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
-    loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
-    reloads: set[asyncio.Task[None]] = set()
-
-    async def reload() -> None:
-        readiness.notify("RELOADING=1")
-        try:
-            config = load()
-            await service.reload(config)
-            for add_on in started:
-                await add_on.reload(config)
-        except DnsFilterError as error:
-            log.error("the new configuration was not applied, the running one is kept:\n%s", error)
-        finally:
-            readiness.notify("READY=1")
-
-    def on_hup() -> None:
-        task = loop.create_task(reload())
-        reloads.add(task)
-        task.add_done_callback(reloads.discard)
-
-    loop.add_signal_handler(signal.SIGTERM, stopping.set)
-    loop.add_signal_handler(signal.SIGINT, stopping.set)
-    loop.add_signal_handler(signal.SIGHUP, on_hup)
-    readiness.notify("READY=1")
-    try:
-        await stopping.wait()
-    finally:
-        readiness.notify("STOPPING=1")
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            loop.remove_signal_handler(signum)
-        if reloads:
-            await asyncio.wait(reloads)
-        for add_on in reversed(started):
-            await add_on.stop()
-        await service.stop()
-        log.info("stopped")

@@ -43,7 +43,7 @@ def _session_body(context: WebContext, state: str, session: SessionData | None) 
 @public
 async def get_session(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    session: SessionData | None = request[SESSION]
+    session = request.get(SESSION)
     if session is not None:
         return json_response(_session_body(context, "ready", session))
     has_password = await asyncio.to_thread(context.accounts.has_password)

@@ -32,7 +32,7 @@ COOKIE: Final = "dnsfilter_session"
 CSRF_HEADER: Final = "X-CSRF-Token"
 CONTEXT: Final = web.AppKey("context", WebContext)
 HOSTS: Final = web.AppKey("hosts", HostAllowlist)
-SESSION: Final = "session"
+SESSION: Final = web.RequestKey("session", SessionData)  # set only for a signed-in browser
 CHANGES: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 CONTENT_SECURITY_POLICY: Final = (
@@ -103,7 +103,8 @@ async def require_session(request: web.Request, handler: Handler) -> web.StreamR
     if request.method in CHANGES:
         check_origin(request)
     session = await current_session(request)
-    request[SESSION] = session
+    if session is not None:
+        request[SESSION] = session
     if getattr(handler, "dnsfilter_public", False):
         return await handler(request)
     if session is None:
