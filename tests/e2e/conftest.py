@@ -2,7 +2,7 @@
 Playwright's async API, in the same event loop as a real filter (SQLite in
 tmp_path) with its page on 127.0.0.1 port 0.
 
-- ``site``: the running filter and page (``Site``: base URL, service, server,
+- ``site``: the running filter and page (``Page``: base URL, service, server,
   ``ask()`` for the filter's real DNS answer to a query from 127.0.0.1).
 - ``browser``: a launched chromium; the tests skip, with the reason printed,
   when playwright or chromium is missing.
@@ -17,25 +17,19 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dnslib import EDNS0, RCODE, DNSRecord, EDNSOption
 
-from dnsfilter.config import Config, ListenAddress
+from dnsfilter.config import Config
 from dnsfilter.service.accounts import Accounts
-from dnsfilter.service.app import Service
 from dnsfilter.service.timings import Timings
-from dnsfilter.store import PolicyStore
 from dnsfilter.store.accounts import AccountStore
-from dnsfilter.web.server import WebServer
-from tests.fakes import DnsClient, FakeUpstream
-from tests.running import make_config, running_service
+from tests.fakes import FakeUpstream
+from tests.webpage import PASSWORD, Page, answer_test_names, page_config, running_page
 
 expect: Any = None  # playwright's assertions that wait; None without playwright
 try:  # without playwright the tests skip (see ``browser``), they do not fail to import
@@ -45,14 +39,6 @@ try:  # without playwright the tests skip (see ``browser``), they do not fail to
 except ImportError:  # pragma: no cover
     pass
 
-PASSWORD = "correct horse battery staple"
-DEVICE = "ip:127.0.0.1"  # every query of these tests comes from 127.0.0.1
-REAL = "192.0.2.50"  # what the fake upstream answers for the test names
-BLOCKED = "0.0.0.0"
-DEADLINE = 2.0  # seconds a change made on the page may take to reach DNS answers
-# Names of the test catalog (tests/fixtures/blocklists): games.example is in the
-# "games" list, adult.example in "adult"; example.net is in no list.
-TEST_NAMES = ("example.net", "adult.example", "games.example", "play.example", "kids.example", "chatapp.example")
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 360, "height": 740}
 CHROMIUM_ARGS = [
@@ -62,94 +48,15 @@ CHROMIUM_ARGS = [
 UI_TIMEOUT_MS = 10_000  # the longest a page may take to show what a test waits for
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def describe(reply: DNSRecord) -> str:
-    """An answer as the tests compare it: "NXDOMAIN", "NODATA", or its records' data in order."""
-    if reply.header.rcode != RCODE.NOERROR:
-        return str(RCODE.get(reply.header.rcode))
-    if not reply.rr:
-        return "NODATA"
-    return " ".join(str(rr.rdata) for rr in reply.rr)
-
-
-@dataclass
-class Site:
-    """A running filter and its page."""
-
-    service: Service
-    server: WebServer
-    config: Config
-
-    @property
-    def base(self) -> str:
-        assert self.server.bound is not None
-        host, port = self.server.bound
-        return f"http://{host}:{port}"
-
-    @property
-    def store(self) -> PolicyStore:
-        assert self.service.store is not None
-        return self.service.store
-
-    @property
-    def dns_address(self) -> tuple[str, int]:
-        return self.service.bound[0]
-
-    async def send(self, packet: bytes) -> bytes:
-        return await DnsClient(timeout=2.0).udp(packet, self.dns_address)
-
-    async def ask(self, name: str, qtype: str = "A", mac: bytes | None = None) -> str:
-        """The filter's answer to a real query from 127.0.0.1 (``mac``: as a trusted router tells it)."""
-        question = DNSRecord.question(name, qtype)
-        if mac is not None:
-            question.add_ar(EDNS0(udp_len=1232, opts=[EDNSOption(65001, mac)]))
-        return describe(DNSRecord.parse(await self.send(bytes(question.pack()))))
-
-    async def answers_within(self, name: str, expected: str, within: float = DEADLINE) -> None:
-        """Ask until the answer is ``expected``; fail with the last answer after ``within`` seconds."""
-        deadline = time.monotonic() + within
-        while (answer := await self.ask(name)) != expected:
-            if time.monotonic() > deadline:
-                pytest.fail(f"{name} is still answered {answer!r} {within} s after the change, not {expected!r}")
-            await asyncio.sleep(0.05)
-
-    async def set_password(self, password: str = PASSWORD) -> None:
-        """The parent's password, as ``dnsfilter passwd`` sets it."""
-        accounts = Accounts(AccountStore(self.store.database))
-        await asyncio.to_thread(accounts.set_password, password, utcnow())
-        self.server.context.setup_code = None  # as after a restart with a password set
-
-
-async def until(read: Callable[[], Awaitable[Any]], done: Callable[[Any], bool], what: str, within: float = 8.0) -> Any:
-    """Poll ``read()`` until ``done`` holds for it; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"still waiting for {what} after {within} s (last seen: {str(value)[:300]})")
-        await asyncio.sleep(0.05)
-
-
-def site_config(data_dir: Path, upstream: FakeUpstream, **sections: dict[str, Any]) -> Config:
-    web = {"listen": ListenAddress("127.0.0.1", 0), **sections.pop("web", {})}
-    query_log = {"flush_seconds": 0.2, **sections.pop("query_log", {})}
-    return make_config(
-        data_dir, [upstream.address], database={"url": f"sqlite:///{data_dir / 'policy.db'}"},
-        web=web, query_log=query_log, **sections,
-    )  # fmt: skip
-
-
 @pytest.fixture
 async def upstream() -> AsyncIterator[FakeUpstream]:
     async with FakeUpstream() as fake:
-        for name in TEST_NAMES:
-            fake.add(f"{name}. 3600 IN A {REAL}", f"{name}. 3600 IN AAAA 2001:db8::50")
+        answer_test_names(fake)
         yield fake
+
+
+def site_config(data_dir: Path, upstream: FakeUpstream, **sections: dict[str, Any]) -> Config:
+    return page_config(data_dir, upstream, f"sqlite:///{data_dir / 'policy.db'}", **sections)
 
 
 @pytest.fixture
@@ -159,15 +66,10 @@ def config(tmp_path: Path, upstream: FakeUpstream) -> Config:
 
 
 @pytest.fixture
-async def site(config: Config, browser: Any) -> AsyncIterator[Site]:
+async def site(config: Config, browser: Any) -> AsyncIterator[Page]:
     # ``browser`` first: without chromium the test skips before starting a filter.
-    async with running_service(config, timings=Timings(device_record=0.05)) as running:
-        server = WebServer(running.service)
-        await server.start()
-        try:
-            yield Site(running.service, server, config)
-        finally:
-            await server.stop()
+    async with running_page(config, timings=Timings(device_record=0.05)) as running:
+        yield running
 
 
 # --- the browser ----------------------------------------------------------------
@@ -204,7 +106,7 @@ class Tab:
 
     page: Any
     context: Any
-    site: Site
+    site: Page
     dialogs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     console: list[str] = field(default_factory=list)  # console errors: CSP refusals, failed loads
@@ -225,7 +127,7 @@ class Tab:
 
 
 async def new_tab(
-    browser: Any, site: Site, *, viewport: dict[str, int] = DESKTOP, locale: str = "en-US", **options: Any
+    browser: Any, site: Page, *, viewport: dict[str, int] = DESKTOP, locale: str = "en-US", **options: Any
 ) -> Tab:
     context = await browser.new_context(viewport=viewport, locale=locale, **options)
     context.set_default_timeout(UI_TIMEOUT_MS)
@@ -249,7 +151,7 @@ async def new_tab(
 
 
 @pytest.fixture
-async def tab(browser: Any, site: Site) -> AsyncIterator[Tab]:
+async def tab(browser: Any, site: Page) -> AsyncIterator[Tab]:
     made = await new_tab(browser, site)
     try:
         yield made

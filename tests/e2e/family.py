@@ -8,7 +8,8 @@ import asyncio
 from dataclasses import dataclass
 
 from dnsfilter.store import PolicyStore
-from tests.e2e.conftest import BLOCKED, Site, api, until, utcnow
+from tests.e2e.conftest import api
+from tests.webpage import BLOCKED, Page, until, utcnow
 
 MIA_IPAD = "02:16:3e:00:00:11"
 TOM_PHONE = "02:16:3e:00:00:12"
@@ -56,7 +57,7 @@ QUERIES = {
 }
 
 
-async def seed_family(site: Site, tab: object) -> Family:
+async def seed_family(site: Page, tab: object) -> Family:
     """Store the family and send its queries; returns once they are all in the log."""
     family = await asyncio.to_thread(_seed, site.store)
     # The filter reads the new policy within a couple of seconds: wait for it, so the

@@ -8,19 +8,8 @@ import asyncio
 import re
 
 from dnsfilter.store import PolicyStore
-from tests.e2e.conftest import (
-    BLOCKED,
-    DEVICE,
-    REAL,
-    Site,
-    Tab,
-    api,
-    expect,
-    say,
-    sign_in,
-    until,
-    utcnow,
-)
+from tests.e2e.conftest import Tab, api, expect, say, sign_in
+from tests.webpage import BLOCKED, DEVICE, REAL, Page, until, utcnow
 
 
 def make_child(store: PolicyStore, name: str = "Mia, 9", tags: tuple[str, ...] = ()) -> int:
@@ -40,7 +29,7 @@ def person_card(tab: Tab, name: str):  # type: ignore[no-untyped-def]
     return tab.page.locator("section.person").filter(has=tab.page.get_by_role("heading", name=name, exact=True))
 
 
-async def test_a_new_device_is_given_to_a_child_on_the_home_page(site: Site, tab: Tab) -> None:
+async def test_a_new_device_is_given_to_a_child_on_the_home_page(site: Page, tab: Tab) -> None:
     mia = await asyncio.to_thread(make_child, site.store, "Mia, 9", ("games",))
     assert await site.ask("games.example") == REAL  # a new device starts in the default profile
     devices = await until(
@@ -64,7 +53,7 @@ async def test_a_new_device_is_given_to_a_child_on_the_home_page(site: Site, tab
     await site.answers_within("games.example", BLOCKED)
 
 
-async def test_blocking_a_category_on_the_profile_page_changes_the_childs_answers(site: Site, tab: Tab) -> None:
+async def test_blocking_a_category_on_the_profile_page_changes_the_childs_answers(site: Page, tab: Tab) -> None:
     mia = await asyncio.to_thread(make_child, site.store)
     await asyncio.to_thread(give_this_machine_to, site.store, mia)
     await site.answers_within("games.example", REAL)
@@ -87,7 +76,7 @@ async def test_blocking_a_category_on_the_profile_page_changes_the_childs_answer
     await site.answers_within("games.example", REAL)
 
 
-async def test_pausing_a_child_on_the_home_page_blocks_everything_until_the_pause_ends(site: Site, tab: Tab) -> None:
+async def test_pausing_a_child_on_the_home_page_blocks_everything_until_the_pause_ends(site: Page, tab: Tab) -> None:
     mia = await asyncio.to_thread(make_child, site.store)
     await asyncio.to_thread(give_this_machine_to, site.store, mia)
     await site.answers_within("example.net", REAL)

@@ -8,8 +8,9 @@ import asyncio
 
 import pytest
 
-from tests.e2e.conftest import Site, Tab, api, sign_in, until, utcnow
+from tests.e2e.conftest import Tab, api, sign_in
 from tests.fakes import raw_query
+from tests.webpage import Page, until, utcnow
 
 IMG_NAME = "<img src=x onerror=window.__xss=1>"
 SCRIPT_NAME = '"><script>window.__xss=2</script>'
@@ -24,13 +25,13 @@ HOSTILE_LABELS = [
 ]
 
 
-async def record_hostile_devices(site: Site) -> None:
+async def record_hostile_devices(site: Page) -> None:
     for mac, name in ((IMG_MAC, IMG_NAME), (SCRIPT_MAC, SCRIPT_NAME)):
         await asyncio.to_thread(site.store.record_seen, f"mac:{mac}", ip="192.168.1.31", mac=mac, name=name, now=utcnow())
         await site.ask("example.net", mac=bytes.fromhex(mac.replace(":", "")))  # so the log names it too
 
 
-async def test_hostile_names_show_as_text_and_run_nothing(site: Site, tab: Tab) -> None:
+async def test_hostile_names_show_as_text_and_run_nothing(site: Page, tab: Tab) -> None:
     await record_hostile_devices(site)
     for labels in HOSTILE_LABELS:
         await site.send(raw_query(labels))
@@ -61,7 +62,7 @@ async def test_hostile_names_show_as_text_and_run_nothing(site: Site, tab: Tab) 
     assert any("<img" in name for name in logged), f"the filter did not log the raw name as sent: {logged}"
 
 
-async def test_the_browser_refuses_an_inline_script_on_the_page(site: Site, tab: Tab) -> None:
+async def test_the_browser_refuses_an_inline_script_on_the_page(site: Page, tab: Tab) -> None:
     """The Content-Security-Policy is in force: injected markup could not run a script even if it got in."""
     await sign_in(tab)
     with pytest.raises(Exception, match="Content Security Policy"):

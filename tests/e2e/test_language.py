@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import Site, Tab, expect, say, sign_in
+from tests.e2e.conftest import Tab, expect, say, sign_in
+from tests.webpage import Page
 
 
 async def shows(tab: Tab, language: str) -> None:
@@ -15,7 +16,7 @@ async def shows(tab: Tab, language: str) -> None:
     await expect(nav.get_by_role("button", name=say("nav.sign_out", language))).to_be_visible()
 
 
-async def test_the_language_switch_changes_the_texts_and_is_remembered(site: Site, tab: Tab) -> None:
+async def test_the_language_switch_changes_the_texts_and_is_remembered(site: Page, tab: Tab) -> None:
     await sign_in(tab)
     await shows(tab, "en")
     assert say("home.title", "vi") != say("home.title", "en")

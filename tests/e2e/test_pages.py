@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import DESKTOP, PHONE, Site, Tab, expect, new_tab, say, sign_in
+from tests.e2e.conftest import DESKTOP, PHONE, Tab, expect, new_tab, say, sign_in
 from tests.e2e.family import Family, seed_family
+from tests.webpage import Page
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -31,7 +32,7 @@ def routes(family: Family) -> dict[str, str]:
     }
 
 
-async def signed_in_family(browser: object, site: Site, **options: Any) -> tuple[Tab, Family]:
+async def signed_in_family(browser: object, site: Page, **options: Any) -> tuple[Tab, Family]:
     tab = await new_tab(browser, site, **options)
     await sign_in(tab)
     return tab, await seed_family(site, tab)
@@ -47,7 +48,7 @@ async def settled(tab: Tab) -> None:
 # --- phone --------------------------------------------------------------------
 
 
-async def test_every_page_fits_a_phone_and_the_menu_opens(browser: object, site: Site) -> None:
+async def test_every_page_fits_a_phone_and_the_menu_opens(browser: object, site: Page) -> None:
     tab, family = await signed_in_family(browser, site, viewport=PHONE, is_mobile=True, has_touch=True)
     page = tab.page
     too_wide = {}
@@ -97,7 +98,7 @@ async def axe_violations(tab: Tab) -> list[str]:
     ("viewport", "locale"), [(DESKTOP, "en-US"), (PHONE, "vi-VN")], ids=["desktop in English", "phone in Vietnamese"]
 )
 async def test_no_page_has_a_serious_accessibility_problem(
-    browser: object, site: Site, viewport: dict[str, int], locale: str
+    browser: object, site: Page, viewport: dict[str, int], locale: str
 ) -> None:
     # The page's CSP allows scripts and styles from 'self' only: page.add_script_tag(path=...)
     # adds an inline script and is refused. page.evaluate (DevTools) loads axe anyway, but
@@ -140,7 +141,7 @@ async def test_no_page_has_a_serious_accessibility_problem(
 # --- screenshots ----------------------------------------------------------------------
 
 
-async def test_screenshots_of_every_page_in_both_languages(browser: object, site: Site, tmp_path: Path) -> None:
+async def test_screenshots_of_every_page_in_both_languages(browser: object, site: Page, tmp_path: Path) -> None:
     """<page>-<en|vi>-<desktop|phone>.png, with the family's data: in a scratch folder,
     or in docs/screenshots when DNSFILTER_SCREENSHOTS=docs (they hold the time of
     day, so a plain test run must not change the committed ones)."""

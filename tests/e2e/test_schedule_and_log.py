@@ -5,21 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.e2e.conftest import (
-    BLOCKED,
-    REAL,
-    Site,
-    Tab,
-    api,
-    expect,
-    say,
-    sign_in,
-    until,
-)
+from tests.e2e.conftest import Tab, api, expect, say, sign_in
 from tests.e2e.test_family import give_this_machine_to, make_child
+from tests.webpage import BLOCKED, REAL, Page, until
 
 
-async def test_a_bedtime_window_added_on_the_schedule_shows_on_the_grid_and_in_the_api(site: Site, tab: Tab) -> None:
+async def test_a_bedtime_window_added_on_the_schedule_shows_on_the_grid_and_in_the_api(site: Page, tab: Tab) -> None:
     mia = await asyncio.to_thread(make_child, site.store)
     await sign_in(tab)
     await tab.open(f"/schedule/{mia}")
@@ -59,7 +50,7 @@ async def test_a_bedtime_window_added_on_the_schedule_shows_on_the_grid_and_in_t
     ]
 
 
-async def test_searching_the_log_and_asking_why_shows_the_list_line(site: Site, tab: Tab) -> None:
+async def test_searching_the_log_and_asking_why_shows_the_list_line(site: Page, tab: Tab) -> None:
     mia = await asyncio.to_thread(make_child, site.store, "Mia, 9", ("games",))
     await asyncio.to_thread(give_this_machine_to, site.store, mia)
     await site.answers_within("games.example", BLOCKED)

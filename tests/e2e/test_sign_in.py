@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import PASSWORD, Site, Tab, say
+from tests.e2e.conftest import Tab, say
+from tests.webpage import PASSWORD, Page
 
 
-async def test_the_first_run_takes_the_setup_code_and_a_password_then_shows_home(site: Site, tab: Tab) -> None:
+async def test_the_first_run_takes_the_setup_code_and_a_password_then_shows_home(site: Page, tab: Tab) -> None:
     code = site.server.context.setup_code
     assert code is not None, "a filter without a password offers a setup code"
     page = tab.page
@@ -24,7 +25,7 @@ async def test_the_first_run_takes_the_setup_code_and_a_password_then_shows_home
     assert await page.get_by_role("navigation", name=say("nav.label")).is_visible()
 
 
-async def test_signing_in_shows_a_wrong_password_then_the_home_page(site: Site, tab: Tab) -> None:
+async def test_signing_in_shows_a_wrong_password_then_the_home_page(site: Page, tab: Tab) -> None:
     await site.set_password()
     page = tab.page
     await tab.open("/")

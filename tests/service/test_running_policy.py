@@ -19,13 +19,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from dnslib import EDNS0, RCODE, DNSRecord, EDNSOption
+from dnslib import EDNS0, DNSRecord, EDNSOption
 
 from dnsfilter.errors import StoreError
 from dnsfilter.policy.records import DeviceData
@@ -34,26 +34,12 @@ from dnsfilter.service.timings import Timings
 from dnsfilter.store import PolicyStore, open_database
 from tests.fakes import DnsClient, FakeUpstream
 from tests.running import RunningFilter, make_config, running_service
+from tests.webpage import DEVICE, REAL, answer_test_names, describe, utcnow
 
-DEVICE = "ip:127.0.0.1"  # every query in these tests comes from 127.0.0.1
-REAL = "192.0.2.50"  # what the fake upstream answers for the test names
 AAAA_OF = {REAL: "2001:db8::50", "0.0.0.0": "::"}  # the same answers for AAAA
 DEADLINE = 6.0  # seconds a change may take to reach the answers (SQLite is polled every 2 s)
 
 TEST_NAMES = ("example.net", "adult.example", "games.example", "kids.example", "chatapp.example")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def describe(reply: DNSRecord) -> str:
-    """An answer as the tests compare it: "NXDOMAIN", "NODATA", or its records' data in order."""
-    if reply.header.rcode != RCODE.NOERROR:
-        return str(RCODE.get(reply.header.rcode))
-    if not reply.rr:
-        return "NODATA"
-    return " ".join(str(rr.rdata) for rr in reply.rr)
 
 
 class Filter:
@@ -92,8 +78,7 @@ Serve = Callable[..., AbstractAsyncContextManager[Filter]]
 @pytest.fixture
 async def upstream() -> AsyncIterator[FakeUpstream]:
     async with FakeUpstream() as fake:
-        for name in TEST_NAMES:
-            fake.add(f"{name}. 3600 IN A {REAL}", f"{name}. 3600 IN AAAA 2001:db8::50")
+        answer_test_names(fake, TEST_NAMES)
         yield fake
 
 

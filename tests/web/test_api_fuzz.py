@@ -24,7 +24,8 @@ schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not i
 from schemathesis.checks import not_a_server_error, response_schema_conformance  # noqa: E402
 from schemathesis.core.failures import FailureGroup  # noqa: E402
 
-from tests.web.conftest import Client, Page  # noqa: E402
+from tests.web.conftest import Client  # noqa: E402
+from tests.webpage import Page  # noqa: E402
 
 EXAMPLES = 25  # per operation
 LEFT_OUT = {

@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import pytest_asyncio
 
-from tests.web.conftest import DEVICE, REAL, Client, Page, shared_page, utcnow
+from tests.web.conftest import Client, shared_page
+from tests.webpage import DEVICE, REAL, Page, utcnow
 
 BLOCKED = "0.0.0.0"
 # Refused changes change nothing, so their tests share one page per database.

@@ -25,16 +25,8 @@ import pytest_asyncio
 from dnsfilter.store.accounts import AccountStore
 from dnsfilter.web.openapi import OPENAPI_ROUTE
 from dnsfilter.web.routes import ROUTES, Route
-from tests.web.conftest import (
-    CHANGES,
-    DEVICE,
-    PASSWORD,
-    Answer,
-    Client,
-    Page,
-    shared_page,
-    utcnow,
-)
+from tests.web.conftest import CHANGES, Answer, Client, shared_page
+from tests.webpage import DEVICE, PASSWORD, Page, utcnow
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -18,7 +18,8 @@ import pytest
 from dnsfilter.config import Config
 from dnsfilter.service.accounts import Accounts
 from dnsfilter.store.accounts import AccountStore
-from tests.web.conftest import PASSWORD, Answer, Client, OpenPage, Page, set_password
+from tests.web.conftest import Answer, Client, OpenPage
+from tests.webpage import PASSWORD, Page
 
 REPO = Path(__file__).resolve().parents[2]
 NEW_PASSWORD = "a brand new passphrase"
@@ -99,7 +100,7 @@ async def test_the_first_password_needs_the_code_printed_in_the_log(
 
 async def test_the_setup_code_is_not_offered_once_a_password_is_set(config: Config, open_page: OpenPage) -> None:
     async with open_page(config) as page:
-        await set_password(page)
+        await page.set_password()
     async with open_page(config) as page:
         assert page.server.context.setup_code is None
         client = Client(page)
@@ -115,7 +116,7 @@ async def test_the_setup_code_is_not_offered_once_a_password_is_set(config: Conf
 
 
 async def test_login_with_the_right_password_only(page: Page, browser: Browser) -> None:
-    await set_password(page)
+    await page.set_password()
     client = browser()
     wrong = await client.login("not the password")
     assert (wrong.status, wrong.error["code"], wrong.error["field"]) == (401, "wrong_password", "password")
@@ -136,7 +137,7 @@ async def test_wrong_passwords_are_throttled_and_the_throttle_survives_a_restart
     now = datetime(2026, 12, 7, 20, 0, tzinfo=UTC)
     clock = [now]
     async with open_page(config, lambda: clock[0]) as page:
-        await set_password(page)
+        await page.set_password()
         client = Client(page)
         try:
             for attempt in range(1, 6):
@@ -205,7 +206,7 @@ async def test_logout_everywhere_ends_every_session(parent: Client, browser: Bro
 
 
 async def test_the_signed_in_browsers_are_listed_and_one_can_be_signed_out(page: Page, browser: Browser) -> None:
-    await set_password(page)
+    await page.set_password()
     phone = await signed_in(browser, agent="Phone browser")
     laptop = await signed_in(browser, agent="Laptop <browser>")
     listed = await laptop.ok("GET", "/api/sessions")

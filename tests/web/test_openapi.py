@@ -7,10 +7,12 @@ import re
 from typing import Any
 
 import pytest
+
 from dnsfilter.web.hosts import HostAllowlist
 from dnsfilter.web.routes import ROUTES
 from dnsfilter.web.server import build_app
-from tests.web.conftest import Client, Page
+from tests.web.conftest import Client
+from tests.webpage import Page
 
 METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 

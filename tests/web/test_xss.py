@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from tests.fakes import DnsClient, raw_query
-from tests.web.conftest import DEVICE, Answer, Client, Page, until, utcnow
+from tests.web.conftest import Answer, Client
+from tests.webpage import DEVICE, Page, until, utcnow
 
 # Labels as a device may send them: markup, quotes, a javascript: URL, control characters.
 HOSTILE_LABELS = [
