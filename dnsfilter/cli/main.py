@@ -220,6 +220,8 @@ def _command_run(args: argparse.Namespace) -> int:
 
 
 def _web_page(service: Any) -> list[Any]:
+    if not service.config.web.enabled:
+        return []  # not even imported: a box without the page keeps the memory
     from dnsfilter.web.server import WebServer
 
     return [WebServer(service)]
