@@ -43,27 +43,10 @@ async def run(
     """Run until SIGTERM/SIGINT; SIGHUP re-reads the config through ``load``."""
     service = Service(load(), blocklists_dir, config_source)
     await service.start()
-    started: list[AddOn] = []
-    try:
-        for add_on in add_ons(service):
-            await add_on.start()
-            started.append(add_on)
-    except BaseException:
-        for add_on in reversed(started):
-            await add_on.stop()
-        await service.stop()
-        raise
-    # What start-up built (index tables, caches, the policy) lives as long as
-    # the process: the collector need not walk it again and again.
-    gc.freeze()
-    # The query path allocates small short-lived objects by the hundred
-    # thousand a second, and the query log holds a few seconds of them: the
-    # default threshold (700) would run the young collection thousands of
-    # times a second.
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     reloads: set[asyncio.Task[None]] = set()
+    started: list[AddOn] = []
 
     async def reload() -> None:
         readiness.notify("RELOADING=1")
@@ -82,9 +65,30 @@ async def run(
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
+    # From the moment DNS answers: a signal during the add-ons' start is
+    # handled, not the end of the process.
     loop.add_signal_handler(signal.SIGTERM, stopping.set)
     loop.add_signal_handler(signal.SIGINT, stopping.set)
     loop.add_signal_handler(signal.SIGHUP, on_hup)
+    try:
+        for add_on in add_ons(service):
+            await add_on.start()
+            started.append(add_on)
+    except BaseException:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(signum)
+        for add_on in reversed(started):
+            await add_on.stop()
+        await service.stop()
+        raise
+    # What start-up built (index tables, caches, the policy) lives as long as
+    # the process: the collector need not walk it again and again.
+    gc.freeze()
+    # The query path allocates small short-lived objects by the hundred
+    # thousand a second, and the query log holds a few seconds of them: the
+    # default threshold (700) would run the young collection thousands of
+    # times a second.
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
     readiness.notify("READY=1")
     try:
         await stopping.wait()

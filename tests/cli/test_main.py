@@ -68,8 +68,9 @@ class FilterProcess:
 
 @asynccontextmanager
 async def dnsfilter_process(*args: str, env: dict[str, str] | None = None) -> AsyncIterator[FilterProcess]:
+    # The page on a port of its own: never the default 8080 of a box.
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "dnsfilter", "run", *args,
+        sys.executable, "-m", "dnsfilter", "run", "--web", "127.0.0.1:0", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=REPO,
         env={**os.environ, **(env or {})},
     )
