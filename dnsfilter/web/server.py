@@ -22,6 +22,7 @@ from dnsfilter.errors import DnsFilterError, ListenError
 from dnsfilter.service.accounts import new_setup_code
 from dnsfilter.service.app import Service
 from dnsfilter.web.api_home import UPDATES
+from dnsfilter.web.api_stats import PAST_DAYS, PastDays
 from dnsfilter.web.context import WebContext
 from dnsfilter.web.hosts import HostAllowlist
 from dnsfilter.web.openapi import OPENAPI_ROUTE
@@ -40,6 +41,7 @@ def build_app(context: WebContext, hosts: HostAllowlist, webui: Path = WEBUI_DIR
     app[CONTEXT] = context
     app[HOSTS] = hosts
     app[UPDATES] = set()
+    app[PAST_DAYS] = PastDays()
     add_routes(app)
     add_routes(app, (OPENAPI_ROUTE,))
     index = webui / "index.html"
