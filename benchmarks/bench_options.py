@@ -1,7 +1,8 @@
 """Command-line options the benchmark entry scripts share.
 
 Each script keeps its own options and help texts; what they have in common
-(whole positive numbers, --list, --duration, --rounds, --keep) is declared here once.
+(whole positive numbers, --list, --duration, --rounds, --keep, and the big
+log's options) is declared here once.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from blocked_files import DEFAULT_LIST
+from run_files import DEFAULT_NAMES
 
 
 def positive(text: str) -> int:
@@ -48,3 +50,25 @@ def add_keep(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="results in a timestamped directory no later run replaces, with the scratch files",
     )
+
+
+def add_log_options(parser: argparse.ArgumentParser, keep_log_help: str) -> None:
+    """--names, --count, --list, --log-rows and --keep-log: the cached load and the generated log."""
+    parser.add_argument(
+        "--names",
+        type=Path,
+        default=DEFAULT_NAMES,
+        help="allowed names, text or .gz: the cached load and the log's allowed names",
+    )
+    parser.add_argument(
+        "--count", type=positive, default=2000, help="cached names (default 2000)"
+    )
+    add_list(parser, "the big list, text or .gz: the log's blocked names")
+    parser.add_argument(
+        "--log-rows",
+        type=positive,
+        default=5_000_000,
+        metavar="N",
+        help="rows of the generated log (default 5000000)",
+    )
+    parser.add_argument("--keep-log", type=Path, metavar="PATH", help=keep_log_help)

@@ -50,7 +50,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_options import add_duration, add_keep, add_list, add_rounds, positive
+from bench_options import add_duration, add_keep, add_log_options, add_rounds, positive
 from bench_servers import (
     REPO_ROOT,
     ProcessGroup,
@@ -67,7 +67,6 @@ from querylog_reads import choose, file_size, format_reads, time_reads
 from querylog_runs import ServerRuns, cached_workload, make_sides, run_servers
 from querylog_sustained import format_sustained
 from run_files import (
-    DEFAULT_NAMES,
     RunFiles,
     SetupError,
     prepare_files,
@@ -115,29 +114,7 @@ def parse_settings(argv: Sequence[str]) -> Settings:
         default=60,
         help="seconds of the sustained run (default 60)",
     )
-    parser.add_argument(
-        "--names",
-        type=Path,
-        default=DEFAULT_NAMES,
-        help="allowed names, text or .gz: the cached load and the log's allowed names",
-    )
-    parser.add_argument(
-        "--count", type=positive, default=2000, help="cached names (default 2000)"
-    )
-    add_list(parser, "the big list, text or .gz: the log's blocked names")
-    parser.add_argument(
-        "--log-rows",
-        type=positive,
-        default=5_000_000,
-        metavar="N",
-        help="rows of the generated log (default 5000000)",
-    )
-    parser.add_argument(
-        "--keep-log",
-        type=Path,
-        metavar="PATH",
-        help="read this SQLite log if it exists, else generate it there and keep it",
-    )
+    add_log_options(parser, "read this SQLite log if it exists, else generate it there and keep it")
     add_keep(parser)
     args = parser.parse_args(argv)
     return Settings(

@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from bench_options import add_duration, add_keep, add_list, add_rounds, positive
+from bench_options import add_duration, add_keep, add_log_options, add_rounds
 from bench_servers import (
     HOST,
     OURS,
@@ -74,7 +74,6 @@ from process_usage import cpu_seconds, peak_rss_mib
 from querylog_generate import LogShape
 from results_table import Load, Measurement, format_table
 from run_files import (
-    DEFAULT_NAMES,
     RunFiles,
     SetupError,
     prepare_files,
@@ -145,29 +144,7 @@ def parse_settings(argv: Sequence[str]) -> Settings:
     )
     add_duration(parser, "per dnsperf run")
     add_rounds(parser, "dnsperf runs with and without the page in use")
-    parser.add_argument(
-        "--names",
-        type=Path,
-        default=DEFAULT_NAMES,
-        help="allowed names, text or .gz: the cached load and the log's allowed names",
-    )
-    parser.add_argument(
-        "--count", type=positive, default=2000, help="cached names (default 2000)"
-    )
-    add_list(parser, "the big list, text or .gz: the log's blocked names")
-    parser.add_argument(
-        "--log-rows",
-        type=positive,
-        default=5_000_000,
-        metavar="N",
-        help="rows of the generated log (default 5000000)",
-    )
-    parser.add_argument(
-        "--keep-log",
-        type=Path,
-        metavar="PATH",
-        help="use a copy of this SQLite log if it exists, else generate it there and keep it",
-    )
+    add_log_options(parser, "use a copy of this SQLite log if it exists, else generate it there and keep it")
     add_keep(parser)
     args = parser.parse_args(argv)
     return Settings(
