@@ -109,6 +109,7 @@ from run_files import (
     prepare_files,
     require_files,
     run_benchmark,
+    save_report,
 )
 from server_measurement import Pinning, QuietWait, choose_pinning
 from tool_install import ensure_installed, tool_version
@@ -377,10 +378,7 @@ def measure_all(
         sections.append("\n".join(notes))
     if lookup is not None:
         sections.append(lookup)
-    text = "\n\n".join(sections)
-    print("\n" + text)
-    (files.results_dir / "table.txt").write_text(text + "\n")
-    print(f"\nresults: {files.results_dir}")
+    save_report(files, "\n\n".join(sections))
     if failures:
         return 1
     if not results:

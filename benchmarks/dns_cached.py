@@ -77,6 +77,7 @@ from run_files import (
     read_first_name,
     read_names,
     run_benchmark,
+    save_report,
 )
 from server_measurement import (
     Pinning,
@@ -268,10 +269,7 @@ def report(
     """Print the table, ratios and ``notes``; save them as table.txt."""
     table = format_table(rows) if rows else "(nothing measured)"
     ratios = format_ratios(rows, loads, OURS.name, DNSMASQ.name)
-    text = "\n".join([header, "", table, "", ratios, *notes])
-    print("\n" + text)
-    (files.results_dir / "table.txt").write_text(text + "\n")
-    print(f"\nresults: {files.results_dir}")
+    save_report(files, "\n".join([header, "", table, "", ratios, *notes]))
 
 
 def run(settings: Settings) -> int:

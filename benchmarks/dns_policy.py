@@ -91,6 +91,7 @@ from run_files import (
     DEFAULT_NAMES,
     RunFiles,
     SetupError,
+    finish,
     prepare_files,
     require_files,
     require_ours,
@@ -348,13 +349,7 @@ def measure_all(settings: Settings, prepared: Prepared, pinning: Pinning) -> int
     if len(results) == 2:
         workloads = [(workload.slug, workload.title) for workload in prepared.workloads]
         sections.append(format_report(workloads, results[0], results[1]))
-    if failure is not None:
-        sections.append(f"! {failure}")
-    text = "\n\n".join(sections)
-    print("\n" + text)
-    (files.results_dir / "table.txt").write_text(text + "\n")
-    print(f"\nresults: {files.results_dir}")
-    return 1 if failure is not None else 0
+    return finish(files, sections, failure)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -69,6 +69,7 @@ from querylog_sustained import format_sustained
 from run_files import (
     RunFiles,
     SetupError,
+    finish,
     prepare_files,
     read_names,
     require_files,
@@ -219,13 +220,7 @@ def measure_all(
     finally:
         group.close()
     sections.append(read_large_log(settings, files))
-    if failure is not None:
-        sections.append(f"! {failure}")
-    text = "\n\n".join(sections)
-    print("\n" + text)
-    (files.results_dir / "table.txt").write_text(text + "\n")
-    print(f"\nresults: {files.results_dir}")
-    return 1 if failure is not None else 0
+    return finish(files, sections, failure)
 
 
 def report_servers(servers: ServerRuns, slug: str, title: str) -> list[str]:

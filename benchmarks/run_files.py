@@ -48,6 +48,21 @@ class RunFiles:
     queries_file: Path  # "name A" per line, for dnsperf
 
 
+def save_report(files: RunFiles, text: str) -> None:
+    """Print the report and keep it as table.txt in the results folder."""
+    print("\n" + text)
+    (files.results_dir / "table.txt").write_text(text + "\n")
+    print(f"\nresults: {files.results_dir}")
+
+
+def finish(files: RunFiles, sections: list[str], failure: str | None) -> int:
+    """The report's sections (and the failure, if any) saved; the exit status: 1 after a failure."""
+    if failure is not None:
+        sections.append(f"! {failure}")
+    save_report(files, "\n\n".join(sections))
+    return 1 if failure is not None else 0
+
+
 def read_names(source: Path, count: int) -> list[str]:
     """The first ``count`` distinct valid host names of ``source`` (text or gzip)."""
     try:

@@ -76,6 +76,7 @@ from results_table import Load, Measurement, format_table
 from run_files import (
     RunFiles,
     SetupError,
+    finish,
     prepare_files,
     read_names,
     require_files,
@@ -602,13 +603,7 @@ def measure_all(settings: Settings, names: list[str], files: RunFiles, pinning: 
         sections.append(memory.format())
     if dns is not None:
         sections.append(format_dns(dns, paths))
-    if failure is not None:
-        sections.append(f"! {failure}")
-    text = "\n\n".join(sections)
-    print("\n" + text)
-    (files.results_dir / "table.txt").write_text(text + "\n")
-    print(f"\nresults: {files.results_dir}")
-    return 1 if failure is not None else 0
+    return finish(files, sections, failure)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
