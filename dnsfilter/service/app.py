@@ -96,6 +96,8 @@ class Service:
         self._family_time_zone: object = None  # the web page's choice, read with the policy
         self._file_config = config  # as the file (and command line) says, before the family's choices
         self._keeper: PolicyKeeper | None = None
+        # One policy read at a time, so an older read never replaces a newer one.
+        self._policy_reading = asyncio.Lock()
         # Which socket serves each configured address (port 0 resolved).
         self._bound: dict[ListenAddress, tuple[str, int]] = {}
 
@@ -251,7 +253,7 @@ class Service:
             snapshot = self.resolver.policy
             try:
                 await keeper.wait_for_change(snapshot.version, keeper.seconds_until_due(snapshot))
-                self._use_policy(await keeper.load(self._current_index))
+                await self._read_policy()
             except StoreError as error:
                 keeper.forget_listener()
                 if not failing:
@@ -371,10 +373,22 @@ class Service:
         self._family_time_zone = zone
         await self.reload(self._file_config)
 
-    def policy_changed(self) -> None:
-        """Someone changed the policy here (the web page): rebuild now, not at the next poll."""
-        if self._keeper is not None:
-            self._keeper.woken.set()
+    async def _read_policy(self) -> None:
+        async with self._policy_reading:
+            self._use_policy(await self.keeper.load(self._current_index))
+
+    async def apply_policy_now(self) -> None:
+        """Someone changed the policy here (the web page): DNS answers by it when this returns,
+        so the page's next view and the child's next question both see the change."""
+        if self._keeper is None:
+            return
+        try:
+            await self._read_policy()
+        except StoreError as error:
+            # The change is saved; the keeper's own loop reports the outage and retries.
+            log.debug("applying a policy change at once failed: %s", error)
+        # The keeper's wait is now for a snapshot already replaced: it works out its next due time again.
+        self._keeper.woken.set()
 
     async def update_lists(self) -> None:
         """Download every list now and recompile when one changed (the web page's "update now")."""

@@ -40,7 +40,7 @@ async def change_device(request: web.Request) -> web.Response:
         await asyncio.to_thread(store.label_device, device_id, label or None)
     if profile_id is not None:
         await asyncio.to_thread(store.assign_device, device_id, profile_id)
-    changed(context)
+    await changed(context)
     device = next(item for item in (await read_policy(context)).devices if item.id == device_id)
     return json_response(device_view(device))
 
@@ -48,7 +48,7 @@ async def change_device(request: web.Request) -> web.Response:
 async def forget_device(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     await asyncio.to_thread(context.store.forget_device, path_id(request))
-    changed(context)
+    await changed(context)
     return web.Response(status=204)
 
 
@@ -112,7 +112,7 @@ async def change_settings(request: web.Request) -> web.Response:
         find_profile(data, chosen)
     if "new_devices_profile_id" in body.data:
         await asyncio.to_thread(context.store.set_new_devices_profile, chosen)
-        changed(context)
+        await changed(context)
     if "time_zone" in body.data:
         await context.service.use_time_zone(zone)
     data = await read_policy(context)

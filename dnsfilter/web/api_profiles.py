@@ -74,7 +74,7 @@ async def create_profile(request: web.Request) -> web.Response:
             await asyncio.to_thread(store.allow_domain, created.id, name_allowed)
         for name_denied in sorted(source.denied_names):
             await asyncio.to_thread(store.deny_domain, created.id, name_denied)
-    changed(context)
+    await changed(context)
     return json_response(await profile_json(context, created.id), status=201)
 
 
@@ -113,7 +113,7 @@ async def change_profile(request: web.Request) -> web.Response:
         await asyncio.to_thread(store.set_new_devices_profile, profile_id)
     elif for_new_devices is False and new_devices_profile(data) == profile_id:
         await asyncio.to_thread(store.set_new_devices_profile, None)
-    changed(context)
+    await changed(context)
     return json_response(await profile_json(context, profile_id))
 
 
@@ -124,7 +124,7 @@ async def delete_profile(request: web.Request) -> web.Response:
     if profile.is_default:
         raise ApiError(409, "conflict", "The default profile cannot be removed; make another one the default first.")
     moved = await asyncio.to_thread(context.store.delete_profile, profile_id)
-    changed(context)
+    await changed(context)
     return json_response({"devices_moved": moved})
 
 
@@ -144,7 +144,7 @@ async def change_blocked(request: web.Request) -> web.Response:
         await asyncio.to_thread(store.add_blocked_tags, profile_id, add)
     if remove:
         await asyncio.to_thread(store.remove_blocked_tags, profile_id, remove)
-    changed(context)
+    await changed(context)
     return json_response(await profile_json(context, profile_id))
 
 
@@ -165,7 +165,7 @@ async def add_name(request: web.Request) -> web.Response:
     find_profile(await read_policy(context), profile_id)
     store = context.store
     await asyncio.to_thread(store.allow_domain if which == "allow" else store.deny_domain, profile_id, name)
-    changed(context)
+    await changed(context)
     return json_response(await profile_json(context, profile_id))
 
 
@@ -178,7 +178,7 @@ async def remove_name(request: web.Request) -> web.Response:
         raise invalid("name", str(error)) from None
     find_profile(await read_policy(context), profile_id)
     await asyncio.to_thread(context.store.remove_domain, profile_id, name)
-    changed(context)
+    await changed(context)
     return json_response(await profile_json(context, profile_id))
 
 
@@ -248,7 +248,7 @@ async def add_rule(request: web.Request) -> web.Response:
         context.store.add_rule, profile_id, days=days, start=start, end=end, action=action, tags=tags, allow=allow,
         enabled=True if enabled is None else enabled,
     )
-    changed(context)
+    await changed(context)
     return json_response(rule_view(rule), status=201)
 
 
@@ -262,14 +262,14 @@ async def change_rule(request: web.Request) -> web.Response:
         action=body.choice("action", RULE_ACTIONS, required=False), tags=_checked_tags(context, body, "tags"),
         allow=_allow(body), enabled=body.boolean("enabled"),
     )
-    changed(context)
+    await changed(context)
     return json_response(rule_view(rule))
 
 
 async def delete_rule(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     await asyncio.to_thread(context.store.delete_rule, path_id(request))
-    changed(context)
+    await changed(context)
     return web.Response(status=204)
 
 
@@ -285,7 +285,7 @@ async def set_budget(request: web.Request) -> web.Response:
     days = _days(body, required=False) or "daily"
     find_profile(await read_policy(context), profile_id)
     budget = await asyncio.to_thread(context.store.set_budget, profile_id, tag, minutes, days)
-    changed(context)
+    await changed(context)
     data = await read_policy(context)
     return json_response(budget_view(budget, budget_uses(data).get(budget.id)))
 
@@ -293,7 +293,7 @@ async def set_budget(request: web.Request) -> web.Response:
 async def delete_budget(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     await asyncio.to_thread(context.store.remove_budget, path_id(request))
-    changed(context)
+    await changed(context)
     return web.Response(status=204)
 
 
@@ -340,14 +340,14 @@ async def add_override(request: web.Request) -> web.Response:
         item = await asyncio.to_thread(
             store.allow_name, profile_id, target, now=now, created_by=who, minutes=minutes, until=until, note=note
         )
-    changed(context)
+    await changed(context)
     return json_response(override_view(item), status=201)
 
 
 async def end_override(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     await asyncio.to_thread(context.store.cancel_override, path_id(request))
-    changed(context)
+    await changed(context)
     return web.Response(status=204)
 
 

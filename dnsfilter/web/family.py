@@ -55,9 +55,9 @@ async def profile_json(context: WebContext, profile_id: int) -> Json:
     return profile_view(find_profile(data, profile_id), data.devices, budget_uses(data), new_devices_profile(data))
 
 
-def changed(context: WebContext) -> None:
-    """A change was written: DNS applies it now, not at the next poll."""
-    context.service.policy_changed()
+async def changed(context: WebContext) -> None:
+    """A change was written: DNS answers by it before the page is told it is done."""
+    await context.service.apply_policy_now()
 
 
 def sorted_profiles(data: PolicyData) -> list[ProfileData]:

@@ -364,11 +364,15 @@ async def test_a_pause_blocks_at_once_and_ending_it_opens_again(parent: Client, 
     expires = datetime.fromisoformat(pause["expires_at"])
     assert before + timedelta(minutes=29) < expires <= utcnow() + timedelta(minutes=30, seconds=1)
     assert pause["created_by"].startswith("web (127.0.0.1")
-    await page.answers_within("example.net", BLOCKED)
+    # In force when the page is told it is done: the next view and the next question both see it.
+    assert page.service.resolver.policy.profiles[mia].active_overrides == (pause["id"],)
     overview = await parent.ok("GET", "/api/overview")
     assert next(item for item in overview["profiles"] if item["id"] == mia)["paused_until"] == pause["expires_at"]
+    assert await page.ask("example.net") == BLOCKED
     assert (await parent.delete(f"/api/overrides/{pause['id']}")).status == 204
-    await page.answers_within("example.net", REAL)
+    overview = await parent.ok("GET", "/api/overview")
+    assert next(item for item in overview["profiles"] if item["id"] == mia)["paused_until"] is None
+    assert await page.ask("example.net") == REAL
     assert (await parent.ok("GET", f"/api/profiles/{mia}"))["overrides"] == []
 
 
