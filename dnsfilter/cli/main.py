@@ -228,16 +228,9 @@ def _web_page(service: Any) -> list[Any]:
 
 
 def _command_check_config(args: argparse.Namespace) -> int:
-    from dnsfilter.lists.catalog import load_catalog
-    from dnsfilter.service.defaultprofile import default_profile_tags
+    from dnsfilter.cli.checkconfig import check_config
 
-    config = load_config(args.config)
-    # Names of categories and services are checked against the catalog too.
-    default_profile_tags(config.blocking, load_catalog(args.blocklists), str(args.config))
-    print(f"{args.config}: the configuration is valid.")
-    listen = ", ".join(str(address) for address in config.dns.listen)
-    upstreams = ", ".join(str(server) for server in config.upstream.servers) or "this machine's resolvers"
-    print(f"  DNS on {listen}; upstream: {upstreams}; data in {config.data_dir}")
+    print(check_config(args.config, args.blocklists))
     return EXIT_OK
 
 
@@ -266,37 +259,14 @@ def _command_explain(args: argparse.Namespace) -> int:
 
 
 def _command_policy(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from dnsfilter.lists.catalog import load_catalog
-    from dnsfilter.store import PolicyStore, open_database, policyfile
+    from dnsfilter.cli import policy
 
     config = _loader(args)()
-    text = policyfile.read_policy_file(args.file) if args.policy_action == "import" else ""
-    if args.policy_action == "import" and config.database.url is None:
-        # Restoring onto a new machine: the SQLite file goes in a data dir that may not exist yet.
-        try:
-            config.data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise DnsFilterError(f"cannot create the data directory {config.data_dir}: {error.strerror}") from error
-    database = open_database(config.database_url, data_dir=config.data_dir)
-    try:
-        store = PolicyStore(database)
-        if args.policy_action == "export":
-            exported = policyfile.export_policy(store, datetime.now(UTC))
-            if args.output is None:
-                sys.stdout.write(exported)
-            else:
-                policyfile.write_policy_file(args.output, exported)
-            return EXIT_OK
-        catalog = load_catalog(args.blocklists)
-        summary = policyfile.import_policy(
-            store, text, known_tags=catalog.tags, now=datetime.now(UTC), source=str(args.file)
-        )
-        print(summary)
-        return EXIT_OK
-    finally:
-        database.close()
+    if args.policy_action == "export":
+        policy.export(config, args.output)
+    else:
+        print(policy.import_file(config, args.file, args.blocklists))
+    return EXIT_OK
 
 
 def _command_log(args: argparse.Namespace) -> int:
