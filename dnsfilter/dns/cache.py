@@ -125,7 +125,9 @@ class CachedAnswer:
             body = self.capped_body(now, ttl_cap)
         else:
             body = self.aged_body(now)
-        form = query.reply_form | udp_size << 8
+        # udp_size above every reply_form bit (RD is 0x100): an odd size must
+        # not read as RD and hand an RD=0 client a reply with RD=1.
+        form = query.reply_form | udp_size << 16
         frame = self._frames.get(form)
         if frame is None:
             frame = self._frames[form] = self._frame(query, udp_size)

@@ -211,10 +211,19 @@ class Resolver:
         if not tcp:
             recent = self._recent.get(client, data[2:], now)
             if recent is not None:
+                answered = recent[2]
+                # Counted as the full pipeline counted it the first time; only
+                # blocks, bypass answers and cache hits are kept for reuse.
+                if answered[4] == FROM_CACHE:
+                    self._cache.hits += 1
+                elif answered[3].action is _BLOCK:
+                    self.stats.blocked += 1
+                else:
+                    self.stats.answered_locally += 1
                 query_log = self.query_log
                 if query_log is not None:
                     query_log.add_time(self.wall_clock())
-                    query_log.add_answer(recent[2])
+                    query_log.add_answer(answered)
                 return data[:2] + recent[0]
         try:
             query = self._parser.parse(data)

@@ -7,18 +7,22 @@ up ``www.ads.example.org`` unions the name's own masks with the subdomain
 masks of ``ads.example.org``, ``example.org`` and ``org``, then takes the
 removals away, so an exception beats a block at any level, as in AdGuard.
 
-Names are not stored, only two CRC-32s: of the name (its top bits pick a
-bucket, the rest is compared first) and of the reversed name. The pair is 64
-bits; two names colliding on both is possible but rare, and would give one
-name the other's tags (a false block, or a false exception). Entries sit in
-buckets (1 to 2 per bucket) laid out by indexfile.py and memory-mapped, so
-loading is a map and a checksum, and memory is 12 to 14 bytes per name.
+Names are not stored, only two 32-bit hashes: a CRC-32 of the name (its
+top bits pick a bucket, the rest is compared first) and a keyed BLAKE2s of
+it, computed only when the CRC matches. The second is keyed (a random key
+per file) because CRC-32 is affine: anyone can solve for a name with chosen
+CRCs in milliseconds, and a blocked site could then mint a subdomain that
+takes the tags of a published ``@@`` exception. Two names colliding on both
+halves by chance is possible but rare (64 bits). Entries sit in buckets (1
+to 2 per bucket) laid out by indexfile.py and memory-mapped, so loading is a
+map and a checksum, and memory is 12 to 14 bytes per name.
 
 Names must be normalised already: lower case, punycode, no trailing dot.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import zlib
 from array import array
@@ -30,7 +34,7 @@ from types import MappingProxyType
 from typing import Any
 
 from dnsfilter.errors import IndexFileError
-from dnsfilter.lists.indexfile import IndexArrays, MappedIndexFile, write_index_file
+from dnsfilter.lists.indexfile import CHECK_KEY_BYTES, IndexArrays, MappedIndexFile, keyed_check, write_index_file
 from dnsfilter.policy.tags import names_of
 
 # A tag set: (exact add, subdomains add, exact remove, subdomains remove).
@@ -69,13 +73,18 @@ class IndexBuilder:
 
     Memory is about 12 bytes per added entry, 30 at the peak of ``write``
     (3M entries: 86 MB), not a Python object per name. ``write`` consumes
-    the entries: it may be called once.
+    the entries: it may be called once. ``check_key`` keys the second hash;
+    leave it out (a fresh random key) except to reproduce a file.
     """
 
-    def __init__(self, tag_names: Sequence[str]) -> None:
+    def __init__(self, tag_names: Sequence[str], *, check_key: bytes | None = None) -> None:
         self._tag_names = tuple(tag_names)
         if len(set(self._tag_names)) != len(self._tag_names):
             raise ValueError("tag names must be distinct")
+        self._check_key = os.urandom(CHECK_KEY_BYTES) if check_key is None else check_key
+        if len(self._check_key) != CHECK_KEY_BYTES:
+            raise ValueError(f"check_key must be {CHECK_KEY_BYTES} bytes")
+        self._check = keyed_check(self._check_key)
         self._his = array("I")
         self._los = array("I")
         self._ids = array("I")
@@ -108,7 +117,7 @@ class IndexBuilder:
             self._single_labels[name] = tag_set if known is None else self._union(known, tag_set)
             return
         self._his.append(zlib.crc32(forward))
-        self._los.append(zlib.crc32(forward[::-1]))
+        self._los.append(self._check(forward))
         self._ids.append(tag_set)
 
     def write(self, path: Path, metadata: Mapping[str, Any]) -> IndexStats:
@@ -130,6 +139,7 @@ class IndexBuilder:
             "tag_names": list(self._tag_names),
             "tag_sets": [[format(mask, "x") for mask in tag_set] for tag_set in tag_sets],
             "single_labels": sorted(self._single_labels.items()),
+            "check_key": self._check_key.hex(),
             "metadata": dict(metadata),
         }
         arrays = IndexArrays(memoryview(starts), memoryview(his), memoryview(los), memoryview(ids), bucket_bits)
@@ -219,8 +229,8 @@ class IndexBuilder:
         their masks, narrow the ids.
 
         Numbering by value, not by first use, makes the file depend only on
-        the entries, not on the order the lists were read: the same lists
-        give the same bytes.
+        the entries and the key, not on the order the lists were read: the
+        same lists and key give the same bytes.
         """
         tag_sets = self._tag_sets
         used = sorted(set(ids).union(self._single_labels.values()), key=tag_sets.__getitem__)
@@ -255,12 +265,12 @@ class DomainIndex:
         payload: Mapping[str, Any],
         mapped: MappedIndexFile | None = None,
     ) -> None:
-        tag_names, tag_sets, single_labels = _tables(payload)
+        tag_names, tag_sets, single_labels, check_key = _tables(payload)
         self.tag_names = tag_names
         self.metadata = MappingProxyType(dict(payload.get("metadata", {})))
         self._entries = len(arrays.his) + len(single_labels)
         self._file = mapped
-        self.tags = _lookup(arrays, tag_sets, single_labels)
+        self.tags = _lookup(arrays, tag_sets, single_labels, keyed_check(check_key))
         self._named: dict[int, tuple[str, ...]] = {0: ()}
 
     def tag_names_of(self, name: str) -> tuple[str, ...]:
@@ -292,7 +302,8 @@ class DomainIndex:
         """An index listing nothing (before the lists are first compiled)."""
         nothing = memoryview(array("I"))
         arrays = IndexArrays(memoryview(array("I", [0, 0])), nothing, nothing, memoryview(array("H")), 0)
-        return cls(arrays, {"tag_names": [], "tag_sets": [], "single_labels": [], "metadata": {}})
+        payload = {"tag_names": [], "tag_sets": [], "single_labels": [], "check_key": "00" * CHECK_KEY_BYTES}
+        return cls(arrays, {**payload, "metadata": {}})
 
     def __len__(self) -> int:
         return self._entries
@@ -309,7 +320,7 @@ def _not_listed(name: str) -> int:
     return 0
 
 
-def _tables(payload: Mapping[str, Any]) -> tuple[tuple[str, ...], list[TagSet], dict[bytes, int]]:
+def _tables(payload: Mapping[str, Any]) -> tuple[tuple[str, ...], list[TagSet], dict[bytes, int], bytes]:
     """Check and decode the JSON part; IndexFileError if it is not ours."""
     try:
         tag_names = tuple(payload["tag_names"])
@@ -318,6 +329,7 @@ def _tables(payload: Mapping[str, Any]) -> tuple[tuple[str, ...], list[TagSet], 
             first, second, third, fourth = (int(mask, 16) for mask in masks)
             tag_sets.append((first, second, third, fourth))
         single_labels = {_encode(label): int(tag_set) for label, tag_set in payload["single_labels"]}
+        check_key = bytes.fromhex(payload["check_key"])
         if not isinstance(payload["metadata"], dict):
             raise TypeError("metadata is not an object")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -329,10 +341,14 @@ def _tables(payload: Mapping[str, Any]) -> tuple[tuple[str, ...], list[TagSet], 
         raise IndexFileError("a tag set names more tags than the index has")
     if any(not 0 <= tag_set < len(tag_sets) for tag_set in single_labels.values()):
         raise IndexFileError("a single-label name has no tag set")
-    return tag_names, tag_sets, single_labels
+    if len(check_key) != CHECK_KEY_BYTES:
+        raise IndexFileError("the hash key is not readable")
+    return tag_names, tag_sets, single_labels, check_key
 
 
-def _lookup(arrays: IndexArrays, tag_sets: list[TagSet], single_labels: dict[bytes, int]) -> Callable[[str], int]:
+def _lookup(
+    arrays: IndexArrays, tag_sets: list[TagSet], single_labels: dict[bytes, int], check: Callable[[bytes], int]
+) -> Callable[[str], int]:
     """The ``tags`` function over these arrays."""
     starts, his, los, ids = arrays.starts, arrays.his, arrays.los, arrays.ids
     shift = 32 - arrays.bucket_bits
@@ -361,13 +377,13 @@ def _lookup(arrays: IndexArrays, tag_sets: list[TagSet], single_labels: dict[byt
                 added, removed = tree_add[found], tree_remove[found]
         # The name itself, then each parent but the top label (done above).
         # The two probes are written out, not shared: a call costs as much as
-        # a probe. The second CRC is computed only when the first matches, as
+        # a probe. The keyed check is computed only when the CRC matches, as
         # most probes are misses.
         key = crc32(forward)
         bucket = key >> shift
         at, stop = starts[bucket], starts[bucket + 1]
         while at < stop:
-            if his[at] == key and los[at] == crc32(forward[::-1]):
+            if his[at] == key and los[at] == check(forward):
                 found = ids[at]
                 added |= self_add[found]
                 removed |= self_remove[found]
@@ -381,7 +397,7 @@ def _lookup(arrays: IndexArrays, tag_sets: list[TagSet], single_labels: dict[byt
             bucket = key >> shift
             at, stop = starts[bucket], starts[bucket + 1]
             while at < stop:
-                if his[at] == key and los[at] == crc32(parent[::-1]):
+                if his[at] == key and los[at] == check(parent):
                     found = ids[at]
                     added |= tree_add[found]
                     removed |= tree_remove[found]

@@ -4,10 +4,10 @@ Layout (little-endian; every section starts on an 8-byte boundary so the
 arrays can be cast in place from the memory map, never copied):
 
     header   HEADER: magic, version, sizes, CRC-32 of the body and of the header
-    json     UTF-8: tag names, tag-set table, single-label names, metadata
+    json     UTF-8: tag names, tag-set table, single-label names, hash key, metadata
     starts   uint32 x (2**bucket_bits + 1): bucket b is entries starts[b]..starts[b+1]
     his      uint32 x entries: CRC-32 of the name; its top bits are the bucket
-    los      uint32 x entries: CRC-32 of the reversed name
+    los      uint32 x entries: BLAKE2s of the name keyed with the file's hash key
     ids      uint16 or uint32 x entries: tag-set id
 
 Entries are sorted by (his, los). Every offset follows from the sizes in the
@@ -17,13 +17,14 @@ stored offsets.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mmap
 import os
 import struct
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,15 +33,33 @@ from typing import Any, BinaryIO, Literal
 from dnsfilter.errors import IndexFileError
 
 MAGIC = b"DNSFIDX\x00"
-VERSION = 1
+# 2: ``los`` became a keyed hash (in 1 it was a CRC-32 of the reversed name,
+# which can be forged). Any other version is refused, so it gets recompiled.
+VERSION = 2
 # magic, version, id width, bucket bits, json length, entries, file size, body CRC, header CRC
 HEADER = struct.Struct("<8sIIIIQQII")
 _HEADER_CHECKED = HEADER.size - 4  # the header CRC covers every field before it
 _REBUILD = "delete it and let dnsfilter compile the lists again"
+CHECK_KEY_BYTES = 16  # the hash key, random per file, kept in the JSON section
 
 # memoryview.cast uses the machine's byte order; the file is little-endian.
 if sys.byteorder != "little":  # pragma: no cover - every supported board is little-endian
     raise ImportError("the list index file format needs a little-endian machine")
+
+
+def keyed_check(key: bytes) -> Callable[[bytes], int]:
+    """What ``los`` holds for a name: 32 bits of BLAKE2s keyed with the file's
+    hash key (the fastest keyed hash in hashlib for short names)."""
+    keyed = hashlib.blake2s(key=key, digest_size=4)
+    from_bytes = int.from_bytes
+
+    def check(name: bytes) -> int:
+        # Copying a keyed state is ~40% cheaper than keying a new one.
+        state = keyed.copy()
+        state.update(name)
+        return from_bytes(state.digest(), "little")
+
+    return check
 
 
 def _align(offset: int) -> int:

@@ -33,8 +33,9 @@ def mask(tag_names: Sequence[str], tags: Sequence[str]) -> int:
     return sum(1 << tag_names.index(tag) for tag in tags)
 
 
-def build(path: Path, entries: Sequence[Entry], tag_names: Sequence[str] = TAGS) -> DomainIndex:
-    builder = IndexBuilder(tag_names)
+def build(path: Path, entries: Sequence[Entry], tag_names: Sequence[str] = TAGS,
+          check_key: bytes | None = None) -> DomainIndex:
+    builder = IndexBuilder(tag_names, check_key=check_key)
     for entry in entries:
         builder.add(
             entry.name, mask(tag_names, entry.tags), subdomains=entry.subdomains, exception=entry.exception
@@ -240,8 +241,8 @@ def test_same_entries_same_bytes(tmp_path: Path) -> None:
         Entry("zip", ("gambling",)),
         *(Entry(f"host{number}.example.net", (TAGS[number % 5],)) for number in range(300)),
     ]
-    build(tmp_path / "forward.bin", entries).close()
-    build(tmp_path / "backward.bin", entries[::-1]).close()
+    build(tmp_path / "forward.bin", entries, check_key=b"k" * 16).close()
+    build(tmp_path / "backward.bin", entries[::-1], check_key=b"k" * 16).close()
     assert (tmp_path / "forward.bin").read_bytes() == (tmp_path / "backward.bin").read_bytes()
 
 
@@ -356,7 +357,7 @@ def test_bad_table_raises(payload: dict[str, object]) -> None:
     empty = memoryview(array("I"))
     arrays = indexfile.IndexArrays(memoryview(array("I", [0, 0])), empty, empty, memoryview(array("H")), 0)
     with pytest.raises(IndexFileError):
-        DomainIndex(arrays, payload)
+        DomainIndex(arrays, {"check_key": "00" * 16, **payload})
 
 
 def test_failed_write_keeps_old_file(index_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
