@@ -437,13 +437,16 @@ def max_udp_reply(query: Query, our_size: int) -> int:
 
 
 def encode_name(name: str) -> bytes:
-    """Wire form of a plain (unescaped) presentation name; for tests and tools."""
+    """Wire form of a plain (unescaped) ASCII presentation name (safe-search targets, tests).
+    Unicode names go through policy.domains first, which applies IDNA 2008 as browsers do."""
     name = name.rstrip(".")
     if not name:
         return b"\x00"
+    if not name.isascii():
+        raise ValueError(f"{name!r} is not an ASCII name; convert it with IDNA 2008 first")
     out = bytearray()
     for label in name.split("."):
-        raw = label.encode("idna") if not label.isascii() else label.encode("ascii")
+        raw = label.encode("ascii")
         if not 0 < len(raw) <= MAX_LABEL:
             raise ValueError(f"bad label {label!r} in {name!r}")
         out.append(len(raw))

@@ -183,3 +183,10 @@ def test_mutated_queries_parse_or_fail_cleanly(data: st.DataObject) -> None:
     assert query.qtype == reference.q.qtype
     if "\\" not in query.qname:  # escaping conventions differ; plain names must match
         assert query.qname == str(reference.q.qname).rstrip(".").lower()
+
+
+def test_encode_name_refuses_unicode_rather_than_guess_an_idna_version() -> None:
+    # IDNA 2003 would make faß.de fass.de, another name than the xn--fa-hia.de browsers ask for.
+    with pytest.raises(ValueError, match="not an ASCII name"):
+        wire.encode_name("faß.de")
+    assert wire.encode_name("xn--fa-hia.de") == b"\x0axn--fa-hia\x02de\x00"
