@@ -1,7 +1,7 @@
 #!/bin/sh
 # Set up dnsfilter in a private virtual environment (.venv) and run it.
 #
-#   ./bootstrap.sh run [dnsfilter run options]   start the filter (default: DNS on 127.0.0.1:5353)
+#   ./bootstrap.sh run [dnsfilter run options]   start the filter (default: DNS on 127.0.0.1:5300)
 #   ./bootstrap.sh test [pytest options]         install the test tools and run the test suite
 #
 # Needs only python3 (3.11 or newer). On Debian and Raspberry Pi OS the

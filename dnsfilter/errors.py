@@ -74,6 +74,15 @@ class StoreError(DnsFilterError):
     """The family policy database cannot be opened, read or written, or refused a change."""
 
 
+class NoDatabase(StoreError):
+    """There is no dnsfilter database where one was looked for, and this command may not create one
+    (only ``dnsfilter run`` does, so a mistyped path never starts an empty family policy)."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        super().__init__(f"there is no dnsfilter database at {where}")
+
+
 class PolicyFileError(ConfigError):
     """A family policy file (``dnsfilter policy import``) is unreadable or invalid; nothing was imported.
 

@@ -15,6 +15,7 @@ from dnsfilter.lists.blocklists import Blocklists
 from dnsfilter.lists.compiler import INDEX_FILE
 from dnsfilter.service.app import Service
 from dnsfilter.service.timings import Timings
+from dnsfilter.store import open_database
 
 # A small catalog with a few lists and one service, so a test compiles in milliseconds.
 TEST_BLOCKLISTS = Path(__file__).resolve().parent / "fixtures" / "blocklists"
@@ -37,6 +38,15 @@ def provide_test_index(data_dir: Path) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     if not (data_dir / INDEX_FILE).exists():
         shutil.copyfile(_compiled[0], data_dir / INDEX_FILE)
+
+
+def started_once(data_dir: Path, database_url: str | None = None) -> Path:
+    """What the filter's first start leaves behind: ``data_dir`` and a new family database
+    (SQLite in ``data_dir`` unless ``database_url`` names one). The other commands need both."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    url = database_url or dataclasses.replace(DEFAULT_CONFIG, data_dir=data_dir).database_url
+    open_database(url, data_dir=data_dir).close()
+    return data_dir
 
 
 class FrozenClock:

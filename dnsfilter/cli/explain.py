@@ -21,7 +21,7 @@ from dnsfilter.lists.blocklists import Blocklists
 from dnsfilter.lists.catalog import BLOCKLISTS_DIR
 from dnsfilter.policy.records import DEFAULT_PROFILE_SET_UP, PolicyData
 from dnsfilter.policy.snapshot import PolicySnapshot
-from dnsfilter.service.defaultprofile import default_profile_tags
+from dnsfilter.service.defaultprofile import default_profile_tags, set_up_default_profile
 from dnsfilter.service.explain import (
     Subject,
     checked_name,
@@ -54,18 +54,18 @@ def explain_text(
     zone = config.zone
     now = now or datetime.datetime.now(datetime.UTC)
     moment = now if at is None else parse_time(at, "--at", zone, now)
-    blocklists = Blocklists(config.data_dir, catalog_dir)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    blocklists.open_blocking()
-    blocked = default_profile_tags(config.blocking, blocklists.catalog, config_source)
-    database = open_database(config.database_url, data_dir=config.data_dir)
+    # The database first: a command pointed at the wrong place compiles nothing there.
+    database = open_database(config.database_url, data_dir=config.data_dir, create=False)
     try:
+        blocklists = Blocklists(config.data_dir, catalog_dir)
+        blocklists.open_blocking()
+        blocked = default_profile_tags(config.blocking, blocklists.catalog, config_source)
         store = PolicyStore(database)
         # What the service does when it starts: on a new box, explain must
         # show the default profile the filter is about to use. Asked first so
         # that explaining writes nothing to a database already set up.
         if store.get_setting(DEFAULT_PROFILE_SET_UP) is None:
-            store.set_up_default_profile(blocked, config.blocking.mode)
+            set_up_default_profile(store, blocked, config.blocking)
         data, snapshot = policy_at(store, blocklists.index, zone, moment, config.blocking.deny)
     finally:
         database.close()

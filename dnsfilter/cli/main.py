@@ -20,8 +20,11 @@ from dnsfilter.config import (
     parse_upstream,
 )
 from dnsfilter.config.values import parse_web_listen
-from dnsfilter.errors import ConfigError, DnsFilterError
+from dnsfilter.errors import ConfigError, DnsFilterError, NoDatabase, UsageError
 from dnsfilter.lists.catalog import BLOCKLISTS_DIR
+
+# Every command reads the installed configuration unless told otherwise (cli/where.py).
+CONFIG_HELP = "config file (default: $DNSFILTER_CONFIG, else /etc/dnsfilter/dnsfilter.yaml if it exists, else built-in)"
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -60,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="answer DNS queries until stopped")
-    run.add_argument("-c", "--config", type=Path, help="config file (default: built-in defaults)")
+    run.add_argument("-c", "--config", type=Path, help=CONFIG_HELP)
     run.add_argument(
         "--listen", action="append", type=_listen_arg, metavar="ADDR:PORT",
         help="answer DNS on this address (repeatable; replaces dns.listen)",
@@ -78,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_catalog_option(run)
 
     check = commands.add_parser("check-config", help="check a config file and report every problem")
-    check.add_argument("-c", "--config", type=Path, required=True, help="config file to check")
+    check.add_argument("-c", "--config", type=Path, help="config file to check (default: the one the commands use)")
     _add_catalog_option(check)
 
     lists = commands.add_parser("lists", help="the blocklists: download updates now, or show their state")
@@ -109,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy = commands.add_parser("policy", help="save the family policy as a YAML file, or replace it from one")
     policy_actions = policy.add_subparsers(dest="policy_action", required=True, metavar="ACTION")
     export = policy_actions.add_parser("export", help="write the whole policy as YAML")
-    export.add_argument("-o", "--output", type=Path, metavar="OUT", help="write to this file, not standard output")
+    export.add_argument("-o", "--output", type=Path, metavar="OUT", help="write to this file (default, or -: standard output)")
     _add_config_options(export)
     load = policy_actions.add_parser(
         "import", help="check a policy file and, only if all of it is valid, replace the whole policy with it"
@@ -121,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     passwd = commands.add_parser(
         "passwd", help="set the password of the web page (read twice at a terminal, or one line of standard input)"
     )
-    passwd.add_argument("-c", "--config", type=Path, help="config file (default: built-in defaults)")
+    passwd.add_argument("-c", "--config", type=Path, help=CONFIG_HELP)
     passwd.add_argument("--data-dir", type=Path, metavar="DIR", help="where state is kept (replaces data_dir)")
     return parser
 
@@ -142,7 +145,7 @@ def _add_log_commands(commands: Any) -> None:
         )
         command.add_argument("--tag", metavar="TAG", help='names listed under this category, or "service:NAME"')
         command.add_argument("--name", metavar="TEXT", help="names containing TEXT")
-        command.add_argument("-c", "--config", type=Path, help="config file (default: built-in defaults)")
+        command.add_argument("-c", "--config", type=Path, help=CONFIG_HELP)
         command.add_argument("--data-dir", type=Path, metavar="DIR", help="where state is kept (replaces data_dir)")
     when = "2h, 30m or 1d (ago), 21:30, 2026-03-02, \"2026-03-02 21:30\" (family's time zone) or 2026-03-02T21:30+01:00"
     search.add_argument("--since", metavar="TIME", help=f"from this time: {when}")
@@ -152,7 +155,7 @@ def _add_log_commands(commands: Any) -> None:
     stats.add_argument("--day", default="today", metavar="DAY", help="YYYY-MM-DD, today or yesterday (default: today)")
     stats.add_argument("--profile", metavar="NAME", help="this profile's devices only")
     stats.add_argument("--device", metavar="DEVICE", help="this device only: its name, MAC or IP address, or key")
-    stats.add_argument("-c", "--config", type=Path, help="config file (default: built-in defaults)")
+    stats.add_argument("-c", "--config", type=Path, help=CONFIG_HELP)
     stats.add_argument("--data-dir", type=Path, metavar="DIR", help="where state is kept (replaces data_dir)")
 
 
@@ -163,7 +166,7 @@ def _positive(text: str) -> int:
 
 
 def _add_config_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("-c", "--config", type=Path, help="config file (default: built-in defaults)")
+    command.add_argument("-c", "--config", type=Path, help=CONFIG_HELP)
     command.add_argument("--data-dir", type=Path, metavar="DIR", help="where state is kept (replaces data_dir)")
     _add_catalog_option(command)
 
@@ -190,11 +193,26 @@ def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
 
 
 def _loader(args: argparse.Namespace) -> Callable[[], Config]:
+    path = args.choice.path
+
     def load() -> Config:
-        config = load_config(args.config) if args.config is not None else DEFAULT_CONFIG
+        config = load_config(path) if path is not None else DEFAULT_CONFIG
         return _apply_overrides(config, args)
 
     return load
+
+
+def _stored(args: argparse.Namespace, *, data_dir: bool = False) -> Config:
+    """The configuration of a command that works on what the filter stored (``data_dir``: its
+    lists too); says which database, and stops early when the filter has stored nothing there."""
+    from dnsfilter.cli.where import require_data_dir, require_sqlite_file, using
+
+    config = _loader(args)()
+    print(using(config, args.choice), file=sys.stderr)
+    require_sqlite_file(config)
+    if data_dir:
+        require_data_dir(config)
+    return config
 
 
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:
@@ -215,7 +233,7 @@ def _command_run(args: argparse.Namespace) -> int:
         level=config.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    _run_loop(lifecycle.run(load, str(args.config or "the built-in settings"), args.blocklists, _web_page))
+    _run_loop(lifecycle.run(load, args.choice.describe(), args.blocklists, _web_page))
     return EXIT_OK
 
 
@@ -230,14 +248,16 @@ def _web_page(service: Any) -> list[Any]:
 def _command_check_config(args: argparse.Namespace) -> int:
     from dnsfilter.cli.checkconfig import check_config
 
-    print(check_config(args.config, args.blocklists))
+    if args.choice.path is None:
+        raise UsageError(f"There is no configuration file to check ({args.choice.looked_at}); give one: -c FILE.")
+    print(check_config(args.choice.path, args.blocklists))
     return EXIT_OK
 
 
 def _command_lists(args: argparse.Namespace) -> int:
     from dnsfilter.cli import lists
 
-    config = _loader(args)()
+    config = _stored(args, data_dir=True)
     if args.action == "status":
         print(lists.status_text(config, args.blocklists))
         return EXIT_OK
@@ -247,8 +267,8 @@ def _command_lists(args: argparse.Namespace) -> int:
 def _command_explain(args: argparse.Namespace) -> int:
     from dnsfilter.cli import explain
 
-    config = _loader(args)()
-    source = str(args.config or "the built-in settings")
+    config = _stored(args, data_dir=True)
+    source = args.choice.describe()
     print(
         explain.explain_text(
             config, args.name, source, args.blocklists,
@@ -261,9 +281,9 @@ def _command_explain(args: argparse.Namespace) -> int:
 def _command_policy(args: argparse.Namespace) -> int:
     from dnsfilter.cli import policy
 
-    config = _loader(args)()
+    config = _stored(args)
     if args.policy_action == "export":
-        policy.export(config, args.output)
+        policy.export(config, None if args.output in (None, Path("-")) else args.output)
     else:
         print(policy.import_file(config, args.file, args.blocklists))
     return EXIT_OK
@@ -272,7 +292,7 @@ def _command_policy(args: argparse.Namespace) -> int:
 def _command_log(args: argparse.Namespace) -> int:
     from dnsfilter.cli import log as log_command
 
-    config = _loader(args)()
+    config = _stored(args)
     filters = log_command.Filters(args.device, args.profile, args.action, args.tag, args.name)
     if args.log_action == "search":
         print(log_command.search_text(config, filters, since=args.since, until=args.until, limit=args.limit))
@@ -287,7 +307,7 @@ def _command_log(args: argparse.Namespace) -> int:
 def _command_stats(args: argparse.Namespace) -> int:
     from dnsfilter.cli import log as log_command
 
-    config = _loader(args)()
+    config = _stored(args)
     print(log_command.stats_text(config, day=args.day, profile=args.profile, device=args.device))
     return EXIT_OK
 
@@ -295,12 +315,15 @@ def _command_stats(args: argparse.Namespace) -> int:
 def _command_passwd(args: argparse.Namespace) -> int:
     from dnsfilter.cli import passwd
 
-    print(passwd.set_password(_loader(args)()))
+    print(passwd.set_password(_stored(args)))
     return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from dnsfilter.cli.where import choose_config, nothing_there
+
     args = build_parser().parse_args(argv)
+    args.choice = choose_config(getattr(args, "config", None))
     handlers = {
         "run": _command_run,
         "check-config": _command_check_config,
@@ -313,6 +336,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
+    except NoDatabase as missing:
+        print(f"dnsfilter: {nothing_there(missing, args.choice)}", file=sys.stderr)
+        return EXIT_FAILURE
     except ConfigError as error:
         print(error, file=sys.stderr)
         return EXIT_CONFIG

@@ -46,13 +46,7 @@ def set_password(
     """Read the new password, store it, and say what was done."""
     password = read_new_password(stdin, ask)
     check_new_password(password)  # before the database is opened or created
-    if config.database.url is None:
-        # A new machine: the SQLite file goes in a data dir that may not exist yet.
-        try:
-            config.data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise DnsFilterError(f"cannot create the data directory {config.data_dir}: {error.strerror}") from error
-    database = open_database(config.database_url, data_dir=config.data_dir)
+    database = open_database(config.database_url, data_dir=config.data_dir, create=False)
     try:
         Accounts(AccountStore(database)).set_password(password, now or datetime.now(UTC))
     finally:

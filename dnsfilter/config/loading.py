@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import yaml
@@ -66,7 +67,14 @@ def load_config(path: str | Path) -> Config:
     except UnicodeDecodeError as error:
         problem = f"is not UTF-8 text (a bad byte at position {error.start}); save it as UTF-8"
     else:
-        return parse_config(text, source)
+        return _data_dir_from(Path(path), parse_config(text, source))
     raise ConfigError(source, [problem])
+
+
+def _data_dir_from(path: Path, config: Config) -> Config:
+    """A relative ``data_dir`` is the config file's neighbour, whatever folder a command runs in."""
+    if config.data_dir.is_absolute():
+        return config
+    return dataclasses.replace(config, data_dir=path.absolute().parent / config.data_dir)
 
 

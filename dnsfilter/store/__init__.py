@@ -9,7 +9,7 @@ frozen records. Both block: async code calls them through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
-from dnsfilter.store.database import ConflictError, Database, open_database
+from dnsfilter.store.database import ConflictError, Database, database_location, open_database
 from dnsfilter.store.migrations import MIGRATIONS, Migration
 from dnsfilter.store.policystore import PolicyStore
 from dnsfilter.store.validation import NotFoundError, PolicyInputError
@@ -22,5 +22,6 @@ __all__ = [
     "NotFoundError",
     "PolicyInputError",
     "PolicyStore",
+    "database_location",
     "open_database",
 ]

@@ -19,8 +19,8 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, 
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dnsfilter.errors import StoreError
-from dnsfilter.store.migrations import MIGRATIONS, Migration, prepare_schema
+from dnsfilter.errors import NoDatabase, StoreError
+from dnsfilter.store.migrations import MIGRATIONS, Migration, prepare_schema, stored_version
 
 if TYPE_CHECKING:
     import psycopg
@@ -156,12 +156,14 @@ def open_database(
     data_dir: Path | None = None,
     migrations: Sequence[Migration] = MIGRATIONS,
     waits: DatabaseWaits = DatabaseWaits(),
+    create: bool = True,
 ) -> Database:
     """Connect to ``url``, create or upgrade the schema, and return the Database.
 
     ``sqlite:///policy.db`` (a relative path is taken inside ``data_dir``) or
     ``postgresql://user@host:5432/dbname`` (``postgresql+psycopg://`` is used).
-    Raises StoreError with a plain explanation when that cannot be done.
+    Raises StoreError with a plain explanation when that cannot be done, and
+    NoDatabase when ``create`` is false and there is no dnsfilter database yet.
     """
     try:
         parsed = make_url(url)
@@ -171,7 +173,7 @@ def open_database(
             "or postgresql://user@host:5432/dbname"
         ) from error
     if parsed.get_backend_name() == "sqlite":
-        engine, where = _sqlite_engine(parsed, data_dir, waits)
+        engine, where = _sqlite_engine(parsed, data_dir, waits, create)
     elif parsed.get_backend_name() in ("postgresql", "postgres"):
         engine, where = _postgresql_engine(parsed, waits)
     else:
@@ -180,7 +182,7 @@ def open_database(
         )
     database = Database(engine, where, Path(where) if parsed.get_backend_name() == "sqlite" else None, waits)
     try:
-        _prepare(database, migrations)
+        _prepare(database, migrations, create)
     except BaseException:
         engine.dispose()
         raise
@@ -188,12 +190,14 @@ def open_database(
     return database
 
 
-def _prepare(database: Database, migrations: Sequence[Migration]) -> None:
+def _prepare(database: Database, migrations: Sequence[Migration], create: bool) -> None:
     try:
         with database.writing() as session:
             connection = session.connection()
             if database.is_postgresql:
                 connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _SCHEMA_LOCK_ID})
+            if not create and stored_version(connection) is None:
+                raise NoDatabase(database.where)
             prepare_schema(connection, migrations, datetime.now(UTC))
     except StoreError as error:
         cause = error.__cause__
@@ -210,12 +214,33 @@ def _prepare(database: Database, migrations: Sequence[Migration]) -> None:
         ) from cause
 
 
-def _sqlite_engine(url: URL, data_dir: Path | None, waits: DatabaseWaits) -> tuple[Engine, str]:
+def database_location(url: str, data_dir: Path | None = None) -> str:
+    """Where ``url`` keeps the family's data, for messages: the SQLite file, or
+    PostgreSQL's host:port/database (never the password)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    if parsed.get_backend_name() == "sqlite":
+        return str(_sqlite_path(parsed, data_dir))
+    return _postgresql_location(parsed)
+
+
+def _sqlite_path(url: URL, data_dir: Path | None) -> Path:
     if not url.database or url.database == ":memory:":
         raise StoreError("database.url: give SQLite a file name, such as sqlite:///policy.db")
     path = Path(url.database).expanduser()
-    if not path.is_absolute() and data_dir is not None:
-        path = data_dir / path
+    return data_dir / path if not path.is_absolute() and data_dir is not None else path
+
+
+def _postgresql_location(url: URL) -> str:
+    return f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
+
+
+def _sqlite_engine(url: URL, data_dir: Path | None, waits: DatabaseWaits, create: bool) -> tuple[Engine, str]:
+    path = _sqlite_path(url, data_dir)
+    if not create and not path.exists():
+        raise NoDatabase(str(path))  # before SQLite makes an empty file there
     if not path.parent.is_dir():
         raise StoreError(
             f"Cannot open the database file {path}: the folder {path.parent} does not exist. "
@@ -250,7 +275,7 @@ def _sqlite_begin(connection: Connection) -> None:
 
 def _postgresql_engine(url: URL, waits: DatabaseWaits) -> tuple[Engine, str]:
     url = url.set(drivername="postgresql+psycopg")
-    where = f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
+    where = _postgresql_location(url)
     # Keepalives and a TCP user timeout notice a server that vanished from the
     # network (no reset ever comes) within about ten seconds instead of the
     # kernel's quarter of an hour.

@@ -17,7 +17,7 @@ import pytest
 from dnsfilter.cli.explain import explain_text, query_type
 from dnsfilter.cli.times import parse_time
 from dnsfilter.config import DEFAULT_CONFIG, Config
-from dnsfilter.errors import UsageError, shown
+from dnsfilter.errors import NoDatabase, UsageError, shown
 from dnsfilter.policy.records import ProfileData
 from dnsfilter.store import PolicyStore, open_database
 from tests.running import TEST_BLOCKLISTS, provide_test_index
@@ -56,6 +56,14 @@ def mia(store: PolicyStore) -> ProfileData:
 
 def explained(config: Config, name: str, **options: str) -> str:
     return explain_text(config, name, "the test settings", TEST_BLOCKLISTS, now=NOW, **options)
+
+
+def test_no_database_there_stops_explain_before_it_compiles_or_creates_anything(tmp_path: Path) -> None:
+    config = dataclasses.replace(DEFAULT_CONFIG, data_dir=tmp_path / "data")
+    with pytest.raises(NoDatabase) as missing:
+        explained(config, "games.example")
+    assert missing.value.where == str(tmp_path / "data" / "dnsfilter.db")
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- who is asking ---------------------------------------------------------------
@@ -98,6 +106,8 @@ def test_a_new_database_gets_the_configured_default_profile(config: Config) -> N
     config = dataclasses.replace(
         config, blocking=dataclasses.replace(config.blocking, categories=("games",), services=("chatapp",))
     )
+    # Created by a first start that was stopped before it set up the default profile.
+    open_database(config.database_url, data_dir=config.data_dir).close()
     out = explained(config, "games.example")
     assert 'Profile: "Everyone" (where new devices go)' in out
     assert "Why: this profile always blocks the category games." in out
@@ -121,7 +131,7 @@ def test_an_unknown_device_lists_the_devices_known(config: Config, mia: ProfileD
     assert "leave --device out" in message
 
 
-def test_no_device_recorded_yet(config: Config) -> None:
+def test_no_device_recorded_yet(config: Config, store: PolicyStore) -> None:
     with pytest.raises(UsageError, match="has not recorded any device yet"):
         explained(config, "games.example", device="ipad")
 
@@ -269,7 +279,10 @@ def test_safe_search_rewrites_the_search_engine(config: Config, mia: ProfileData
     assert "Answer: rewritten to the safe-search host forcesafesearch.google.com." in out
     assert "Why: safe search is on for this profile, so google is sent to its filtered host." in out
     assert "7. safe search: YES (on: forcesafesearch.google.com)" in out
-    # Only Mia's profile has safe search on.
+    # New devices too: the default profile starts with safe search on, as it blocks search_no_safesearch.
+    assert "Answer: rewritten to the safe-search host" in explained(config, "www.google.com")
+    default = next(profile for profile in store.list_profiles() if profile.is_default)
+    store.set_safe_search(default.id, "off")
     assert "Answer: allowed." in explained(config, "www.google.com")
 
 

@@ -18,11 +18,12 @@ import pytest
 from dnslib import RCODE
 
 from dnsfilter.cli.main import main
-from dnsfilter.config import DATABASE_FILE
+from dnsfilter.config import DATABASE_FILE, DEFAULT_CONFIG
 from dnsfilter.lists.blocklists import Blocklists
 from dnsfilter.lists.compiler import INDEX_FILE
 from dnsfilter.store import PolicyStore, open_database
 from tests.fakes import DnsClient, FakeUpstream
+from tests.running import started_once
 
 REPO = Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r"answering DNS on (\S+) port (\d+)")
@@ -42,7 +43,7 @@ def data_dir(tmp_path: Path, real_index: Path) -> Path:
     directory = tmp_path / "data"
     directory.mkdir()
     shutil.copyfile(real_index, directory / INDEX_FILE)
-    return directory
+    return started_once(directory)
 
 
 class FilterProcess:
@@ -166,6 +167,30 @@ async def test_a_port_in_use_is_reported_plainly(fake_upstream: FakeUpstream, da
     text = stderr.decode()
     assert f"cannot answer DNS on 127.0.0.1 port {port}" in text
     assert "Traceback" not in text
+    # A port to use instead, checked free for UDP and TCP.
+    free = int(re.search(r"Port (\d+) is free here: run with --listen 127\.0\.0\.1:(\d+)", text)[1])  # type: ignore[index]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
+        udp.bind(("127.0.0.1", free))
+        tcp.bind(("127.0.0.1", free))
+
+
+async def test_the_mdns_port_is_not_the_default_and_avahi_is_named_when_it_is_taken(
+    fake_upstream: FakeUpstream, data_dir: Path
+) -> None:
+    assert DEFAULT_CONFIG.dns.listen[0].port != 5353
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as avahi:
+        try:
+            avahi.bind(("127.0.0.1", 5353))
+        except OSError:
+            pass  # this machine's avahi-daemon holds it already: the filter meets the same
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "dnsfilter", "run", "--listen", "127.0.0.1:5353",
+            "--upstream", fake_upstream.address, "--data-dir", str(data_dir),
+            stderr=asyncio.subprocess.PIPE, cwd=REPO,
+        )  # fmt: skip
+        _, stderr = await asyncio.wait_for(process.communicate(), 15)
+    assert process.returncode == 1
+    assert "Port 5353 is multicast DNS, which avahi-daemon holds" in stderr.decode()
 
 
 def test_check_config_accepts_the_shipped_example(capsys: pytest.CaptureFixture[str]) -> None:
@@ -305,7 +330,7 @@ def test_lists_status_shows_every_list_and_the_index(data_dir: Path, capsys: pyt
 
 def test_another_catalog_can_be_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fixture = REPO / "tests" / "fixtures" / "blocklists"
-    args = ["--data-dir", str(tmp_path), "--blocklists", str(fixture)]
+    args = ["--data-dir", str(started_once(tmp_path)), "--blocklists", str(fixture)]
     assert main(["explain", "www.adult.example", *args]) == 0
     out = capsys.readouterr().out
     assert "BLOCKED" in out and "test-adult, line 2: adult.example" in out
@@ -318,7 +343,7 @@ def test_check_config_knows_the_catalogs_names(tmp_path: Path, capsys: pytest.Ca
     config.write_text("blocking:\n  categories: [adult, gambling, gamez]\n  services: [tiktok, zalo, robloxx]\n")
     assert main(["check-config", "-c", str(config)]) == 2
     err = capsys.readouterr().err
-    assert 'blocking.categories[2]: there is no category called "gamez"; did you mean games?' in err
-    assert 'blocking.services[2]: there is no service called "robloxx"; did you mean roblox' in err
+    assert 'blocking.categories[2] (line 2): there is no category called "gamez"; did you mean games?' in err
+    assert 'blocking.services[2] (line 3): there is no service called "robloxx"; did you mean roblox' in err
     config.write_text("blocking:\n  categories: [adult, gambling, games]\n  services: [tiktok, zalo, roblox]\n")
     assert main(["check-config", "-c", str(config)]) == 0

@@ -19,6 +19,7 @@ from dnsfilter.errors import UsageError
 from dnsfilter.service.accounts import verify_password
 from dnsfilter.store import open_database
 from dnsfilter.store.accounts import AccountStore
+from tests.running import started_once
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2025, 3, 14, 18, 0, tzinfo=UTC)
@@ -40,7 +41,7 @@ def _stored_hash(database_url: str) -> str | None:
 
 
 def test_a_password_from_standard_input_is_set(tmp_path: Path) -> None:
-    data_dir = tmp_path / "new" / "data"  # a new machine: not even the folder exists yet
+    data_dir = started_once(tmp_path / "data")
     result = _passwd("--data-dir", str(data_dir), stdin="Mật khẩu của bố mẹ\n")
     assert result.returncode == 0, result.stderr
     database_file = data_dir / DATABASE_FILE
@@ -57,6 +58,7 @@ def test_a_password_from_standard_input_is_set(tmp_path: Path) -> None:
 def test_a_new_password_signs_every_browser_out(tmp_path: Path, database_url: str) -> None:
     config = tmp_path / "dnsfilter.yaml"
     config.write_text(f'data_dir: "{tmp_path}"\ndatabase:\n  url: "{database_url}"\n')
+    started_once(tmp_path, database_url)
     assert _passwd("-c", str(config), stdin="first passphrase\r\n").returncode == 0
     database = open_database(database_url)
     try:
@@ -84,11 +86,19 @@ def test_a_new_password_signs_every_browser_out(tmp_path: Path, database_url: st
     ids=["too-short", "nothing", "empty-line", "spaces"],
 )
 def test_a_bad_password_changes_nothing(tmp_path: Path, stdin: str, message: str) -> None:
-    result = _passwd("--data-dir", str(tmp_path), stdin=stdin)
+    result = _passwd("--data-dir", str(started_once(tmp_path)), stdin=stdin)
     assert result.returncode == 1
-    assert result.stderr.startswith(f"dnsfilter: {message}")
+    assert f"\ndnsfilter: {message}" in result.stderr
     assert result.stdout == ""
-    assert not (tmp_path / DATABASE_FILE).exists()  # refused before the database was even opened
+    assert _stored_hash(f"sqlite:///{tmp_path / DATABASE_FILE}") is None
+
+
+def test_no_database_there_is_said_before_the_password_is_asked(tmp_path: Path) -> None:
+    result = _passwd("--data-dir", str(tmp_path / "data"), stdin="a long passphrase\n")
+    assert result.returncode == 1
+    assert f"Nothing is stored at {tmp_path / 'data' / DATABASE_FILE} yet" in result.stderr
+    assert "-c /path/to/dnsfilter.yaml" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no folder, no empty database
 
 
 # -- at a terminal -----------------------------------------------------------------
@@ -137,11 +147,11 @@ def test_at_a_terminal_mistakes_are_said_plainly(answers: tuple[str, ...], messa
 
 
 def test_a_mismatch_sets_nothing(tmp_path: Path) -> None:
-    config = dataclasses.replace(DEFAULT_CONFIG, data_dir=tmp_path)
+    config = dataclasses.replace(DEFAULT_CONFIG, data_dir=started_once(tmp_path))
     _, ask = _typing("a long passphrase", "another passphrase")
     with pytest.raises(UsageError, match="not the same"):
         set_password(config, stdin=_Terminal(), ask=ask)
-    assert not (tmp_path / DATABASE_FILE).exists()
+    assert _stored_hash(f"sqlite:///{tmp_path / DATABASE_FILE}") is None
     _, ask = _typing("a long passphrase", "a long passphrase")
     said = set_password(config, stdin=_Terminal(), ask=ask, now=NOW)
     assert str(tmp_path / DATABASE_FILE) in said

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, inspect, text
 
-from dnsfilter.errors import StoreError
+from dnsfilter.errors import NoDatabase, StoreError
 from dnsfilter.store import Database, Migration, PolicyStore, open_database
 from dnsfilter.store.accounts import AccountStore
 from dnsfilter.store.migrations import MIGRATIONS, latest_version
@@ -200,6 +200,21 @@ def test_a_database_from_a_newer_dnsfilter_is_refused(open_db: Callable[..., Dat
 def test_migrations_must_be_numbered_in_order() -> None:
     with pytest.raises(ValueError, match="expected 2"):
         latest_version((Migration(3, "skips two", _add_device_os),))
+
+
+def test_only_a_caller_allowed_to_create_gets_a_new_database(database_url: str, tmp_path: Path) -> None:
+    # The commands other than run open with create=False: a wrong path starts no empty policy.
+    with pytest.raises(NoDatabase) as missing:
+        open_database(database_url, create=False)
+    assert missing.value.where in database_url or missing.value.where.endswith("policy.db")
+    if database_url.startswith("sqlite"):
+        assert list(tmp_path.iterdir()) == []  # not even an empty file
+    open_database(database_url).close()  # as run does
+    reopened = open_database(database_url, create=False)
+    try:
+        assert PolicyStore(reopened).list_profiles()[0].is_default
+    finally:
+        reopened.close()
 
 
 def test_a_missing_folder_is_reported(tmp_path: Path) -> None:
