@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
+import inspect
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -30,6 +32,7 @@ T = TypeVar("T")
 D = TypeVar("D", bound="DataclassInstance")
 
 _CONVERTER: Final = "dnsfilter.convert"
+_HINT: Final = "dnsfilter.hint"
 
 STR_TAG: Final = "tag:yaml.org,2002:str"
 INT_TAG: Final = "tag:yaml.org,2002:int"
@@ -92,10 +95,30 @@ def setting(default: T, convert: Convert[T]) -> T:
     return field
 
 
-def required(convert: Convert[T]) -> T:
-    """Declare a key that must be given (a dataclass field without default)."""
-    field: T = dataclasses.field(metadata={_CONVERTER: convert})
+def required(convert: Convert[T], *, hint: str | None = None) -> T:
+    """Declare a key that must be given (a dataclass field without default).
+
+    ``hint`` says what to write when it is missing ("a time such as 20:30"); a
+    choice() lists its words by itself.
+    """
+    field: T = dataclasses.field(metadata={_CONVERTER: convert, _HINT: hint})
     return field
+
+
+def choices_of(field: dataclasses.Field[Any]) -> tuple[str, ...]:
+    """The words a key declared with choice() allows (in any wrapper); () for other keys.
+
+    For messages, and so that documentation can be checked against the schema.
+    """
+    convert = inspect.unwrap(field.metadata[_CONVERTER])
+    return convert.options if isinstance(convert, Choice) else ()
+
+
+def _missing_message(field: dataclasses.Field[Any]) -> str:
+    if options := choices_of(field):
+        return f'the key "{field.name}" is missing; give one of: {", ".join(options)}'
+    hint = field.metadata.get(_HINT)
+    return f'the key "{field.name}" is missing; add it' + (f": {hint}" if hint else "")
 
 
 def describe(node: yaml.Node) -> str:
@@ -157,7 +180,7 @@ def number(low: float, high: float) -> Convert[float]:
 
 
 def boolean(node: yaml.Node, path: str, problems: Problems) -> bool:
-    """true or false (YAML's yes/no/on/off are read as text and refused)."""
+    """true or false (unquoted, YAML 1.1 reads yes/no/on/off as these too)."""
     value = scalar(node)
     if not isinstance(value, bool):
         raise Invalid(f"must be true or false, not {describe(node)}")
@@ -184,16 +207,27 @@ def from_text(parse: Callable[[str], T]) -> Convert[T]:
     return convert
 
 
-def choice(*options: str) -> Convert[str]:
-    """One word out of a fixed set, in any letter case."""
+class Choice:
+    """One word out of a fixed set, in any letter case (a converter).
 
-    def parse(value: str) -> str:
+    A class rather than a closure, so that ``options`` can be read back for
+    messages (``choices_of``) and for checking the documentation.
+    """
+
+    def __init__(self, *options: str) -> None:
+        self.options = options
+
+    def __call__(self, node: yaml.Node, path: str, problems: Problems) -> str:
+        value = text(node, path, problems)
         word = value.strip().lower()
-        if word not in options:
-            raise ValueError(f'"{value}" is not allowed; use one of: {", ".join(options)}')
+        if word not in self.options:
+            raise Invalid(f'"{value}" is not allowed; use one of: {", ".join(self.options)}')
         return word
 
-    return from_text(parse)
+
+def choice(*options: str) -> Convert[str]:
+    """One word out of a fixed set, in any letter case."""
+    return Choice(*options)
 
 
 def optional(convert: Convert[T]) -> Convert[T | None]:
@@ -271,7 +305,7 @@ def build(
         if field.name not in given:
             if field.default is dataclasses.MISSING:
                 failed = True
-                problems.add(path, node, f'the key "{field.name}" is missing; add it')
+                problems.add(path, node, _missing_message(field))
             continue
         _, value_node = given[field.name]
         try:
@@ -333,3 +367,51 @@ def unknown_key_message(key: str, known: Sequence[str]) -> str:
 
 def join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
+
+
+def as_written(convert: Convert[T]) -> Convert[T]:
+    """``convert`` given the text as written, where YAML 1.1 reads words as other types.
+
+    Unquoted, ``off`` is false and ``20:30`` the number 1230 (minutes in base 60);
+    a parent writing them by hand means the words.
+    """
+
+    @functools.wraps(convert)  # choices_of() still finds the words of a choice
+    def convert_text(node: yaml.Node, path: str, problems: Problems) -> T:
+        if isinstance(node, yaml.ScalarNode) and node.style is None and node.tag in (BOOL_TAG, INT_TAG):
+            node = yaml.ScalarNode(STR_TAG, node.value, node.start_mark, node.end_mark)
+        return convert(node, path, problems)
+
+    return convert_text
+
+
+def plain_data(node: yaml.Node, seen: set[int]) -> Any:
+    """A setting's value: text, numbers, true/false, null, lists and sections of these."""
+    # An alias is the same node object again: refusing repeats keeps a
+    # "billion laughs" file from expanding into gigabytes.
+    if id(node) in seen:
+        raise Invalid("repeats a value with a YAML alias (*name); write the value out instead")
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        return [plain_data(item, seen) for item in node.value]
+    if isinstance(node, yaml.MappingNode):
+        mapping: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = scalar(key_node)
+            if not isinstance(key, str):
+                raise Invalid(f"has a key that is {describe(key_node)}; keys must be text")
+            mapping[key] = plain_data(value_node, seen)
+        return mapping
+    return None if node.tag == NULL_TAG else scalar(node)
+
+
+def syntax_problem(error: yaml.YAMLError, text: str) -> str:
+    """Where and why ``text`` is not YAML, for a parent to fix."""
+    if isinstance(error, yaml.reader.ReaderError):
+        line = text.count("\n", 0, error.position) + 1
+        character = chr(error.character) if isinstance(error.character, int) else error.character
+        return f"line {line}: the character {character!r} cannot be in a YAML file; write it as an escape in double quotes"
+    mark = error.problem_mark or error.context_mark if isinstance(error, yaml.MarkedYAMLError) else None
+    where = f"line {mark.line + 1}: " if mark is not None else ""
+    what = "; ".join(part for part in (getattr(error, "context", None), getattr(error, "problem", None)) if part)
+    return f"{where}this is not valid YAML ({what or error}); check the indentation, colons and quotes there"

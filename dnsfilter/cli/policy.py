@@ -7,16 +7,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dnsfilter.config import Config
-from dnsfilter.errors import DnsFilterError
 from dnsfilter.lists.catalog import BLOCKLISTS_DIR, load_catalog
 from dnsfilter.store import PolicyStore, open_database, policyfile
 
 
 def export(config: Config, output: Path | None) -> None:
     """Write the policy to ``output`` (None: standard output)."""
-    database = open_database(config.database_url, data_dir=config.data_dir)
+    database = open_database(config.database_url, data_dir=config.data_dir, create=False)
     try:
-        exported = policyfile.export_policy(PolicyStore(database), datetime.now(UTC))
+        store = PolicyStore(database)
+        exported = policyfile.export_policy(store, datetime.now(UTC), policyfile.family_zone(store, config.zone))
     finally:
         database.close()
     if output is None:
@@ -28,17 +28,16 @@ def export(config: Config, output: Path | None) -> None:
 def import_file(config: Config, file: Path, catalog_dir: Path = BLOCKLISTS_DIR) -> str:
     """Replace the whole policy with ``file`` if all of it is valid; the summary of what was imported."""
     text = policyfile.read_policy_file(file)
-    if config.database.url is None:
-        # Restoring onto a new machine: the SQLite file goes in a data dir that may not exist yet.
-        try:
-            config.data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise DnsFilterError(f"cannot create the data directory {config.data_dir}: {error.strerror}") from error
     catalog = load_catalog(catalog_dir)
-    database = open_database(config.database_url, data_dir=config.data_dir)
+    # Restoring onto a new machine: the filter runs once first, so the import goes where it reads.
+    database = open_database(config.database_url, data_dir=config.data_dir, create=False)
     try:
-        return policyfile.import_policy(
-            PolicyStore(database), text, known_tags=catalog.tags, now=datetime.now(UTC), source=str(file)
+        store = PolicyStore(database)
+        # Times without an offset are read in the zone the running filter uses.
+        zone = policyfile.family_zone(store, config.zone)
+        summary = policyfile.import_policy(
+            store, text, known_tags=catalog.tags, now=datetime.now(UTC), source=str(file), zone=zone
         )
+        return str(summary)
     finally:
         database.close()

@@ -12,7 +12,9 @@ the MAC and address a trusted router named (read from EDNS options by
 Where the MAC comes from locally, the neighbour table (what the device's
 frames actually carry) wins over a DHCP lease (what the device claimed when
 it asked for an address). Addresses, MACs and names are written one way
-here (``canonical_ip``, ``normalise_mac``, ``clean_name``), whoever reads them.
+here (``canonical_ip``, ``normalise_mac``, ``clean_name``), whoever reads them,
+and a device key a person typed goes through ``normalise_device_key`` wherever
+it enters (policy file, store, command line), so it is the key the resolver makes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol, TypeVar
 
+from dnsfilter.errors import shown
+
 __all__ = [
     "CACHE_LIMIT",
     "MAX_NAME_CHARS",
@@ -33,6 +37,7 @@ __all__ = [
     "canonical_ip",
     "clean_name",
     "mac_from_bytes",
+    "normalise_device_key",
     "normalise_mac",
 ]
 
@@ -50,7 +55,8 @@ _MAC_DOTTED: Final = re.compile(r"[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}")
 _BIDI_CONTROLS: Final = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _DROPPED_CATEGORIES: Final = frozenset({"Cc", "Cs", "Zl", "Zp"})
 
-
+MAC_KEY_EXAMPLE: Final = "mac:aa:bb:cc:dd:ee:ff"
+IP_KEY_EXAMPLE: Final = "ip:192.168.1.23"
 
 # Every address seen gets an entry; IPv6 privacy addresses (or a child
 # making up addresses) could otherwise grow it forever. A LAN has far fewer
@@ -86,15 +92,18 @@ def normalise_mac(text: str) -> str | None:
     them), 12 bare hex digits and Cisco's ``aabb.ccdd.eeff``. Multicast and
     broadcast addresses and the all-zero address are not devices: None.
     """
+    raw = _mac_bytes(text)
+    return None if raw is None else mac_from_bytes(raw)
+
+
+def _mac_bytes(text: str) -> bytes | None:
+    """The six bytes of a MAC in any of the spellings ``normalise_mac`` accepts, or None."""
     text = text.strip().lower()
     if MAC_WITH_SEPARATORS.fullmatch(text):
-        octets = [int(part, 16) for part in re.split("[:-]", text)]
-    elif _MAC_BARE.fullmatch(text) or _MAC_DOTTED.fullmatch(text):
-        digits = text.replace(".", "")
-        octets = [int(digits[i : i + 2], 16) for i in range(0, 12, 2)]
-    else:
-        return None
-    return mac_from_bytes(bytes(octets))
+        return bytes(int(part, 16) for part in re.split("[:-]", text))
+    if _MAC_BARE.fullmatch(text) or _MAC_DOTTED.fullmatch(text):
+        return bytes.fromhex(text.replace(".", ""))
+    return None
 
 
 def mac_from_bytes(raw: bytes) -> str | None:
@@ -102,6 +111,57 @@ def mac_from_bytes(raw: bytes) -> str | None:
     if len(raw) != 6 or raw[0] & 1 or not any(raw):
         return None  # wrong size, multicast/broadcast (I/G bit), or all zero
     return raw.hex(":")
+
+
+def normalise_device_key(text: str) -> str:
+    """A device key as a person may write it, as the resolver makes it:
+    ``mac:`` and a unicast MAC in any spelling ``normalise_mac`` reads, or
+    ``ip:`` and one IPv4 or IPv6 address (``canonical_ip``).
+
+    Raises ValueError saying what to write instead: a key the resolver can
+    never make would leave the device on the default profile without a word.
+    """
+    kind, colon, rest = text.strip().partition(":")
+    kind, rest = kind.strip().lower(), rest.strip()
+    quoted = f'"{shown(text.strip())}"'
+    if kind == "mac" and colon:
+        raw = _mac_bytes(rest)
+        if raw is None:
+            raise ValueError(
+                f"the device key {quoted} is not a MAC address; write it like {MAC_KEY_EXAMPLE} "
+                "(aa-bb-cc-dd-ee-ff and aabb.ccdd.eeff work too)"
+            )
+        mac = mac_from_bytes(raw)
+        if mac is None:
+            raise ValueError(
+                f"the device key {quoted} is a broadcast, multicast or all-zero address, which no one device "
+                f"has; write the device's own MAC address, like {MAC_KEY_EXAMPLE}"
+            )
+        return f"mac:{mac}"
+    if kind == "ip" and colon:
+        ip = canonical_ip(rest)
+        if ip is not None:
+            return f"ip:{ip}"
+        if "/" in rest and _is_network(rest):
+            raise ValueError(
+                f"the device key {quoted} is a network, not one device; write the address of one device, "
+                f"like {IP_KEY_EXAMPLE}"
+            )
+        raise ValueError(
+            f"the device key {quoted} is not an IP address; write it like {IP_KEY_EXAMPLE} or ip:2001:db8::23"
+        )
+    raise ValueError(
+        f"{quoted} is not a device key; write mac: and the device's MAC address (like {MAC_KEY_EXAMPLE}) "
+        f"or ip: and its IP address (like {IP_KEY_EXAMPLE})"
+    )
+
+
+def _is_network(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 def clean_name(text: str) -> str | None:

@@ -37,7 +37,8 @@ class DeviceMethods:
         unless one is chosen) and bumps the policy version; a changed ip, mac or
         name (None means "not known this time", not "erase") bumps it too. Seeing
         a known device again only moves ``last_seen``, at most once a minute,
-        without bumping the version. ``name`` is stored exactly as given.
+        without bumping the version. ``name`` is stored exactly as given. ``key``
+        is normalised (``check.device_key``) like a key from a policy file.
         """
         key = check.device_key(key)
         with self.database.reading() as session:

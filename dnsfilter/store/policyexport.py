@@ -6,8 +6,9 @@ changes. Text that came from the network is always quoted and escaped.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -30,34 +31,45 @@ _HEADER: Final = """\
 # dnsfilter family policy: profiles, devices, running overrides and settings.
 # Load it with: dnsfilter policy import FILE
 # An import replaces the whole policy, and only if every line of the file is valid.
+# Every key, its values and its default are described in docs/policy-file.md
+# (in dnsfilter's source, next to README.md).
+# Times are in the family's time zone, {zone}, with their offset from UTC;
+# a time written without an offset, like 2026-12-07 20:00, is read in {zone}.
 """
 
+# Short reminders of every key; docs/policy-file.md says the rest (a test checks both).
 _COMMENTS: Final = {
     "dnsfilter_policy": "# The layout of this file.\n",
     "profiles": """\
 # A profile is a person, or a group of devices. Exactly one is the default
 # (default: true): devices nobody has put in a profile use it.
+#   name: the person's name;  bypass_protection: true or false
 #   blocked: categories (adult) and services (service:tiktok) blocked at all times
 #   allow, deny: names, with the names under them, always allowed or always blocked
 #   safe_search: off, on or strict;  block_mode: null_ip or nxdomain
 #   rules: weekly times. days like mon-fri, sun-thu or sat,sun; start and end as
-#   HH:MM (an end before the start runs past midnight). block_tags blocks the
-#   tags listed; allow_only blocks everything but the names in allow.
+#   HH:MM (an end before the start runs past midnight); enabled: true or false.
+#   action: block_tags blocks the tags listed (categories and services);
+#   allow_only blocks everything but the names in allow.
 #   budgets: minutes a day a category or service may be used (1 to 1440), on the
-#   days given (written like the rules' days; daily if left out). Once they are
-#   used up it is blocked until midnight; a grant override gives extra time.
+#   days given (written like the rules' days; daily if left out); tag: which one.
+#   Once used up it is blocked until midnight; a grant override gives extra time.
 """,
     "new_devices_profile": "# The profile devices seen for the first time are put in; null: the default.\n",
     "devices": """\
-# key: how dnsfilter knows the device;  label: your name for it;
+# key: how dnsfilter knows the device: mac:aa:bb:cc:dd:ee:ff or ip:192.168.1.23;
+# profile: whose device it is;  label: your name for it;
 # name: what the device calls itself on the network, exactly as seen;
 # new: true until someone has looked at the device.
 """,
     "overrides": """\
-# Exceptions that were running when this file was written, until "expires"
-# (UTC). An import restores only those that have not ended by then.
+# Exceptions that were running when this file was written. kind: pause (no
+# internet), grant (target: a category or service, open for a while) or
+# allow_name (target: a name allowed for a while); profile: whose it is;
+# expires: when it ends; created_by, created_at: who made it, and when;
+# note: why. An import restores only those that have not ended by then.
 """,
-    "settings": "# Other settings, as stored.\n",
+    "settings": "# Other settings, as stored (time_zone: the family's time zone, when chosen on the web page).\n",
 }
 
 
@@ -85,8 +97,11 @@ _Dumper.add_representer(_Quoted, _represent_text)
 _INTERNAL_SETTINGS = frozenset((NEW_DEVICES_PROFILE, DEFAULT_PROFILE_SET_UP))
 
 
-def export_policy(store: PolicyStore, now: datetime) -> str:
-    """The whole family policy as commented YAML; overrides that ended before ``now`` are left out."""
+def export_policy(store: PolicyStore, now: datetime, zone: ZoneInfo) -> str:
+    """The whole family policy as commented YAML; overrides that ended before ``now`` are left out.
+
+    Times are written in ``zone``, the family's (``policyfile.family_zone``), with their offset.
+    """
     policy = store.load_all(now)
     names = {profile.id: profile.name for profile in policy.profiles}
     chosen = policy.settings.get(NEW_DEVICES_PROFILE)
@@ -97,10 +112,10 @@ def export_policy(store: PolicyStore, now: datetime) -> str:
         "profiles": [_profile_entry(p) for p in sorted(policy.profiles, key=lambda p: _by_name(p.name))],
         "new_devices_profile": _Quoted(names[chosen]) if type(chosen) is int and chosen in names else None,
         "devices": [_device_entry(device, names) for device in sorted(policy.devices, key=lambda d: d.key)],
-        "overrides": [_override_entry(name, item) for name, item in overrides],
+        "overrides": [_override_entry(name, item, zone) for name, item in overrides],
         "settings": {key: value for key, value in policy.settings.items() if key not in _INTERNAL_SETTINGS},
     }
-    parts = [_HEADER]
+    parts = [_HEADER.format(zone=zone.key)]
     for key, value in sections.items():
         dumped = yaml.dump(
             {key: value}, Dumper=_Dumper, allow_unicode=True, sort_keys=key == "settings",
@@ -153,19 +168,20 @@ def _device_entry(device: DeviceData, names: dict[int, str]) -> dict[str, object
     }
 
 
-def _override_entry(profile: str, item: OverrideData) -> dict[str, object]:
+def _override_entry(profile: str, item: OverrideData, zone: ZoneInfo) -> dict[str, object]:
     return {
         "profile": _Quoted(profile),
         "kind": item.kind,
         "target": item.target,
-        "expires": _utc_text(item.expires_at),
+        "expires": _local_text(item.expires_at, zone),
         "created_by": _Quoted(item.created_by),
-        "created_at": _utc_text(item.created_at),
+        "created_at": _local_text(item.created_at, zone),
         "note": _Quoted(item.note),
     }
 
 
-def _utc_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def _local_text(moment: datetime, zone: ZoneInfo) -> str:
+    # The offset makes the moment exact whatever zone the file is read in later.
+    return moment.astimezone(zone).isoformat()
 
 

@@ -12,14 +12,21 @@ today is not in the file; it is filed by profile number, and an import
 numbers the profiles anew, so until midnight a budget may count from zero
 (or, on SQLite, count the minutes of the profile that had its number).
 
-Overrides are written with their end time (UTC). An import restores those
-still running at the time of the import and leaves out, and counts, those that
-have ended. Devices are matched by key: one already known keeps what the
-network told about it (addresses, name, when first and last seen); devices not
-in the file are forgotten and come back as new when they next make a query.
+Times (when an override ends, when it was made) are written in the family's
+time zone with their offset from UTC, so a parent reads local times; a time
+written without an offset is read in the family's time zone (``family_zone``:
+the one chosen on the web page, else the configuration's). An import restores
+the overrides still running at the time of the import and leaves out, and
+counts, those that have ended.
+
+Device keys are stored one way (``mac:aa:bb:cc:dd:ee:ff``, ``ip:192.168.1.23``,
+as the resolver makes them), however the file spells them. Devices are
+matched by key: one already known keeps what the network told about it
+(addresses, name, when first and last seen); devices not in the file are
+forgotten and come back as new when they next make a query.
 Export, then import into an empty database, then export again gives the
 same text. Writing is in ``policyexport``, reading and checking in
-``policyschema``.
+``policyschema``; docs/policy-file.md is the reference for parents.
 """
 
 from __future__ import annotations
@@ -30,20 +37,41 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from dnsfilter.errors import DnsFilterError, PolicyFileError
 from dnsfilter.policy.records import (
+    TIME_ZONE,
     BudgetData,
     DeviceData,
     OverrideData,
     ProfileData,
     RuleData,
 )
+from dnsfilter.store import validation as check
 from dnsfilter.store.policyexport import export_policy
 from dnsfilter.store.policyschema import FORMAT, DeviceEntry, parse_policy
 from dnsfilter.store.policystore import PolicyStore
 
-__all__ = ["FORMAT", "ImportSummary", "export_policy", "import_policy", "read_policy_file", "write_policy_file"]
+__all__ = [
+    "FORMAT",
+    "ImportSummary",
+    "export_policy",
+    "family_zone",
+    "import_policy",
+    "read_policy_file",
+    "write_policy_file",
+]
+
+
+def family_zone(store: PolicyStore, configured: ZoneInfo) -> ZoneInfo:
+    """The zone the running filter reads times in: the one chosen on the web page
+    (the TIME_ZONE setting), else ``configured`` (the configuration's time_zone)."""
+    chosen = store.get_setting(TIME_ZONE)
+    try:
+        return configured if chosen is None else check.time_zone(chosen)
+    except check.PolicyInputError:
+        return configured  # as the running filter does: it keeps the configuration's zone
 
 
 # --- import -----------------------------------------------------------------------
@@ -76,15 +104,16 @@ def _count(number: int, thing: str) -> str:
 
 
 def import_policy(
-    store: PolicyStore, text: str, *, known_tags: Collection[str], now: datetime, source: str
+    store: PolicyStore, text: str, *, known_tags: Collection[str], now: datetime, source: str, zone: ZoneInfo
 ) -> ImportSummary:
     """Replace the whole policy with the one in ``text``, or change nothing.
 
     PolicyFileError lists every problem in the file. Categories and services
     are checked against ``known_tags``; overrides that ended before ``now`` are
-    left out.
+    left out. Times without an offset are read in ``zone`` (see ``family_zone``),
+    or in the zone the file's own settings name, which the import makes the family's.
     """
-    policy = parse_policy(text, known_tags, source)
+    policy = parse_policy(text, known_tags, source, zone)
     ids = {profile.name.casefold(): number for number, profile in enumerate(policy.profiles, 1)}
     overrides: dict[int, list[OverrideData]] = defaultdict(list)
     running = [item for item in policy.overrides if item.expires > now]

@@ -4,36 +4,41 @@ Built on the configuration machinery (``dnsfilter.yamlschema``): every problem i
 file is reported at once with its dotted path and line; names of categories
 and services (blocked, in rules, budgets and grants) are checked against the
 catalog, profile names referred to by devices and overrides against the
-file's own profiles.
+file's own profiles. Times without an offset from UTC are read in the
+family's time zone. docs/policy-file.md describes every key; a test checks it
+against the classes here (``SECTIONS``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
+import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
+from zoneinfo import ZoneInfo
 
 import yaml
 
 from dnsfilter.errors import PolicyFileError
 from dnsfilter.policy.budgets import MAX_BUDGET_MINUTES
-from dnsfilter.policy.records import NEW_DEVICES_PROFILE
+from dnsfilter.policy.identity import IP_KEY_EXAMPLE, MAC_KEY_EXAMPLE
+from dnsfilter.policy.records import NEW_DEVICES_PROFILE, TIME_ZONE
 from dnsfilter.policy.schedule import parse_days, parse_time
 from dnsfilter.policy.tags import SERVICE_PREFIX, service_tag
 from dnsfilter.store import validation as check
 from dnsfilter.store.policystore import BLOCK_MODES, OVERRIDE_KINDS, SAFE_SEARCH
 from dnsfilter.store.rules import RULE_ACTIONS
 from dnsfilter.yamlschema import (
-    BOOL_TAG,
-    INT_TAG,
     NULL_TAG,
     STR_TAG,
     Convert,
     Invalid,
     Problems,
+    as_written,
     boolean,
     choice,
     describe,
@@ -42,11 +47,13 @@ from dnsfilter.yamlschema import (
     join,
     line_of,
     optional,
+    plain_data,
     required,
     scalar,
     section,
     sequence,
     setting,
+    syntax_problem,
     text,
 )
 
@@ -61,9 +68,10 @@ class _Context(Problems):
     and overrides in ``PolicyFile``, so their names are known by then.
     """
 
-    def __init__(self, tags: frozenset[str]) -> None:
+    def __init__(self, tags: frozenset[str], zone: ZoneInfo) -> None:
         super().__init__()
         self.tags = tags
+        self.zone = zone  # times without an offset are read in it
         self.profiles: dict[str, tuple[str, yaml.Node]] = {}  # casefolded name -> (name, its node)
         self.defaults: list[tuple[str, yaml.Node]] = []  # paths of "default: true"
         self.device_keys: dict[str, yaml.Node] = {}
@@ -89,6 +97,7 @@ def _store_check(parse: Callable[[str], T]) -> Convert[T]:
 _PERSON: Final = _store_check(check.person_name)
 _DOMAIN: Final = _store_check(check.domain)
 _TAG_TEXT: Final = _store_check(check.tag)
+_CREATOR: Final = _store_check(lambda value: check.person_name(value, "name"))
 
 
 def _profile_name(node: yaml.Node, path: str, problems: Problems) -> str:
@@ -147,21 +156,6 @@ def _device_key(node: yaml.Node, path: str, problems: Problems) -> str:
     return key
 
 
-def _as_written(convert: Convert[T]) -> Convert[T]:
-    """``convert`` given the text as written, where YAML 1.1 reads words as other types.
-
-    Unquoted, ``off`` is false and ``20:30`` the number 1230 (minutes in base 60);
-    a parent writing them by hand means the words.
-    """
-
-    def convert_text(node: yaml.Node, path: str, problems: Problems) -> T:
-        if isinstance(node, yaml.ScalarNode) and node.style is None and node.tag in (BOOL_TAG, INT_TAG):
-            node = yaml.ScalarNode(STR_TAG, node.value, node.start_mark, node.end_mark)
-        return convert(node, path, problems)
-
-    return convert_text
-
-
 def _days(value: str) -> str:
     parse_days(value)  # the schedule's own reading: every word must be a day
     return check.days(value)
@@ -173,7 +167,7 @@ def _clock(*, end: bool) -> Convert[str]:
         moment = parse_time(value, allow_24=end)
         return f"{moment.hour:02}:{moment.minute:02}"
 
-    return _as_written(from_text(parse))
+    return as_written(from_text(parse))
 
 
 def _label(value: str) -> str | None:
@@ -188,19 +182,49 @@ def _format(node: yaml.Node, path: str, problems: Problems) -> int:
 
 
 _TIMESTAMP_TAG: Final = "tag:yaml.org,2002:timestamp"
+_SPACE_BEFORE_OFFSET: Final = re.compile(r"\s+(?=[+-]\d|Z$)")
 
 
-def _utc_time(node: yaml.Node, path: str, problems: Problems) -> datetime:
+def _moment(node: yaml.Node, path: str, problems: Problems) -> datetime:
+    """A date and time, in UTC: with an offset (+07:00, Z) as written, without one
+    in the family's time zone, as a parent reads the clock on the wall."""
     # Written unquoted, 2025-03-14T20:00:00Z is a YAML timestamp: read its text all the same.
     is_timestamp = isinstance(node, yaml.ScalarNode) and node.tag == _TIMESTAMP_TAG
     value = str(node.value) if is_timestamp else text(node, path, problems)
+    zone = _context(problems).zone
     try:
-        moment = datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(_SPACE_BEFORE_OFFSET.sub("", value.strip()))
     except ValueError:
-        raise Invalid(f'"{value}" is not a date and time; write it like 2025-03-14T20:00:00Z') from None
-    if moment.tzinfo is None:
-        raise Invalid(f'"{value}" has no time zone; add Z at the end for UTC, like 2025-03-14T20:00:00Z')
-    return moment.astimezone(UTC)
+        raise Invalid(
+            f'"{value}" is not a date and time; write it like 2026-12-07 20:00 (in the family\'s time zone, '
+            f"{zone.key}) or with its offset from UTC, like 2026-12-07T20:00+07:00"
+        ) from None
+    return (moment if moment.tzinfo is not None else _on_the_clock(moment, zone, value)).astimezone(UTC)
+
+
+def _on_the_clock(moment: datetime, zone: ZoneInfo, value: str) -> datetime:
+    """A wall-clock time in ``zone``; refused on the night the clocks skip it or pass it twice."""
+    first, second = moment.replace(tzinfo=zone, fold=0), moment.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
+        raise Invalid(f'"{value}" does not exist in {zone.key}: the clocks skip that hour; write a time after it')
+    raise Invalid(
+        f'"{value}" happens twice in {zone.key} (the clocks go back); write which one with its offset: '
+        f"{first.isoformat()} or {second.isoformat()}"
+    )
+
+
+def _file_zone(root: yaml.MappingNode, zone: ZoneInfo) -> ZoneInfo:
+    """The file's settings.time_zone when it names one (the import makes it the
+    family's zone), else ``zone``: times are read as the filter will read them."""
+    settings = next((value for key, value in root.value if key.value == "settings"), None)
+    if isinstance(settings, yaml.MappingNode):
+        named = next((value for key, value in settings.value if key.value == TIME_ZONE), None)
+        if isinstance(named, yaml.ScalarNode) and named.tag == STR_TAG:
+            with contextlib.suppress(check.PolicyInputError):  # reported by _settings
+                return check.time_zone(named.value)
+    return zone
 
 
 def _settings(node: yaml.Node, path: str, problems: Problems) -> tuple[tuple[str, Any], ...]:
@@ -219,8 +243,10 @@ def _settings(node: yaml.Node, path: str, problems: Problems) -> tuple[tuple[str
                 raise Invalid(f'"{key}" is given twice; keep only one')
             if key == NEW_DEVICES_PROFILE:
                 raise Invalid("is an internal number; name the profile with new_devices_profile: instead")
-            values[key] = _plain_data(value_node, set())
+            values[key] = plain_data(value_node, set())
             check.setting_value(key, values[key])
+            if key == TIME_ZONE and values[key] is not None:
+                check.time_zone(values[key])  # a zone the filter cannot use would be ignored without a word
         except check.PolicyInputError as error:
             failed = True
             problems.add(key_path, value_node, str(error))
@@ -230,26 +256,6 @@ def _settings(node: yaml.Node, path: str, problems: Problems) -> tuple[tuple[str
     if failed:
         raise Invalid()
     return tuple(values.items())
-
-
-def _plain_data(node: yaml.Node, seen: set[int]) -> Any:
-    """A setting's value: text, numbers, true/false, null, lists and sections of these."""
-    # An alias is the same node object again: refusing repeats keeps a
-    # "billion laughs" file from expanding into gigabytes.
-    if id(node) in seen:
-        raise Invalid("repeats a value with a YAML alias (*name); write the value out instead")
-    seen.add(id(node))
-    if isinstance(node, yaml.SequenceNode):
-        return [_plain_data(item, seen) for item in node.value]
-    if isinstance(node, yaml.MappingNode):
-        mapping: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = scalar(key_node)
-            if not isinstance(key, str):
-                raise Invalid(f"has a key that is {describe(key_node)}; keys must be text")
-            mapping[key] = _plain_data(value_node, seen)
-        return mapping
-    return None if node.tag == NULL_TAG else scalar(node)
 
 
 def _check_rule(rule: _RuleEntry) -> Iterator[tuple[str, str]]:
@@ -269,11 +275,16 @@ def _check_profile(profile: _ProfileEntry) -> Iterator[tuple[str, str]]:
         yield "budgets", f'"{tag}" has two budgets; keep one of them'
 
 
+_DAYS_HINT: Final = "the days, like mon-fri, sun-thu or sat,sun"
+_TAG_HINT: Final = "a category such as games, or a service such as service:youtube"
+_PROFILE_HINT: Final = "the name of one of the profiles above"
+
+
 @dataclass(frozen=True, slots=True)
 class _RuleEntry:
-    days: str = required(from_text(_days))
-    start: str = required(_clock(end=False))
-    end: str = required(_clock(end=True))
+    days: str = required(from_text(_days), hint=_DAYS_HINT)
+    start: str = required(_clock(end=False), hint="a time of day such as 20:30")
+    end: str = required(_clock(end=True), hint="a time of day such as 07:00")
     action: str = required(choice(*RULE_ACTIONS))
     tags: tuple[str, ...] = setting((), sequence(_tag))
     allow: tuple[str, ...] = setting((), sequence(_DOMAIN))
@@ -282,16 +293,16 @@ class _RuleEntry:
 
 @dataclass(frozen=True, slots=True)
 class _BudgetEntry:
-    tag: str = required(_tag)
-    minutes: int = required(integer(1, MAX_BUDGET_MINUTES))
+    tag: str = required(_tag, hint=_TAG_HINT)
+    minutes: int = required(integer(1, MAX_BUDGET_MINUTES), hint=f"minutes a day, from 1 to {MAX_BUDGET_MINUTES}")
     days: str = setting("daily", from_text(_days))
 
 
 @dataclass(frozen=True, slots=True)
 class _ProfileEntry:
-    name: str = required(_profile_name)
+    name: str = required(_profile_name, hint="the person's name, such as Mia")
     default: bool = setting(False, _default)
-    safe_search: str = setting("off", _as_written(choice(*SAFE_SEARCH)))
+    safe_search: str = setting("off", as_written(choice(*SAFE_SEARCH)))
     bypass_protection: bool = setting(True, boolean)
     block_mode: str = setting("null_ip", choice(*BLOCK_MODES))
     blocked: tuple[str, ...] = setting((), sequence(_tag))
@@ -303,8 +314,8 @@ class _ProfileEntry:
 
 @dataclass(frozen=True, slots=True)
 class DeviceEntry:
-    key: str = required(_device_key)
-    profile: str = required(_profile_ref)
+    key: str = required(_device_key, hint=f"{MAC_KEY_EXAMPLE} or {IP_KEY_EXAMPLE}")
+    profile: str = required(_profile_ref, hint=_PROFILE_HINT)
     label: str | None = setting(None, optional(_store_check(_label)))
     new: bool = setting(False, boolean)
     name: str | None = setting(None, optional(text))  # exactly as seen: any text at all
@@ -312,12 +323,12 @@ class DeviceEntry:
 
 @dataclass(frozen=True, slots=True)
 class _OverrideEntry:
-    profile: str = required(_profile_ref)
+    profile: str = required(_profile_ref, hint=_PROFILE_HINT)
     kind: str = required(choice(*OVERRIDE_KINDS))
-    expires: datetime = required(_utc_time)
-    created_by: str = required(_store_check(lambda value: check.person_name(value, "name")))
+    expires: datetime = required(_moment, hint="when it ends, such as 2026-12-07 20:00")
+    created_by: str = required(_CREATOR, hint="who made it, such as Mum")
     target: str | None = setting(None, optional(text))  # checked with the kind, in _override
-    created_at: datetime | None = setting(None, optional(_utc_time))  # None: the time of the import
+    created_at: datetime | None = setting(None, optional(_moment))  # None: the time of the import
     note: str = setting("", _store_check(check.note))
 
 
@@ -346,9 +357,10 @@ def _override(node: yaml.Node, path: str, problems: Problems) -> _OverrideEntry:
 @dataclass(frozen=True, slots=True)
 class PolicyFile:
     # Profiles first: devices and overrides name them (see _Context).
-    dnsfilter_policy: int = required(_format)
+    dnsfilter_policy: int = required(_format, hint=f"write dnsfilter_policy: {FORMAT} at the top")
     profiles: tuple[_ProfileEntry, ...] = required(
-        sequence(section(_ProfileEntry, check=_check_profile), empty="is empty; give at least the default profile")
+        sequence(section(_ProfileEntry, check=_check_profile), empty="is empty; give at least the default profile"),
+        hint="a list of profiles, one of them with default: true",
     )
     new_devices_profile: str | None = setting(None, optional(_profile_ref))
     devices: tuple[DeviceEntry, ...] = setting((), sequence(section(DeviceEntry)))
@@ -358,17 +370,28 @@ class PolicyFile:
 
 _POLICY_FILE: Final = section(PolicyFile)
 
+# Each section of the file by its place (docs/policy-file.md has one table for each).
+SECTIONS: Final[dict[str, type[Any]]] = {
+    "top": PolicyFile,
+    "profiles": _ProfileEntry,
+    "profiles.rules": _RuleEntry,
+    "profiles.budgets": _BudgetEntry,
+    "devices": DeviceEntry,
+    "overrides": _OverrideEntry,
+}
 
-def parse_policy(text: str, known_tags: Collection[str], source: str) -> PolicyFile:
+
+def parse_policy(text: str, known_tags: Collection[str], source: str, zone: ZoneInfo) -> PolicyFile:
     """The checked file; PolicyFileError lists every problem. Tags are checked
-    against ``known_tags`` (the catalog's categories and services)."""
+    against ``known_tags`` (the catalog's categories and services); times
+    without an offset are read in ``zone`` (unless the file's settings name another)."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
-        raise PolicyFileError(source, [_syntax_problem(error, text)]) from error
+        raise PolicyFileError(source, [syntax_problem(error, text)]) from error
     if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == NULL_TAG):
         raise PolicyFileError(source, ["the file is empty; dnsfilter policy export writes one to start from"])
-    problems = _Context(frozenset(known_tags))
+    problems = _Context(frozenset(known_tags), _file_zone(root, zone) if isinstance(root, yaml.MappingNode) else zone)
     policy: PolicyFile | None = None
     if not isinstance(root, yaml.MappingNode):
         problems.add("", root, "the file must hold keys such as profiles: and devices:, as export writes them")
@@ -393,16 +416,3 @@ def _check_defaults(root: yaml.MappingNode, problems: _Context) -> None:
     elif problems.profiles:
         profiles_node = next(key for key, _ in root.value if key.value == "profiles")
         problems.add("profiles", profiles_node, 'no profile is the default; add "default: true" to one of them')
-
-
-def _syntax_problem(error: yaml.YAMLError, text: str) -> str:
-    if isinstance(error, yaml.reader.ReaderError):
-        line = text.count("\n", 0, error.position) + 1
-        character = chr(error.character) if isinstance(error.character, int) else error.character
-        return f"line {line}: the character {character!r} cannot be in a YAML file; write it as an escape in double quotes"
-    mark = error.problem_mark or error.context_mark if isinstance(error, yaml.MarkedYAMLError) else None
-    where = f"line {mark.line + 1}: " if mark is not None else ""
-    what = "; ".join(part for part in (getattr(error, "context", None), getattr(error, "problem", None)) if part)
-    return f"{where}this is not valid YAML ({what or error}); check the indentation, colons and quotes there"
-
-

@@ -236,17 +236,19 @@ class PolicyStore(DeviceMethods, OverrideMethods, BudgetMethods, RuleMethods):
                 session.merge(Setting(key=NEW_DEVICES_PROFILE, value=str(profile_id)))
             self.bump(session)
 
-    def set_up_default_profile(self, tags: Iterable[str], block_mode: str) -> bool:
-        """Give a new database's default profile its first blocked tags and
-        block mode, once: False when that was already done (or a policy was
-        imported), so a parent's later choices are never overwritten."""
+    def set_up_default_profile(self, tags: Iterable[str], block_mode: str, safe_search: str) -> bool:
+        """Give a new database's default profile its first blocked tags, block
+        mode and safe search, once: False when that was already done (or a
+        policy was imported), so a parent's later choices are never overwritten."""
         wanted = check.tags(tags)
         mode = check.choice(block_mode, BLOCK_MODES, "block mode")
+        level = check.choice(safe_search, SAFE_SEARCH, "safe search level")
         with self.database.writing() as session:
             if session.get(Setting, DEFAULT_PROFILE_SET_UP) is not None:
                 return False
             profile = find(session, Profile, default_profile_id(session), "profile")
             profile.block_mode = mode
+            profile.safe_search = level
             have = set(session.scalars(select(ProfileTag.tag).where(ProfileTag.profile_id == profile.id)))
             session.add_all(ProfileTag(profile_id=profile.id, tag=tag) for tag in wanted if tag not in have)
             session.add(Setting(key=DEFAULT_PROFILE_SET_UP, value="true"))

@@ -13,9 +13,11 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dnsfilter.errors import StoreError
 from dnsfilter.policy.domains import normalise_name
+from dnsfilter.policy.identity import normalise_device_key
 from dnsfilter.store.models import NAME_MAX
 
 TAG_MAX = 100
@@ -97,10 +99,25 @@ def domains(values: Iterable[str]) -> list[str]:
 
 
 def device_key(text: str) -> str:
-    kind, _, rest = text.partition(":")
-    if kind not in ("mac", "ip") or not rest or len(text) > 100:
-        raise PolicyInputError(f'"{text}" is not a device key; it must start with "mac:" or "ip:".')
-    return text
+    """``mac:`` and a MAC, or ``ip:`` and one address, as the resolver writes keys
+    (``mac:AA-BB-CC-DD-EE-FF`` becomes ``mac:aa:bb:cc:dd:ee:ff``)."""
+    try:
+        return normalise_device_key(text)
+    except ValueError as error:
+        raise PolicyInputError(str(error)) from None
+
+
+def time_zone(name: object) -> ZoneInfo:
+    """The family's time zone a ``time_zone`` setting names, such as Asia/Ho_Chi_Minh."""
+    try:
+        if isinstance(name, str) and name.strip():
+            return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        pass
+    raise PolicyInputError(
+        f'"{name}" is not a time zone name; write one such as Asia/Ho_Chi_Minh or Europe/Berlin, '
+        "or leave it out to use the configuration's time_zone."
+    )
 
 
 def minutes(value: int) -> int:

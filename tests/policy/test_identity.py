@@ -19,6 +19,7 @@ from dnsfilter.policy.identity import (
     ClientTable,
     canonical_ip,
     clean_name,
+    normalise_device_key,
     normalise_mac,
 )
 from dnsfilter.service.leasefiles import (
@@ -86,6 +87,55 @@ def test_normalise_mac(text: str, expected: str | None) -> None:
 )
 def test_canonical_ip(text: str, expected: str | None) -> None:
     assert canonical_ip(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mac:aa:bb:cc:dd:ee:ff", "mac:aa:bb:cc:dd:ee:ff"),
+        ("mac:AA-BB-CC-DD-EE-FF", "mac:aa:bb:cc:dd:ee:ff"),
+        ("mac:aabb.ccdd.eeff", "mac:aa:bb:cc:dd:ee:ff"),
+        ("mac:AABBCCDDEEFF", "mac:aa:bb:cc:dd:ee:ff"),
+        (" MAC : aa:bb:cc:dd:ee:ff\n", "mac:aa:bb:cc:dd:ee:ff"),
+        ("ip:192.168.1.23", "ip:192.168.1.23"),
+        ("ip:2001:DB8:0:0:0:0:0:23", "ip:2001:db8::23"),
+        ("ip:::ffff:192.168.1.23", "ip:192.168.1.23"),
+        ("IP:fe80::1%br-lan", "ip:fe80::1"),
+    ],
+    ids=["canonical", "windows", "cisco", "bare", "spaces-and-case", "ipv4", "ipv6", "v4-mapped", "scope"],
+)
+def test_normalise_device_key(text: str, expected: str) -> None:
+    assert normalise_device_key(text) == expected
+
+
+def test_a_normalised_key_is_the_key_the_resolver_makes() -> None:
+    table = ClientTable.build({"192.168.1.5": "AA-BB-CC-DD-EE-FF"}, [])
+    assert table.identify("192.168.1.5").key == normalise_device_key("mac:AA-BB-CC-DD-EE-FF")
+    assert table.identify("2001:db8::23").key == normalise_device_key("ip:2001:DB8:0:0:0:0:0:23")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("mac:zz:zz", 'the device key "mac:zz:zz" is not a MAC address; write it like mac:aa:bb:cc:dd:ee:ff'),
+        ("mac:", 'the device key "mac:" is not a MAC address'),
+        ("mac:01:00:5e:00:00:fb", 'the device key "mac:01:00:5e:00:00:fb" is a broadcast, multicast or all-zero'),
+        ("mac:00:00:00:00:00:00", "is a broadcast, multicast or all-zero address, which no one device has"),
+        ("ip:banana", 'the device key "ip:banana" is not an IP address; write it like ip:192.168.1.23'),
+        ("ip:192.168.1.0/24", 'the device key "ip:192.168.1.0/24" is a network, not one device; write the address'),
+        ("ip:2001:db8::/64", "is a network, not one device"),
+        ("ip:192.168.1.300", "is not an IP address"),
+        ("aa:bb:cc:dd:ee:ff", '"aa:bb:cc:dd:ee:ff" is not a device key; write mac: and the device\'s MAC address'),
+        ("phone", '"phone" is not a device key'),
+        ("mac:\x1b[2J", 'the device key "mac:\\x1b[2J" is not a MAC address'),
+    ],
+    ids=["not-hex", "empty-mac", "multicast", "all-zero", "not-an-address", "ipv4-network", "ipv6-network",
+         "bad-octet", "no-kind", "a-name", "escapes-shown"],
+)  # fmt: skip
+def test_keys_that_name_no_device_are_refused_saying_what_to_write(text: str, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        normalise_device_key(text)
+    assert message in str(caught.value)
 
 
 @pytest.mark.parametrize(

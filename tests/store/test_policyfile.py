@@ -6,8 +6,9 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -17,9 +18,13 @@ from dnsfilter.config import DATABASE_FILE
 from dnsfilter.errors import PolicyFileError
 from dnsfilter.lists.catalog import Catalog, load_catalog
 from dnsfilter.store import PolicyStore, open_database
-from dnsfilter.store.policyfile import ImportSummary, export_policy, import_policy
+from dnsfilter.policy.identity import ClientTable
+from dnsfilter.store.policyfile import ImportSummary, export_policy, family_zone, import_policy
 from tests.conftest import _postgresql_schema_url
 from tests.store.conftest import NOW
+
+# The family's time zone: exported times are written in it, times without an offset read in it.
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 # Text from the network is attacker-controlled: markup, YAML syntax, control
 # characters, line separators. It must come back exactly and never be interpreted.
@@ -120,19 +125,19 @@ settings:
 
 def test_round_trip_into_an_empty_database(store: PolicyStore, fresh_store: PolicyStore, catalog: Catalog) -> None:
     fill(store)
-    exported = export_policy(store, NOW)
-    summary = import_policy(fresh_store, exported, known_tags=catalog.tags, now=NOW, source="family.yaml")
+    exported = export_policy(store, NOW, ZONE)
+    summary = import_policy(fresh_store, exported, known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZONE)
     assert summary == ImportSummary(profiles=3, devices=8, rules=3, overrides=2, expired_overrides=0, budgets=3)
-    assert export_policy(fresh_store, NOW) == exported
+    assert export_policy(fresh_store, NOW, ZONE) == exported
     # Importing it again over the same policy changes nothing either.
-    import_policy(fresh_store, exported, known_tags=catalog.tags, now=NOW, source="family.yaml")
-    assert export_policy(fresh_store, NOW) == exported
+    import_policy(fresh_store, exported, known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZONE)
+    assert export_policy(fresh_store, NOW, ZONE) == exported
 
 
 def test_export_reads_back_as_the_policy(store: PolicyStore) -> None:
     fill(store)
-    exported = export_policy(store, NOW)
-    assert exported == export_policy(store, NOW)
+    exported = export_policy(store, NOW, ZONE)
+    assert exported == export_policy(store, NOW, ZONE)
     # Nothing from the network reaches the file raw: control characters and line separators are escaped.
     assert all(ch == "\n" or ch.isprintable() for ch in exported)
     data = yaml.safe_load(exported)
@@ -163,14 +168,15 @@ def test_export_reads_back_as_the_policy(store: PolicyStore) -> None:
     assert [devices[f"mac:02:00:00:00:00:{n:02x}"]["name"] for n in range(len(HOSTILE_NAMES))] == HOSTILE_NAMES
     assert devices["ip:192.168.1.99"] == {"key": "ip:192.168.1.99", "label": None, "profile": "Cả nhà", "new": True, "name": None}
     assert [(o["profile"], o["kind"], o["target"], o["expires"]) for o in data["overrides"]] == [
-        ("Bảo <b>", "allow_name", "wiki.example.org", "2025-03-16T18:00:00Z"),
-        ("Nguyễn Thị Ánh Tuyết", "grant", "service:roblox", "2025-03-14T19:30:00Z"),
+        # In the family's time zone (UTC+7), with the offset: 2025-03-16T18:00Z and 2025-03-14T19:30Z.
+        ("Bảo <b>", "allow_name", "wiki.example.org", "2025-03-17T01:00:00+07:00"),
+        ("Nguyễn Thị Ánh Tuyết", "grant", "service:roblox", "2025-03-15T02:30:00+07:00"),
     ]
     assert data["settings"] == {"ui": {"language": "vi", "note": "yes", "sizes": [1, 2.5, True], "theme": None}}
 
 
 def test_export_of_a_new_database(store: PolicyStore) -> None:
-    body = export_policy(store, NOW).split("\n\n", 1)[1]
+    body = export_policy(store, NOW, ZONE).split("\n\n", 1)[1]
     lines = [line for line in body.splitlines() if line and not line.startswith("#")]
     assert lines == [
         "dnsfilter_policy: 1",
@@ -204,7 +210,7 @@ def test_import_replaces_the_whole_policy(store: PolicyStore, catalog: Catalog) 
     store.set_setting("old", 1)
     version = store.policy_version()
 
-    summary = import_policy(store, GOOD, known_tags=catalog.tags, now=NOW, source="family.yaml")
+    summary = import_policy(store, GOOD, known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZONE)
 
     assert summary == ImportSummary(profiles=2, devices=1, rules=1, overrides=1, expired_overrides=0)
     assert store.policy_version() == version + 1  # one transaction
@@ -227,7 +233,7 @@ def test_import_replaces_the_whole_policy(store: PolicyStore, catalog: Catalog) 
 
 
 def test_overrides_already_over_are_left_out(store: PolicyStore, catalog: Catalog) -> None:
-    summary = import_policy(store, GOOD, known_tags=catalog.tags, now=NOW + timedelta(hours=2), source="family.yaml")
+    summary = import_policy(store, GOOD, known_tags=catalog.tags, now=NOW + timedelta(hours=2), source="family.yaml", zone=ZONE)
     assert summary.overrides == 0 and summary.expired_overrides == 1
     assert str(summary) == "2 profiles, 1 device, 1 rule imported; 1 override had already ended and was left out"
     assert store.list_overrides(NOW) == ()
@@ -248,7 +254,7 @@ def test_hand_written_values_are_read_as_meant(store: PolicyStore, catalog: Cata
 ''')
     text = text.replace("safe_search: strict", "safe_search: on").replace("profile: Mia\n  label", "profile: mIA\n  label")
     text = text.replace('expires: "2025-03-14T20:00:00Z"', "expires: 2025-03-14T21:00:00+01:00")
-    import_policy(store, text, known_tags=catalog.tags, now=NOW, source="family.yaml")
+    import_policy(store, text, known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZONE)
     mia = store.load_all(NOW).profiles[1]
     assert mia.safe_search == "on"
     assert [(r.days, r.start, r.end, r.action) for r in mia.rules] == [
@@ -263,7 +269,7 @@ def test_a_failure_half_way_leaves_the_old_policy(
     store: PolicyStore, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fill(store)
-    before = export_policy(store, NOW)
+    before = export_policy(store, NOW, ZONE)
 
     def fail(session: object) -> None:
         raise RuntimeError("the disk is full")
@@ -271,9 +277,9 @@ def test_a_failure_half_way_leaves_the_old_policy(
     # bump() runs last, after every row was deleted and written again.
     monkeypatch.setattr(store, "bump", fail)
     with pytest.raises(RuntimeError, match="disk is full"):
-        import_policy(store, GOOD, known_tags=catalog.tags, now=NOW, source="family.yaml")
+        import_policy(store, GOOD, known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZONE)
     monkeypatch.undo()
-    assert export_policy(store, NOW) == before
+    assert export_policy(store, NOW, ZONE) == before
 
 
 WITH_BUDGETS = GOOD.replace(
@@ -292,7 +298,7 @@ WITH_BUDGETS = GOOD.replace(
 def test_import_replaces_the_budgets(store: PolicyStore, catalog: Catalog) -> None:
     ben = store.create_profile("Ben", now=NOW)
     store.set_budget(ben.id, "social", 30)
-    summary = import_policy(store, WITH_BUDGETS, known_tags=catalog.tags, now=NOW, source="family.yaml")
+    summary = import_policy(store, WITH_BUDGETS, known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZONE)
     assert summary.budgets == 2
     mia = store.load_all(NOW).profiles[1]
     assert mia.name == "Mia"
@@ -302,9 +308,9 @@ def test_import_replaces_the_budgets(store: PolicyStore, catalog: Catalog) -> No
 
 
 def test_a_file_without_budgets_leaves_none(store: PolicyStore, catalog: Catalog) -> None:
-    import_policy(store, WITH_BUDGETS, known_tags=catalog.tags, now=NOW, source="family.yaml")
+    import_policy(store, WITH_BUDGETS, known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZONE)
     version = store.policy_version()
-    summary = import_policy(store, GOOD, known_tags=catalog.tags, now=NOW, source="family.yaml")
+    summary = import_policy(store, GOOD, known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZONE)
     assert summary.budgets == 0
     assert store.list_budgets() == ()
     assert store.policy_version() == version + 1
@@ -329,9 +335,9 @@ BUDGETS_WRONG = GOOD.replace(
 
 def test_every_budget_problem_is_reported_at_once(store: PolicyStore, catalog: Catalog) -> None:
     fill(store)
-    before, version = export_policy(store, NOW), store.policy_version()
+    before, version = export_policy(store, NOW, ZONE), store.policy_version()
     with pytest.raises(PolicyFileError) as caught:
-        import_policy(store, BUDGETS_WRONG, known_tags=catalog.tags, now=NOW, source="family.yaml")
+        import_policy(store, BUDGETS_WRONG, known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZONE)
     assert caught.value.problems == [
         'profiles[1].budgets[0].tag (line 9): there is no category called "gamez"; did you mean "games"?',
         'profiles[1].budgets[1].tag (line 10): "tiktok" is a service; write it as "service:tiktok"',
@@ -342,16 +348,19 @@ def test_every_budget_problem_is_reported_at_once(store: PolicyStore, catalog: C
             "profiles[1].budgets[5].days (line 14): 'fry' in 'mon-fry' is not a day. Write days like mon-fri, "
             "sun-thu, sat,sun, daily, weekdays, weekends, t2-t6 or t7,cn."
         ),
-        'profiles[1].budgets[7] (line 16): the key "tag" is missing; add it',
+        (
+            'profiles[1].budgets[7] (line 16): the key "tag" is missing; add it: a category such as games, '
+            "or a service such as service:youtube"
+        ),
     ]
-    assert export_policy(store, NOW) == before
+    assert export_policy(store, NOW, ZONE) == before
     assert store.policy_version() == version
 
 
 def test_two_budgets_for_one_tag_are_refused(store: PolicyStore, catalog: Catalog) -> None:
     text = WITH_BUDGETS.replace("  - {tag: service:tiktok, minutes: 15}\n", "  - {tag: games, minutes: 15}\n")
     with pytest.raises(PolicyFileError) as caught:
-        import_policy(store, text, known_tags=catalog.tags, now=NOW, source="family.yaml")
+        import_policy(store, text, known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZONE)
     assert caught.value.problems == ['profiles[1].budgets (line 8): "games" has two budgets; keep one of them']
     assert store.list_budgets() == ()
 
@@ -402,7 +411,7 @@ overrides:
 - profile: Mia
   kind: grant
   target: roblx
-  expires: 2025-03-14T20:00:00
+  expires: tomorrow at eight
   created_by: Mum
 settings:
   new_devices_profile_id: 3
@@ -411,9 +420,9 @@ settings:
 
 def test_every_problem_is_reported_at_once(store: PolicyStore, catalog: Catalog) -> None:
     fill(store)
-    before, version = export_policy(store, NOW), store.policy_version()
+    before, version = export_policy(store, NOW, ZONE), store.policy_version()
     with pytest.raises(PolicyFileError) as caught:
-        import_policy(store, EVERYTHING_WRONG, known_tags=catalog.tags, now=NOW, source="family.yaml")
+        import_policy(store, EVERYTHING_WRONG, known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZONE)
     assert caught.value.problems == [
         "profiles[1].default (line 6): only one profile can be the default, and profiles[0] (line 4) is already",
         'profiles[1].safe_serch (line 7): unknown key "safe_serch"; did you mean "safe_search"?',
@@ -429,10 +438,14 @@ def test_every_problem_is_reported_at_once(store: PolicyStore, catalog: Catalog)
         "profiles[2].allow (line 17): must be a list; write it in brackets: [school.example.org]",
         'devices[0].profile (line 20): there is no profile called "Ben"; the profiles are: Everyone, Mia',
         "devices[0].label (line 21): must be text, not the number 42; put it in quotes if it is meant as text",
-        'devices[1].key (line 22): "phone" is not a device key; it must start with "mac:" or "ip:".',
         (
-            'overrides[0].expires (line 28): "2025-03-14T20:00:00" has no time zone; add Z at the end for UTC, '
-            "like 2025-03-14T20:00:00Z"
+            'devices[1].key (line 22): "phone" is not a device key; write mac: and the device\'s MAC address '
+            "(like mac:aa:bb:cc:dd:ee:ff) or ip: and its IP address (like ip:192.168.1.23)"
+        ),
+        (
+            'overrides[0].expires (line 28): "tomorrow at eight" is not a date and time; write it like '
+            "2026-12-07 20:00 (in the family's time zone, Asia/Ho_Chi_Minh) or with its offset from UTC, "
+            "like 2026-12-07T20:00+07:00"
         ),
         (
             "settings.new_devices_profile_id (line 31): is an internal number; name the profile with "
@@ -440,7 +453,7 @@ def test_every_problem_is_reported_at_once(store: PolicyStore, catalog: Catalog)
         ),
     ]
     assert str(caught.value).startswith("family.yaml: 14 problem(s) in the policy file; nothing was imported:")
-    assert export_policy(store, NOW) == before
+    assert export_policy(store, NOW, ZONE) == before
     assert store.policy_version() == version
 
 
@@ -482,12 +495,12 @@ def test_every_problem_is_reported_at_once(store: PolicyStore, catalog: Catalog)
 )  # fmt: skip
 def test_a_bad_file_changes_nothing(store: PolicyStore, catalog: Catalog, change: str, problem: str) -> None:
     fill(store)
-    before, version = export_policy(store, NOW), store.policy_version()
+    before, version = export_policy(store, NOW, ZONE), store.policy_version()
     with pytest.raises(PolicyFileError) as caught:
-        import_policy(store, bad(change), known_tags=catalog.tags, now=NOW, source="family.yaml")
+        import_policy(store, bad(change), known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZONE)
     assert len(caught.value.problems) == 1, caught.value.problems
     assert caught.value.problems[0].startswith(problem)
-    assert export_policy(store, NOW) == before
+    assert export_policy(store, NOW, ZONE) == before
     assert store.policy_version() == version
 
 
@@ -503,12 +516,206 @@ def test_a_bad_file_changes_nothing(store: PolicyStore, catalog: Catalog, change
 )
 def test_files_that_are_not_a_policy(store: PolicyStore, catalog: Catalog, text: str, problem: str) -> None:
     with pytest.raises(PolicyFileError) as caught:
-        import_policy(store, text, known_tags=catalog.tags, now=NOW, source="family.yaml")
+        import_policy(store, text, known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZONE)
     assert caught.value.problems[0].startswith(problem)
     assert store.policy_version() == 1
 
 
+# --- device keys ------------------------------------------------------------------
+
+# How the filter itself knows devices: one by its MAC (neighbour table), others by address.
+CLIENTS = ClientTable.build({"192.168.1.5": "aa:bb:cc:dd:ee:ff"}, [])
+
+
+@pytest.mark.parametrize(
+    ("written", "stored", "asking_from"),
+    [
+        ("mac:aa:bb:cc:dd:ee:ff", "mac:aa:bb:cc:dd:ee:ff", "192.168.1.5"),
+        ("mac:AA-BB-CC-DD-EE-FF", "mac:aa:bb:cc:dd:ee:ff", "192.168.1.5"),
+        ("mac:aabb.ccdd.eeff", "mac:aa:bb:cc:dd:ee:ff", "192.168.1.5"),
+        ("mac:AABBCCDDEEFF", "mac:aa:bb:cc:dd:ee:ff", "192.168.1.5"),
+        ("MAC: Aa:bB:cc:DD:ee:FF ", "mac:aa:bb:cc:dd:ee:ff", "192.168.1.5"),
+        ("ip:192.168.1.23", "ip:192.168.1.23", "192.168.1.23"),
+        ("ip:2001:DB8:0:0:0:0:0:23", "ip:2001:db8::23", "2001:db8::23"),
+        ("ip:::ffff:192.168.1.23", "ip:192.168.1.23", "::ffff:192.168.1.23"),
+    ],
+    ids=["canonical", "windows", "cisco", "bare", "mixed-case", "ipv4", "ipv6-long", "ipv4-mapped"],
+)
+def test_device_keys_are_stored_as_the_filter_recognises_the_device(
+    store: PolicyStore, catalog: Catalog, written: str, stored: str, asking_from: str
+) -> None:
+    import_policy(store, bad(f'mac:aa:bb:cc:dd:ee:ff => "{written}"'), known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZONE)
+    [device] = store.list_devices()
+    assert device.key == stored
+    # So the child's device gets Mia's profile, not the default one.
+    assert CLIENTS.identify(asking_from).key == device.key
+
+
+@pytest.mark.parametrize(
+    ("written", "problem"),
+    [
+        ("mac:zz:zz", 'the device key "mac:zz:zz" is not a MAC address; write it like mac:aa:bb:cc:dd:ee:ff'),
+        ("mac:aa:bb:cc:dd:ee", 'the device key "mac:aa:bb:cc:dd:ee" is not a MAC address; write it like mac:aa'),
+        ("mac:ff:ff:ff:ff:ff:ff", 'the device key "mac:ff:ff:ff:ff:ff:ff" is a broadcast, multicast or all-zero'),
+        ("ip:banana", 'the device key "ip:banana" is not an IP address; write it like ip:192.168.1.23'),
+        (
+            "ip:192.168.1.0/24",
+            'the device key "ip:192.168.1.0/24" is a network, not one device; write the address of one device, '
+            "like ip:192.168.1.23",
+        ),
+        ("aa:bb:cc:dd:ee:ff", '"aa:bb:cc:dd:ee:ff" is not a device key; write mac: and the device\'s MAC address'),
+    ],
+    ids=["not-hex", "too-short", "broadcast", "not-an-address", "network", "no-kind"],
+)
+def test_device_keys_that_name_no_device_are_refused(store: PolicyStore, catalog: Catalog, written: str, problem: str) -> None:
+    with pytest.raises(PolicyFileError) as caught:
+        import_policy(store, bad(f'mac:aa:bb:cc:dd:ee:ff => "{written}"'), known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZONE)
+    assert len(caught.value.problems) == 1, caught.value.problems
+    assert caught.value.problems[0].startswith(f"devices[0].key (line 15): {problem}")
+    assert store.list_devices() == ()
+
+
+def test_one_device_written_two_ways_is_listed_twice(store: PolicyStore, catalog: Catalog) -> None:
+    text = bad("Mia's iPad => \"\"\n- key: AABB.CCDD.EEFF\n  profile: Everyone").replace("AABB", "mac:AABB")
+    with pytest.raises(PolicyFileError) as caught:
+        import_policy(store, text, known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZONE)
+    assert caught.value.problems == [
+        'devices[1].key (line 18): the device "mac:aa:bb:cc:dd:ee:ff" is listed twice (first on line 15); keep one'
+    ]
+
+
+# --- what a missing key needs ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ("    action: allow_only\n => ", 'profiles[1].rules[0] (line 9): the key "action" is missing; give one of: block_tags, allow_only'),
+        ("  kind: grant\n => ", 'overrides[0] (line 19): the key "kind" is missing; give one of: pause, grant, allow_name'),
+        ('    start: "20:30"\n => ', 'profiles[1].rules[0] (line 9): the key "start" is missing; add it: a time of day such as 20:30'),
+        ("  - days: sun-thu\n    start =>   - start", 'profiles[1].rules[0] (line 9): the key "days" is missing; add it: the days, like mon-fri, sun-thu or sat,sun'),
+        ("- key: mac:aa:bb:cc:dd:ee:ff\n  profile => - profile", 'devices[0] (line 15): the key "key" is missing; add it: mac:aa:bb:cc:dd:ee:ff or ip:192.168.1.23'),
+        ('  expires: "2025-03-14T20:00:00Z"\n => ', 'overrides[0] (line 19): the key "expires" is missing; add it: when it ends, such as 2026-12-07 20:00'),
+    ],
+    ids=["action", "kind", "start", "days", "key", "expires"],
+)  # fmt: skip
+def test_a_missing_key_says_what_to_give(store: PolicyStore, catalog: Catalog, change: str, problem: str) -> None:
+    with pytest.raises(PolicyFileError) as caught:
+        import_policy(store, bad(change), known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZONE)
+    assert caught.value.problems == [problem]
+
+
+# --- times ------------------------------------------------------------------------
+
+
+def ending(expires: str, *, settings: str = "ui: {language: vi}") -> str:
+    """GOOD with the override ending at ``expires`` (as written: quote it yourself) and these settings."""
+    return bad(f'"2025-03-14T20:00:00Z" => {expires}').replace("ui: {language: vi}", settings)
+
+
+@pytest.mark.parametrize(
+    ("expires", "zone", "utc"),
+    [
+        ('"2026-12-07 20:00"', "Asia/Ho_Chi_Minh", "2026-12-07 13:00"),
+        ("2026-12-07 20:00", "Asia/Ho_Chi_Minh", "2026-12-07 13:00"),
+        ("2026-12-07T20:00:00", "Asia/Ho_Chi_Minh", "2026-12-07 13:00"),  # unquoted: a YAML timestamp
+        ('"2026-12-07 20:00"', "Europe/Berlin", "2026-12-07 19:00"),
+        ('"2026-07-01 20:00"', "Europe/Berlin", "2026-07-01 18:00"),  # summer time
+        ('"2026-12-07"', "Asia/Ho_Chi_Minh", "2026-12-06 17:00"),  # midnight
+        ('"2026-12-07T20:00+01:00"', "Asia/Ho_Chi_Minh", "2026-12-07 19:00"),
+        ('"2026-12-07 20:00 +01:00"', "Asia/Ho_Chi_Minh", "2026-12-07 19:00"),
+        ('"2026-12-07T13:00Z"', "Asia/Ho_Chi_Minh", "2026-12-07 13:00"),
+        ("2026-12-07T13:00:00Z", "Europe/Berlin", "2026-12-07 13:00"),
+    ],
+    ids=["vietnam", "unquoted", "timestamp", "berlin-winter", "berlin-summer", "date-only", "offset",
+         "offset-after-space", "utc", "utc-timestamp"],
+)  # fmt: skip
+def test_a_time_without_offset_is_read_in_the_family_zone(
+    store: PolicyStore, catalog: Catalog, expires: str, zone: str, utc: str
+) -> None:
+    text = ending(expires).replace("created_by: Mum", f"created_by: Mum\n  created_at: {expires}")
+    import_policy(store, text, known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZoneInfo(zone))
+    [override] = store.list_overrides(NOW)
+    expected = datetime.fromisoformat(utc).replace(tzinfo=UTC)
+    assert (override.expires_at, override.created_at) == (expected, expected)
+
+
+def test_the_file_time_zone_is_the_family_zone(store: PolicyStore, catalog: Catalog) -> None:
+    # The import makes it the family's zone, so the file's own times are read in it.
+    text = ending('"2026-12-07 20:00"', settings="ui: {language: vi}\n  time_zone: Europe/Berlin")
+    import_policy(store, text, known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZONE)
+    assert store.list_overrides(NOW)[0].expires_at == datetime(2026, 12, 7, 19, 0, tzinfo=UTC)
+    assert store.get_setting("time_zone") == "Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    ("expires", "settings", "problem"),
+    [
+        ('"2026-03-29 02:30"', "time_zone: Europe/Berlin", (
+            'overrides[0].expires (line 22): "2026-03-29 02:30" does not exist in Europe/Berlin: the clocks skip '
+            "that hour; write a time after it"
+        )),
+        ('"2026-10-25 02:30"', "time_zone: Europe/Berlin", (
+            'overrides[0].expires (line 22): "2026-10-25 02:30" happens twice in Europe/Berlin (the clocks go back); '
+            "write which one with its offset: 2026-10-25T02:30:00+02:00 or 2026-10-25T02:30:00+01:00"
+        )),
+        ('"2026-12-07 20:00"', "time_zone: Vietnam", (
+            'settings.time_zone (line 25): "Vietnam" is not a time zone name; write one such as Asia/Ho_Chi_Minh '
+            "or Europe/Berlin, or leave it out to use the configuration's time_zone."
+        )),
+        ('"7 December, 8pm"', "{}", (
+            'overrides[0].expires (line 22): "7 December, 8pm" is not a date and time; write it like '
+            "2026-12-07 20:00 (in the family's time zone, Asia/Ho_Chi_Minh) or with its offset from UTC, "
+            "like 2026-12-07T20:00+07:00"
+        )),
+    ],
+    ids=["skipped-hour", "repeated-hour", "not-a-zone", "not-a-time"],
+)  # fmt: skip
+def test_times_that_cannot_be_read_are_refused(
+    store: PolicyStore, catalog: Catalog, expires: str, settings: str, problem: str
+) -> None:
+    with pytest.raises(PolicyFileError) as caught:
+        import_policy(store, ending(expires, settings=settings), known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZONE)
+    assert caught.value.problems == [problem]
+
+
+def test_round_trip_keeps_every_time(store: PolicyStore, fresh_store: PolicyStore, catalog: Catalog) -> None:
+    fill(store)
+    mia = store.list_profiles()[1]
+    # Both ends of the hour that happens twice in Berlin, 02:30 CEST and 02:30 CET.
+    for until in (datetime(2025, 10, 26, 0, 30, tzinfo=UTC), datetime(2025, 10, 26, 1, 30, tzinfo=UTC)):
+        store.allow_name(mia.id, f"t{until.hour}.example.org", now=NOW + timedelta(seconds=1.5), created_by="Mẹ", until=until)
+    berlin = ZoneInfo("Europe/Berlin")
+    exported = export_policy(store, NOW, berlin)
+    assert "expires: '2025-10-26T02:30:00+02:00'" in exported and "expires: '2025-10-26T02:30:00+01:00'" in exported
+    assert "created_at: '2025-03-14T19:00:01.500000+01:00'" in exported
+    # Read on a machine in another zone: the offsets make every time exact.
+    import_policy(fresh_store, exported, known_tags=catalog.tags, now=NOW, source="family.yaml", zone=ZoneInfo("America/New_York"))
+
+    def times(policy_store: PolicyStore) -> list[tuple[str, datetime, datetime]]:
+        return sorted((item.kind, item.expires_at, item.created_at) for item in policy_store.list_overrides(NOW))
+
+    assert len(times(store)) == 4
+    assert times(fresh_store) == times(store)
+    assert export_policy(fresh_store, NOW, berlin) == exported
+
+
+def test_the_family_zone_is_the_one_chosen_on_the_web_page(store: PolicyStore) -> None:
+    configured = ZoneInfo("Europe/Berlin")
+    assert family_zone(store, configured) == configured
+    store.set_setting("time_zone", "Asia/Ho_Chi_Minh")
+    assert family_zone(store, configured) == ZoneInfo("Asia/Ho_Chi_Minh")
+    store.set_setting("time_zone", "Mars/Olympus_Mons")  # the running filter ignores it too
+    assert family_zone(store, configured) == configured
+
+
 # --- the command line (an SQLite data dir) ---------------------------------------------
+
+
+def stored_in(folder: Path) -> PolicyStore:
+    """The database in the data dir ``folder``, made as the filter makes it when it first runs."""
+    folder.mkdir(exist_ok=True)
+    return PolicyStore(open_database(f"sqlite:///{folder / DATABASE_FILE}"))
 
 
 def test_cli_export_then_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -526,7 +733,8 @@ def test_cli_export_then_import(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert (tmp_path / "family.yaml").read_text(encoding="utf-8") == printed
     assert "Nguyễn Thị Ánh Tuyết" in printed
 
-    # The target data dir does not exist yet: restoring onto a new machine.
+    # Restoring onto a new machine, where the filter has run once.
+    stored_in(target).database.close()
     assert main(["policy", "import", str(tmp_path / "family.yaml"), "--data-dir", str(target)]) == EXIT_OK
     # The command reads the real clock: the family's overrides (March 2025) have ended.
     assert capsys.readouterr().out == "3 profiles, 8 devices, 3 rules, 3 budgets imported\n"
@@ -535,6 +743,7 @@ def test_cli_export_then_import(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_cli_import_reports_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stored_in(tmp_path).database.close()
     (tmp_path / "family.yaml").write_text(EVERYTHING_WRONG, encoding="utf-8")
     assert main(["policy", "import", str(tmp_path / "family.yaml"), "--data-dir", str(tmp_path)]) == EXIT_CONFIG
     captured = capsys.readouterr()
@@ -548,17 +757,41 @@ def test_cli_import_reports_every_problem(tmp_path: Path, capsys: pytest.Capture
 def test_cli_in_a_separate_process(tmp_path: Path) -> None:
     (tmp_path / "family.yaml").write_text(GOOD.replace('"2025-03-14T20:00:00Z"', '"2999-01-01T00:00:00Z"'), encoding="utf-8")
     environment = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    stored_in(tmp_path / "data").database.close()
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "dnsfilter", "policy", *args, "--data-dir", str(tmp_path / "data")]
         return subprocess.run(command, check=False, capture_output=True, encoding="utf-8", env=environment, timeout=60)
 
     imported = run("import", str(tmp_path / "family.yaml"))
-    assert (imported.returncode, imported.stdout, imported.stderr) == (
-        0, "2 profiles, 1 device, 1 rule imported; 1 override restored\n", ""
-    )  # fmt: skip
+    assert (imported.returncode, imported.stdout) == (0, "2 profiles, 1 device, 1 rule imported; 1 override restored\n")
+    assert "Traceback" not in imported.stderr  # it may say which settings and database it used
     exported = run("export")
     assert exported.returncode == 0, exported.stderr
     assert yaml.safe_load(exported.stdout)["devices"] == [
         {"key": "mac:aa:bb:cc:dd:ee:ff", "label": "Mia's iPad", "profile": "Mia", "new": False, "name": None}
     ]
+
+
+def test_cli_reads_times_in_the_zone_chosen_on_the_web_page(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "Europe/Berlin")  # this machine's zone, which the configuration falls back to
+    store = stored_in(tmp_path)
+    store.set_setting("time_zone", "Asia/Ho_Chi_Minh")
+    store.database.close()
+    (tmp_path / "family.yaml").write_text(GOOD.replace('"2025-03-14T20:00:00Z"', '"2999-12-07 20:00"'), encoding="utf-8")
+
+    assert main(["policy", "import", str(tmp_path / "family.yaml"), "--data-dir", str(tmp_path)]) == EXIT_OK
+    assert capsys.readouterr().out.endswith("1 override restored\n")
+    store = stored_in(tmp_path)
+    try:
+        assert store.list_overrides(NOW)[0].expires_at == datetime(2999, 12, 7, 13, 0, tzinfo=UTC)
+    finally:
+        store.database.close()
+    # The file named no zone, so the one chosen on the web page is gone with the old policy: the
+    # configuration's (here the machine's) is the family's now, and the export writes times in it.
+    assert main(["policy", "export", "--data-dir", str(tmp_path)]) == EXIT_OK
+    exported = capsys.readouterr().out
+    assert "expires: '2999-12-07T14:00:00+01:00'" in exported
+    assert "# Times are in the family's time zone, Europe/Berlin" in exported
