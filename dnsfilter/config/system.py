@@ -1,10 +1,13 @@
-"""What this machine already has: the resolvers in its resolv.conf."""
+"""What this machine already has: the resolvers in its resolv.conf, and its time zone."""
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable
+import zoneinfo
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Final
 
 from dnsfilter.config.values import IPAddress, ListenAddress, ip_or_none
 from dnsfilter.dns.upstream.servers import UpstreamServer
@@ -58,3 +61,51 @@ def _is_same_machine(server: IPAddress, listen: IPAddress | None) -> bool:
     # Of those, only loopback ones can be recognised without asking the interfaces.
     local = server.is_loopback or server.is_unspecified
     return local and (listen.version == 6 or server.version == 4)
+
+
+def machine_time_zone(environ: Mapping[str, str] = os.environ, etc: Path = Path("/etc")) -> zoneinfo.ZoneInfo:
+    """This machine's zone: $TZ, /etc/timezone or the /etc/localtime link; UTC if none says."""
+    candidates = [environ.get("TZ", "").removeprefix(":")]
+    try:
+        candidates.append((etc / "timezone").read_text(encoding="utf-8").strip())
+    except OSError:
+        pass
+    try:
+        candidates.append(os.readlink(etc / "localtime").split("zoneinfo/", 1)[-1])
+    except OSError:
+        pass
+    for name in candidates:
+        if name:
+            try:
+                return zoneinfo.ZoneInfo(name)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+                continue
+    return zoneinfo.ZoneInfo("UTC")
+
+
+# The names of UTC itself (tzdata's aliases of Etc/UTC and Etc/GMT), not of places
+# that happen to be at UTC+0 part of the year (Europe/London).
+_UTC_NAMES: Final = frozenset(
+    {"UTC", "UCT", "Universal", "Zulu", "GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich"}
+    | {f"Etc/{name}" for name in ("UTC", "UCT", "Universal", "Zulu", "GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich")}
+)
+
+
+def utc_time_zone_warning(
+    time_zone: str | None, machine_zone: zoneinfo.ZoneInfo, *, web_page_unknown: bool = False
+) -> str | None:
+    """What to tell the parent when schedules follow UTC only because no zone was chosen.
+
+    Most Raspberry Pi, router and cloud images run on UTC, so "bedtime 21:30"
+    would start at 21:30 UTC: 04:30 in the morning in Vietnam. ``time_zone`` is
+    the zone in force (the file's, or the web page's when known: else say
+    ``web_page_unknown``).
+    """
+    if time_zone is not None or machine_zone.key not in _UTC_NAMES:
+        return None
+    unless = "unless one was chosen on the web page, " if web_page_unknown else ""
+    return (
+        f"no time zone is set and this machine's time zone is UTC, so {unless}rules and bedtimes "
+        "follow UTC (bedtime 21:30 starts at 21:30 UTC); set the family's zone with time_zone: in the "
+        "configuration (e.g. time_zone: Asia/Ho_Chi_Minh), or choose it on the web page"
+    )

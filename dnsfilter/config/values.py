@@ -9,9 +9,10 @@ to keys; they live apart so the file format stays readable on one page.
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
-import os
 import re
+import unicodedata
 import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,7 @@ class ListenAddress:
 
 
 def parse_listen(text: str, default_port: int = 53) -> ListenAddress:
-    """Read ``127.0.0.1:5353``, ``[::1]:53``, ``0.0.0.0:53`` or a bare address like ``::``."""
+    """Read ``127.0.0.1:5300``, ``[::1]:53``, ``0.0.0.0:53`` or a bare address like ``::``."""
     whole = text.strip()
     if not whole:
         raise ValueError("is empty; write an address and port such as 127.0.0.1:53 or [::1]:53")
@@ -272,36 +273,114 @@ def parse_file_path(text: str) -> str:
     return text.strip()
 
 
-def machine_time_zone() -> zoneinfo.ZoneInfo:
-    """This machine's zone: $TZ, /etc/timezone or the /etc/localtime link; UTC if none says."""
-    candidates = [os.environ.get("TZ", "").removeprefix(":")]
-    try:
-        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
-    except OSError:
-        pass
-    try:
-        candidates.append(os.readlink("/etc/localtime").split("zoneinfo/", 1)[-1])
-    except OSError:
-        pass
-    for name in candidates:
-        if name:
-            try:
-                return zoneinfo.ZoneInfo(name)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-                continue
-    return zoneinfo.ZoneInfo("UTC")
-
-
 def parse_time_zone(text: str) -> str:
+    """A zone name such as Asia/Ho_Chi_Minh; a city or country instead is answered with its zone."""
     name = text.strip()
+    if not name:
+        raise ValueError("is empty; write the family's zone, such as Asia/Ho_Chi_Minh, or ~ for this machine's")
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        close = difflib.get_close_matches(name, sorted(zoneinfo.available_timezones()), n=1)
-        hint = (
-            f'did you mean "{close[0]}"?'
-            if close
-            else "write a name such as Europe/Berlin or America/New_York"
-        )
-        raise ValueError(f'"{name}" is not a known time zone; {hint}') from None
+        raise ValueError(f'"{name}" is not a time zone name; {_time_zone_hint(name)}') from None
     return name
+
+
+# Places parents write that are not zone names (cities, countries, country
+# codes), with the zone to write for each. A country listed under several
+# zones gets all of them suggested. Zone names themselves, and their last
+# part ("Ho Chi Minh", "new york"), need no line here.
+_PLACES: Final = """
+Asia/Ho_Chi_Minh: Vietnam, Viet Nam, VN, Hanoi, Saigon, Ho Chi Minh City, HCMC, TP HCM, TPHCM, Da Nang,
+    Hai Phong, Can Tho, Hue, Nha Trang, Da Lat, Vung Tau, Bien Hoa, Quy Nhon, Ha Long
+Asia/Shanghai: China, CN, Beijing, Peking, Shenzhen, Guangzhou, Chengdu, Wuhan, Hangzhou, Nanjing, Tianjin
+Asia/Kolkata: India, IN, Delhi, New Delhi, Mumbai, Bombay, Bangalore, Bengaluru, Chennai, Madras, Hyderabad, Pune
+America/New_York: United States, USA, US, Washington, Washington DC, Boston, Philadelphia, Miami, Atlanta
+America/Chicago: United States, USA, US, Houston, Dallas, Austin, San Antonio, Minneapolis, New Orleans
+America/Denver: United States, USA, US, Salt Lake City, Albuquerque
+America/Los_Angeles: United States, USA, US, California, San Francisco, San Jose, San Diego, Seattle,
+    Portland, Las Vegas, Sacramento
+Australia/Sydney: Australia, AU, Canberra
+Australia/Melbourne: Australia, AU
+Australia/Brisbane: Australia, AU, Gold Coast, Queensland
+Australia/Perth: Australia, AU
+Asia/Seoul: Korea, South Korea, KR, Busan, Incheon
+Asia/Tokyo: JP, Osaka, Kyoto, Yokohama, Nagoya, Sapporo, Fukuoka
+Asia/Taipei: Taiwan, TW, Kaohsiung
+Asia/Hong_Kong: HK
+Asia/Bangkok: Thailand, TH, Phuket, Chiang Mai, Pattaya
+Asia/Phnom_Penh: Cambodia, KH, Siem Reap
+Asia/Vientiane: Laos, LA
+Asia/Yangon: Myanmar, Burma, MM, Mandalay
+Asia/Kuala_Lumpur: Malaysia, MY, KL, Penang, Johor Bahru
+Asia/Singapore: SG
+Asia/Jakarta: Indonesia, ID, Bandung, Surabaya
+Asia/Makassar: Indonesia, ID, Bali, Denpasar
+Asia/Jayapura: Indonesia, ID
+Asia/Manila: Philippines, PH, Cebu, Quezon City, Davao
+Asia/Dubai: United Arab Emirates, UAE, AE, Abu Dhabi, Sharjah
+Europe/London: United Kingdom, UK, England, Britain, Great Britain, Scotland, Wales, Manchester,
+    Birmingham, Edinburgh, Glasgow, Liverpool
+Europe/Paris: France, FR, Lyon, Marseille, Toulouse
+Europe/Berlin: Germany, Deutschland, DE, Munich, München, Muenchen, Frankfurt, Hamburg, Cologne, Köln
+Europe/Moscow: Russia, RU, Saint Petersburg, St Petersburg
+Asia/Yekaterinburg: Russia, RU
+Asia/Novosibirsk: Russia, RU
+Asia/Vladivostok: Russia, RU
+America/Toronto: Canada, Ottawa, Montreal
+America/Vancouver: Canada, British Columbia
+Pacific/Auckland: New Zealand, Wellington, Christchurch
+"""
+
+
+def _place_key(text: str) -> str:
+    """``text`` as it is compared: its last part after "/", without case, accents, spaces or dashes."""
+    place = unicodedata.normalize("NFKD", text.rsplit("/", 1)[-1].casefold().replace("đ", "d"))
+    return "".join(char for char in place if char.isalnum() and not unicodedata.combining(char))
+
+
+@functools.cache
+def _zones_by_place() -> dict[str, tuple[str, ...]]:
+    """Place key -> the zones to suggest: the table above, then the last part of every zone name."""
+    known = zoneinfo.available_timezones()
+    places: dict[str, tuple[str, ...]] = {}
+    for line in re.sub(r"\n\s+", " ", _PLACES).strip().splitlines():
+        zone, _, names = line.partition(":")
+        if zone in known:  # a system with an older zone database
+            for key in map(_place_key, names.split(",")):
+                if zone not in places.get(key, ()):
+                    places[key] = (*places.get(key, ()), zone)
+    by_last_part: dict[str, list[str]] = {}
+    for zone in known:
+        if not any(char.isdigit() for char in zone):  # Etc/GMT+7 is UTC-7: never suggested
+            by_last_part.setdefault(_place_key(zone), []).append(zone)
+    for key, zones in by_last_part.items():
+        # Of two names for one zone (America/Buenos_Aires, America/Argentina/Buenos_Aires), the longer.
+        places.setdefault(key, (max(zones, key=lambda zone: (zone.count("/"), zone)),))
+    return places
+
+
+_OFFSET: Final = re.compile(r"(?i)((utc|gmt)\s*[+-]?|[+-])\s*\d")
+
+
+def _time_zone_hint(name: str) -> str:
+    if _OFFSET.match(name.rsplit("/", 1)[-1]):
+        return "write the place, not its offset, such as Asia/Ho_Chi_Minh for UTC+7 (a place's zone knows its summer time)"
+    same_but_case = [zone for zone in zoneinfo.available_timezones() if zone.casefold() == name.casefold()]
+    if same_but_case:
+        return f"write it with the capitals of the zone's name: {same_but_case[0]}"
+    places = _zones_by_place()
+    key = _place_key(name)
+    zones = places.get(key)
+    if zones is not None:
+        place = name.rsplit("/", 1)[-1].replace("_", " ").strip()
+        if len(zones) == 1:
+            return f"for {place} write {zones[0]}"
+        return f"for {place} write the zone of the family's part of it: {_either(zones)}"
+    close = difflib.get_close_matches(key, list(places), n=1, cutoff=0.8) if key else []
+    if close:
+        return f"did you mean {_either(places[close[0]])}?"
+    return "write the zone of the family's city, such as Asia/Ho_Chi_Minh, Europe/Berlin or America/New_York"
+
+
+def _either(zones: tuple[str, ...]) -> str:
+    return zones[0] if len(zones) == 1 else f"{', '.join(zones[:-1])} or {zones[-1]}"

@@ -53,6 +53,9 @@ CATALOG_FILE: Final = "catalog.yaml"
 SERVICES_DIR: Final = "services"
 
 BLOCKED_BY_DEFAULT: Final = frozenset({"block", "security"})
+# The search engines that offer no safe search: blocking them only protects
+# while the others are held to their safe search.
+SEARCH_WITHOUT_SAFE_SEARCH: Final = "search_no_safesearch"
 
 T = TypeVar("T")
 
@@ -119,9 +122,11 @@ class Catalog:
         """Every tag a policy may name: category ids and ``service:<id>``."""
         return frozenset(c.id for c in self.categories) | frozenset(service_tag(s.id) for s in self.services)
 
-    def default_blocked(self) -> frozenset[str]:
-        """The categories a new profile blocks: those harmful to children or a security risk."""
-        return frozenset(c.id for c in self.categories if c.kind in BLOCKED_BY_DEFAULT)
+    def default_blocked(self, safe_search: bool = True) -> frozenset[str]:
+        """The categories a new profile blocks: those harmful to children or a security risk,
+        less the search engines without safe search when the profile has safe search off."""
+        blocked = frozenset(c.id for c in self.categories if c.kind in BLOCKED_BY_DEFAULT)
+        return blocked if safe_search else blocked - {SEARCH_WITHOUT_SAFE_SEARCH}
 
 
 # --- reading and checking -------------------------------------------------------

@@ -380,13 +380,13 @@ def _epoch(moment: datetime) -> float:
 
 
 def configured_snapshot(
-    index: TagIndex, blocked: Iterable[str], block_mode: str, deny: Iterable[str] = ()
+    index: TagIndex, blocked: Iterable[str], block_mode: str, deny: Iterable[str] = (), safe_search: str = "off"
 ) -> PolicySnapshot:
     """One default profile for every device, as the configuration describes it:
     used while the policy database cannot be reached."""
     epoch = datetime.fromtimestamp(0, UTC)
     profile = ProfileData(
-        id=0, name="default", safe_search="off", bypass_protection=True,
+        id=0, name="default", safe_search=safe_search, bypass_protection=True,
         block_mode=block_mode, is_default=True, created_at=epoch, blocked_tags=frozenset(blocked),
     )
     data = PolicyData(version=0, profiles=(profile,), devices=())

@@ -15,6 +15,7 @@ from dnsfilter.errors import CatalogError, DnsFilterError
 from dnsfilter.lists.catalog import (
     BLOCKLISTS_DIR,
     KINDS,
+    SEARCH_WITHOUT_SAFE_SEARCH,
     Catalog,
     Category,
     load_catalog,
@@ -75,6 +76,13 @@ def test_default_blocked(catalog: Catalog) -> None:
     assert {"adult", "gambling", "malware", "phishing", "proxy_vpn", "doh_bypass"} <= blocked
     assert not {"social", "games", "video", "news", "kids", "education"} & blocked
     assert blocked == {c.id for c in catalog.categories if c.kind in ("block", "security")}
+
+
+def test_search_engines_without_safe_search_are_blocked_only_with_safe_search(catalog: Catalog) -> None:
+    # Blocking the engines that cannot be filtered protects nothing while Google is not filtered either.
+    assert catalog.category(SEARCH_WITHOUT_SAFE_SEARCH).kind == "block"
+    assert SEARCH_WITHOUT_SAFE_SEARCH in catalog.default_blocked()
+    assert catalog.default_blocked(safe_search=False) == catalog.default_blocked() - {SEARCH_WITHOUT_SAFE_SEARCH}
 
 
 def test_lookups(catalog: Catalog) -> None:
