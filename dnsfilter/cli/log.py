@@ -24,8 +24,10 @@ from dnsfilter.cli.lookup import device_key, find_profile
 from dnsfilter.cli.text import type_name
 from dnsfilter.cli.times import parse_day, parse_time
 from dnsfilter.config import Config
+from dnsfilter.dns.logbuffer import FROM_CACHE, FROM_FILTER, STALE
 from dnsfilter.errors import UsageError, shown
-from dnsfilter.policy.records import DeviceData, ProfileData
+from dnsfilter.policy.budgets import budget_uses, local_day
+from dnsfilter.policy.records import BudgetData, BudgetUse, DeviceData, OverrideData, PolicyData, ProfileData
 from dnsfilter.store import Database, PolicyStore, open_database
 from dnsfilter.store.querylog.queries import (
     LogFilter,
@@ -185,6 +187,7 @@ def stats_text(
             owner = {device.key: device.profile_id for device in household.devices}.get(key)
             shown_profiles = tuple(item for item in household.profiles if item.id == owner) or shown_profiles
         minutes = [(item, usage_minutes(database, item.id, day_number)) for item in shown_profiles]
+        policy = PolicyStore(database).load_all(now, day_number)
         writers = counters(database)
     who = []
     if chosen is not None:
@@ -208,6 +211,7 @@ def stats_text(
     for item, used in minutes:
         spent = ", ".join(f"{shown(tag)} {count} min" for tag, count in used.items()) or "none"
         out.append(f"    {shown(item.name)}: {spent}")
+    out += _budget_lines(policy, shown_profiles, zone, today=local_day(now, zone) == day_number)
     out.append("  Query log writers (since the log began):")
     for instance, written, dropped, updated_ms in writers:
         last = datetime.datetime.fromtimestamp(updated_ms / 1000, zone).strftime("%Y-%m-%d %H:%M")
@@ -218,6 +222,35 @@ def stats_text(
     if not writers:
         out.append("    none yet: no filter has written to this log")
     return "\n".join(out)
+
+
+def _budget_lines(policy: PolicyData, profiles: Sequence[ProfileData], zone: ZoneInfo, *, today: bool) -> list[str]:
+    """Each budget of ``profiles``: minutes used that day and left, and extra time granted now (``today``)."""
+    uses = budget_uses(policy)
+    wanted = {item.id for item in profiles}
+    lines = []
+    for profile in policy.profiles:
+        if profile.id not in wanted:
+            continue
+        # Active grants at the time read; the latest ending one for each tag.
+        grants = sorted((item for item in profile.overrides if item.kind == "grant"), key=lambda item: item.expires_at)
+        granted = {item.target: item for item in grants} if today else {}
+        for budget in profile.budgets:
+            text = _budget_text(budget, uses.get(budget.id), granted.get(budget.tag), zone)
+            lines.append(f"    {shown(profile.name)}, {shown(budget.tag)}: {text}")
+    return ["  Daily budgets (minutes used that day, and left):", *lines] if lines else []
+
+
+def _budget_text(budget: BudgetData, use: BudgetUse | None, grant: OverrideData | None, zone: ZoneInfo) -> str:
+    if use is None:
+        return f"{budget.minutes} minutes a day; its days ({shown(budget.days)}) cannot be read, so it limits nothing"
+    if not use.applies:
+        return f"{budget.minutes} minutes a day on {shown(budget.days)}; not on this day"
+    text = f"{use.used} of {budget.minutes} min used, {use.remaining} left"
+    if grant is not None:
+        extra = round((grant.expires_at - grant.created_at).total_seconds() / 60)
+        text += f"; extra time: {extra} min granted, until {grant.expires_at.astimezone(zone):%H:%M}"
+    return text
 
 
 def _where(household: Household, filters: Filters, since_ms: int | None, until_ms: int | None) -> LogFilter:
@@ -238,7 +271,7 @@ def _where(household: Household, filters: Filters, since_ms: int | None, until_m
 
 @contextmanager
 def _opened(config: Config) -> Iterator[tuple[Database, Household]]:
-    database = open_database(config.database_url, data_dir=config.data_dir)
+    database = open_database(config.database_url, data_dir=config.data_dir, create=False)
     try:
         store = PolicyStore(database)
         yield database, Household(store.list_profiles(), store.list_devices())
@@ -262,7 +295,8 @@ def _ms(moment: datetime.datetime) -> int:
 
 # --- saying it -------------------------------------------------------------------
 
-_HEADER = ("Time", "Device", "Profile", "Name", "Type", "Decision", "Answer")
+_HEADER = ("Time", "Device", "Profile", "Name", "Type", "Decision", "Source", "Took", "Answer")
+_TOOK = _HEADER.index("Took")  # right-aligned, so the milliseconds line up
 
 
 def _cells(record: LogRecord, household: Household, zone: ZoneInfo, *, full: bool) -> tuple[str, ...]:
@@ -274,6 +308,8 @@ def _cells(record: LogRecord, household: Household, zone: ZoneInfo, *, full: boo
         wire_text(record.name) + (f" (x{record.repeats})" if record.repeats > 1 else ""),
         type_name(record.qtype),
         _decision(record),
+        _source(record),
+        _took(record.response_us),
         _answer(record),
     )
 
@@ -287,6 +323,26 @@ def _decision(record: LogRecord) -> str:
     if record.category:
         words += f" {shown(record.category)}"
     return words
+
+
+def _source(record: LogRecord) -> str:
+    """Where the answer came from, as the log stores it: this filter (and the
+    list that decided, if any), the cache, or the upstream server asked."""
+    if record.upstream == FROM_FILTER:
+        return f"filter, list {shown(record.list_id)}" if record.list_id else "filter"
+    if record.upstream == FROM_CACHE:
+        return "cache"
+    if record.upstream == STALE:
+        return "cache, expired"  # the upstreams failed: an expired answer beats none
+    return f"upstream {shown(record.upstream)}" if record.upstream else "-"
+
+
+def _took(response_us: int) -> str:
+    """Milliseconds, to a tenth below 100; "-" for answers that were not timed (cache, filter)."""
+    if not response_us:
+        return "-"
+    ms = response_us / 1000
+    return f"{ms:.1f} ms" if ms < 100 else f"{ms:,.0f} ms"
 
 
 def _answer(record: LogRecord) -> str:
@@ -307,16 +363,22 @@ def wire_text(text: str) -> str:
 
 def _table(rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return ["  ".join(_padded(row, widths)).rstrip() for row in rows]
 
 
-_TAIL_WIDTHS = (8, 16, 10, 40, 5, 24)
+_TAIL_WIDTHS = (8, 16, 10, 40, 5, 24, 22, 9)
 
 
 def _row(cells: Sequence[str]) -> str:
     """One line of a tail, in columns wide enough for most names (longer ones push the rest right)."""
-    padded = [cell.ljust(width) for cell, width in zip(cells[:-1], _TAIL_WIDTHS, strict=True)]
-    return "  ".join([*padded, cells[-1]]).rstrip()
+    return "  ".join([*_padded(cells[:-1], _TAIL_WIDTHS), cells[-1]]).rstrip()
+
+
+def _padded(cells: Sequence[str], widths: Sequence[int]) -> list[str]:
+    return [
+        cell.rjust(width) if column == _TOOK else cell.ljust(width)
+        for column, (cell, width) in enumerate(zip(cells, widths, strict=True))
+    ]
 
 
 def _ranking(title: str, ranked: Sequence[tuple[str, int]]) -> list[str]:

@@ -8,7 +8,8 @@ rename), so a power cut - common on a Raspberry Pi - leaves either the old
 file or the new one, never half of one.
 
 The methods do blocking file I/O: inside the event loop, call the ones that
-write a list through ``asyncio.to_thread``.
+write a list through ``asyncio.to_thread``. ``group_failures`` makes one
+problem of lists that failed alike, for ``lists status`` and the service log.
 """
 
 from __future__ import annotations
@@ -23,16 +24,21 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from dnsfilter.lists.catalog import Source
 
 log = logging.getLogger(__name__)
 
 STATUS_FILE = "status.json"
+# What a failed update says last: which copy stays in use.
+KEPT_BUNDLED = "The list that came with dnsfilter stays in use."
+KEPT_PREVIOUS = "The previous copy stays in use."
 _STATUS_VERSION = 1
 _STALE_TEMP_AGE = 3600.0  # seconds; younger temp files may belong to a write in progress
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
@@ -271,61 +277,57 @@ def source_statuses(
     return found
 
 
-def format_status(
-    catalog_sources: Iterable[Source], store: ListStore, compiled: Mapping[str, Any] | None = None
-) -> str:
-    """The ``dnsfilter lists status`` table: one row per source, problems underneath.
+@dataclass(frozen=True, slots=True)
+class FailureGroup:
+    """Lists whose updates failed the same way: one problem to tell a parent about."""
 
-    ``compiled`` is the index's per-source counts (entries, rejected by
-    reason), used for lists never downloaded: the bundled copies.
+    source_ids: tuple[str, ...]
+    # One list: its own message. Several: the problem they share, naming every
+    # list server involved, without the sentence about the copy kept in use.
+    message: str
+
+    def ids_text(self, named: int = 5) -> str:
+        """A few of the lists' ids: "ut1-adult, hagezi-nsfw and 80 more"."""
+        more = len(self.source_ids) - named
+        if more <= 1:
+            return _and(self.source_ids)
+        return ", ".join(self.source_ids[:named]) + f" and {more} more"
+
+
+def group_failures(failures: Iterable[tuple[str, str, str]]) -> list[FailureGroup]:
+    """(source id, url, message) of each failed list, as groups in the order first seen.
+
+    Messages that differ only by the list's own server (and by which copy stays
+    in use) are one problem: offline, every list fails its name lookup.
     """
-    header = ("List", "Category", "Entries", "Rejected lines", "Last updated", "Copy in use")
-    rows: list[tuple[str, ...]] = []
-    errors: dict[int, str] = {}
-    bundled_any = False
-    for source, status in source_statuses(catalog_sources, store, compiled):
-        if status.entries:
-            entries = f"{status.entries:,}"
-        elif status.bundled and source.expected_entries:
-            entries = f"about {source.expected_entries:,}"
+    grouped: dict[str, list[tuple[str, str, str]]] = {}
+    for source_id, url, message in failures:
+        host = urlsplit(url).hostname or ""
+        problem = message.removesuffix(f" {KEPT_BUNDLED}").removesuffix(f" {KEPT_PREVIOUS}")
+        grouped.setdefault(problem.replace(host, "\0") if host else problem, []).append((source_id, host, message))
+    groups = []
+    for problem, members in grouped.items():
+        if len(members) == 1:
+            groups.append(FailureGroup((members[0][0],), members[0][2]))
         else:
-            entries = "not counted yet"
-        rejected = ""  # unknown until the list has been counted
-        if status.entries:
-            rejected = f"{status.rejected_lines:,}{describe_reasons(status.rejected, ' (')}"
-            rejected += ")" if status.rejected else ""
-        last = _local_time(status.last_success) if status.last_success is not None else "never"
-        bundled_any = bundled_any or status.bundled
-        copy = "bundled copy" if status.bundled else "downloaded"
-        rows.append((source.id, source.category, entries, rejected, last, copy))
-        if status.last_error:
-            tried = f" ({_local_time(status.last_attempt)})" if status.last_attempt is not None else ""
-            errors[len(rows) - 1] = f"last error{tried}: {status.last_error}"
-    if not rows:
-        return "No blocklists are configured in the catalog."
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-    right = {2}  # numbers line up on the right
-
-    def line(cells: tuple[str, ...]) -> str:
-        padded = (c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-        return "  ".join(padded).rstrip()
-
-    out = [line(header)]
-    for number, row in enumerate(rows):
-        out.append(line(row))
-        if number in errors:
-            out.append("    " + errors[number])
-    if bundled_any:
-        out += ["", "bundled copy: the list that came with dnsfilter, used until a download succeeds."]
-    if errors:
-        out += ["A list that could not be updated keeps using its previous good copy."]
-    if store.notice:
-        out += ["", store.notice]
-    return "\n".join(out)
+            hosts = _and(tuple(dict.fromkeys(host for _, host, _ in members)))
+            groups.append(FailureGroup(tuple(source_id for source_id, _, _ in members), problem.replace("\0", hosts)))
+    return groups
 
 
-def _local_time(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+def _and(words: Sequence[str]) -> str:
+    return " and ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def time_text(timestamp: float, zone: tzinfo, *, named: bool = True) -> str:
+    """A stored time as a parent reads it, in the family's ``zone``: "2026-12-07 20:15 (Asia/Ho_Chi_Minh)"."""
+    text = f"{datetime.fromtimestamp(timestamp, zone):%Y-%m-%d %H:%M}"
+    return f"{text} ({zone_name(zone)})" if named else text
+
+
+def zone_name(zone: tzinfo) -> str:
+    """"Asia/Ho_Chi_Minh"; "UTC" for ``datetime.UTC``."""
+    return getattr(zone, "key", None) or str(zone)
 
 
 def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:

@@ -6,7 +6,8 @@ checks that the body really is a list of about the usual size, and only
 then replaces the stored copy. Anything wrong - a captive portal's login
 page, a cut connection, a list suddenly 90% smaller - keeps the previous
 good copy and records a plain message for the parent. ``ListUpdater`` runs
-it on a schedule; ``format_status`` is the ``dnsfilter lists status`` table.
+it on a schedule, and logs one warning for lists that failed alike
+(offline, every list fails the same way).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import random
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from http import HTTPStatus
 
 import aiohttp
@@ -34,7 +36,14 @@ from dnsfilter.lists.checks import (
     too_big_message,
     truncated_message,
 )
-from dnsfilter.lists.liststore import ListStore, SourceStatus, format_status
+from dnsfilter.lists.liststore import (
+    KEPT_BUNDLED,
+    KEPT_PREVIOUS,
+    ListStore,
+    SourceStatus,
+    group_failures,
+    time_text,
+)
 
 __all__ = [
     "ListRefused",
@@ -44,7 +53,6 @@ __all__ = [
     "UpdateResult",
     "anything_changed",
     "entry_count_problem",
-    "format_status",
     "new_session",
     "update_sources",
 ]
@@ -197,10 +205,12 @@ class ListUpdater:
         jitter: float = 0.1,
         session: aiohttp.ClientSession | None = None,
         rng: random.Random | None = None,
+        zone: tzinfo = UTC,
     ) -> None:
         self.sources = tuple(sources)
         self.store = store
         self.limits = limits
+        self.zone = zone  # the family's: the times in log lines are read in it
         # A Raspberry Pi has no clock battery: right after boot its time can be
         # wrong until NTP answers, and certificates then look invalid. Wait a bit.
         self.first_delay = first_delay
@@ -208,16 +218,41 @@ class ListUpdater:
         self._session = session
         self._rng = rng or random.Random()
         self._running = asyncio.Lock()
+        self._next_delay: float | None = None  # seconds from the end of a scheduled run to the next one
 
     async def update_now(self) -> list[UpdateResult]:
         async with self._running:
             results = await _update_all(self.sources, self.store, self._session, self.limits)
-        for result in results:
-            if result.outcome is UpdateOutcome.FAILED:
-                log.warning("List %s not updated: %s", result.source_id, result.message)
-            else:
-                log.info("List %s %s (%d entries)", result.source_id, result.outcome, result.entries)
+        self._log(results)
         return results
+
+    def _log(self, results: Sequence[UpdateResult]) -> None:
+        """One line per problem, however many lists had it (offline, that is every list)."""
+        urls = {source.id: source.url for source in self.sources}
+        failed = [
+            (result.source_id, urls.get(result.source_id, ""), result.message)
+            for result in results
+            if result.outcome is UpdateOutcome.FAILED
+        ]
+        retry = "" if self._next_delay is None else f" The next update is at {self._next_run_text()}."
+        for group in group_failures(failed):
+            if len(group.source_ids) == 1:
+                log.warning("List %s not updated: %s%s", group.source_ids[0], group.message, retry)
+            else:
+                log.warning(
+                    "%d lists not updated (%s): %s Each keeps the copy it had.%s",
+                    len(group.source_ids), group.ids_text(), group.message, retry,
+                )  # fmt: skip
+        for result in results:
+            if result.outcome is UpdateOutcome.UPDATED:
+                log.info("List %s updated (%d entries)", result.source_id, result.entries)
+        unchanged = sum(result.outcome is UpdateOutcome.UNCHANGED for result in results)
+        if unchanged:
+            log.info("%d lists unchanged", unchanged)
+
+    def _next_run_text(self) -> str:
+        """When the schedule updates next, in the family's zone: "about 2026-12-07 20:15 (Asia/Ho_Chi_Minh)"."""
+        return "about " + time_text(self.store.clock() + (self._next_delay or 0.0), self.zone)
 
     def next_delay(self, interval: float) -> float:
         """``interval`` give or take ``jitter``: many boxes must not hit a list server at the same second."""
@@ -233,11 +268,14 @@ class ListUpdater:
         while True:
             await asyncio.sleep(delay)
             delay = self.next_delay(interval)
+            self._next_delay = delay  # for this run's log lines only, not those of a run asked for
             try:
                 results = await self.update_now()
             except Exception:  # retried at the next interval; the lists in use stay as they are
-                log.exception("The blocklist update failed; it will be tried again in %.0f seconds", delay)
+                log.exception("The blocklist update failed; it will be tried again at %s", self._next_run_text())
                 continue
+            finally:
+                self._next_delay = None
             pending_change = pending_change or anything_changed(results)
             if not pending_change:
                 continue
@@ -250,9 +288,7 @@ class ListUpdater:
 
 
 def _still_in_use(previous: SourceStatus) -> str:
-    if previous.bundled:
-        return "The list that came with dnsfilter stays in use."
-    return "The previous copy stays in use."
+    return KEPT_BUNDLED if previous.bundled else KEPT_PREVIOUS
 
 
 @dataclass(frozen=True, slots=True)

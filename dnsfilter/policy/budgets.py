@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from dnsfilter.policy.records import BudgetData, BudgetUse
+from dnsfilter.policy.records import BudgetData, BudgetUse, PolicyData
 from dnsfilter.policy.schedule import parse_days
 
 MAX_BUDGET_MINUTES = 24 * 60
@@ -32,3 +32,17 @@ def use_on(budget: BudgetData, day: int, used: int | None) -> BudgetUse:
 
 def date_of(day: int) -> date:
     return date(day // 10000, day // 100 % 100, day % 100)
+
+
+def budget_uses(data: PolicyData) -> dict[int, BudgetUse]:
+    """Each budget's minutes used and left on ``data``'s usage day (the page and ``stats`` show these)."""
+    uses: dict[int, BudgetUse] = {}
+    if data.usage_day is None:
+        return uses
+    for profile in data.profiles:
+        for budget in profile.budgets:
+            try:
+                uses[budget.id] = use_on(budget, data.usage_day, data.used_minutes.get((profile.id, budget.tag), 0))
+            except ValueError:
+                continue  # days that cannot be read: the snapshot reports it
+    return uses

@@ -12,7 +12,8 @@ from dnsfilter.lists.liststore import source_statuses
 from dnsfilter.policy.records import PolicyData
 from dnsfilter.store.querylog.queries import LogFilter, ProfileDay, by_profile, search
 from dnsfilter.web.context import WebContext
-from dnsfilter.web.family import budget_uses, read_policy, sorted_profiles
+from dnsfilter.policy.budgets import budget_uses
+from dnsfilter.web.family import read_policy, sorted_profiles
 from dnsfilter.web.json import json_response
 from dnsfilter.web.logviews import row_views
 from dnsfilter.web.security import CONTEXT

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from dnsfilter.policy.budgets import budget_uses
 from dnsfilter.policy.domains import checked_name
 from dnsfilter.policy.records import PolicyData
 from dnsfilter.store import PolicyInputError
@@ -20,7 +21,6 @@ from dnsfilter.web.context import WebContext
 from dnsfilter.web.errors import ApiError, invalid
 from dnsfilter.web.family import (
     at_midnight_tonight,
-    budget_uses,
     changed,
     find_profile,
     new_devices_profile,

@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, time, timedelta
 
-from dnsfilter.policy.budgets import local_day, use_on
+from dnsfilter.policy.budgets import budget_uses, local_day
 from dnsfilter.policy.records import (
     NEW_DEVICES_PROFILE,
-    BudgetUse,
     PolicyData,
     ProfileData,
 )
@@ -23,19 +22,6 @@ async def read_policy(context: WebContext) -> PolicyData:
     now = context.now()
     store = context.store
     return await asyncio.to_thread(store.load_all, now, local_day(now, context.service.config.zone))
-
-
-def budget_uses(data: PolicyData) -> dict[int, BudgetUse]:
-    uses: dict[int, BudgetUse] = {}
-    if data.usage_day is None:
-        return uses
-    for profile in data.profiles:
-        for budget in profile.budgets:
-            try:
-                uses[budget.id] = use_on(budget, data.usage_day, data.used_minutes.get((profile.id, budget.tag), 0))
-            except ValueError:
-                continue  # days that cannot be read: the snapshot reports it
-    return uses
 
 
 def new_devices_profile(data: PolicyData) -> int | None:

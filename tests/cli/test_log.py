@@ -18,11 +18,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from dnslib import RCODE
 
+from dnsfilter.cli.log import stats_text
 from dnsfilter.cli.main import main
 from dnsfilter.cli.times import parse_time
-from dnsfilter.config import DATABASE_FILE
+from dnsfilter.config import DATABASE_FILE, load_config
 from dnsfilter.dns import wire
-from dnsfilter.dns.logbuffer import Answered, Entries, Entry
+from dnsfilter.dns.logbuffer import FROM_CACHE, FROM_FILTER, STALE, Answered, Entries, Entry
 from dnsfilter.errors import UsageError
 from dnsfilter.policy.decision import ALLOW, Action, Decision, Reason
 from dnsfilter.service.logwriter import BatchBuilder, write_batch
@@ -30,6 +31,7 @@ from dnsfilter.store import Database, PolicyStore, open_database
 from dnsfilter.store.querylog.models import QueryLogRow
 from tests.fakes import raw_query
 from tests.fakes import zone_reply as reply
+from tests.running import started_once
 
 REPO = Path(__file__).resolve().parents[2]
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -41,10 +43,11 @@ REWRITTEN = Decision(Action.REWRITE, Reason.SAFE_SEARCH, "google")
 
 
 def answered(device: str, profile: int, name: str | list[bytes], decision: Decision = ALLOW,
-             answer: bytes | None = None) -> Answered:
+             answer: bytes | None = None, source: tuple[str, int] = (FROM_CACHE, 0)) -> Answered:
+    """What the resolver hands the log; ``source``: where the answer came from and the microseconds it took."""
     labels = name if isinstance(name, list) else [label.encode() for label in name.split(".")]
     the_reply = answer if answer is not None else reply("answer.example. 60 IN A 192.0.2.1")
-    return device, profile, wire.parse_query(raw_query(labels)), decision, "cache", 900, the_reply
+    return device, profile, wire.parse_query(raw_query(labels)), decision, *source, the_reply
 
 
 def write(database: Database, entries: list[Entry], instance: str = "pi-kitchen") -> None:
@@ -82,11 +85,14 @@ def home(tmp_path: Path) -> Iterator[Home]:
         store.record_seen(PHONE, ip="192.0.2.20", mac=None, name=None, now=now)
         store.record_seen(TV, ip="192.0.2.30", mac=TV[4:], name="tv\x1b[5m", now=now)
         write(database, [
-            (T0 + 10, answered(IPAD, mia, "games.example")),
-            (T0 + 20, answered(IPAD, mia, "adult.example", BLOCKED_ADULT, reply("answer.example. 10 IN A 0.0.0.0"))),
-            (T0 + 30, answered(PHONE, 1, [b"\x1b[31mred", b"example"], answer=reply(rcode=RCODE.NXDOMAIN))),
+            (T0 + 10, answered(IPAD, mia, "games.example", source=("9.9.9.9:53", 23_456))),
+            (T0 + 20, answered(IPAD, mia, "adult.example", BLOCKED_ADULT, reply("answer.example. 10 IN A 0.0.0.0"),
+                               source=(FROM_FILTER, 0))),
+            (T0 + 30, answered(PHONE, 1, [b"\x1b[31mred", b"example"], answer=reply(rcode=RCODE.NXDOMAIN),
+                               source=(STALE, 2_000_000))),
             (T0 + 40, answered(TV, 1, "www.google.com", REWRITTEN,
-                               reply("answer.example. 60 IN CNAME forcesafesearch.google.com."))),
+                               reply("answer.example. 60 IN CNAME forcesafesearch.google.com."),
+                               source=("https://dns.quad9.net/dns-query", 1_234_567))),
             (T0 + 3600, answered(IPAD, mia, [b"100%_sure", b"example"])),
             (T0 + 3610, answered(STRANGER, 99, "chat.example")),
         ])  # fmt: skip
@@ -115,18 +121,24 @@ def column(table: str, title: str) -> list[str]:
 
 def test_search_shows_a_table_newest_first(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
     lines = run(capsys, "log", "search", "-c", str(home.config)).splitlines()
-    assert lines[0].split() == ["Time", "Device", "Profile", "Name", "Type", "Decision", "Answer"]
+    assert lines[0].split() == ["Time", "Device", "Profile", "Name", "Type", "Decision", "Source", "Took", "Answer"]
     rows = [line.split("  ") for line in lines[1:]]
     cells = [[cell.strip() for cell in row if cell.strip()] for row in rows]
     assert cells == [
-        ["2025-03-14 19:00:10", STRANGER, "#99", "chat.example", "A", "allowed", "192.0.2.1"],
-        ["2025-03-14 19:00:00", "Mia's iPad", "Mia", "100%_sure.example", "A", "allowed", "192.0.2.1"],
+        ["2025-03-14 19:00:10", STRANGER, "#99", "chat.example", "A", "allowed", "cache", "-", "192.0.2.1"],
+        ["2025-03-14 19:00:00", "Mia's iPad", "Mia", "100%_sure.example", "A", "allowed", "cache", "-", "192.0.2.1"],
         ["2025-03-14 18:00:40", "tv\\x1b[5m", "Everyone", "www.google.com", "A", "rewritten, safe search google",
-         "forcesafesearch.google.com"],
-        ["2025-03-14 18:00:30", PHONE, "Everyone", "\\027[31mred.example", "A", "allowed", "NXDOMAIN"],
-        ["2025-03-14 18:00:20", "Mia's iPad", "Mia", "adult.example", "A", "BLOCKED, category adult", "0.0.0.0"],
-        ["2025-03-14 18:00:10", "Mia's iPad", "Mia", "games.example", "A", "allowed", "192.0.2.1"],
+         "upstream https://dns.quad9.net/dns-query", "1,235 ms", "forcesafesearch.google.com"],
+        ["2025-03-14 18:00:30", PHONE, "Everyone", "\\027[31mred.example", "A", "allowed", "cache, expired",
+         "2,000 ms", "NXDOMAIN"],
+        ["2025-03-14 18:00:20", "Mia's iPad", "Mia", "adult.example", "A", "BLOCKED, category adult",
+         "filter, list test-adult", "-", "0.0.0.0"],
+        ["2025-03-14 18:00:10", "Mia's iPad", "Mia", "games.example", "A", "allowed", "upstream 9.9.9.9:53", "23.5 ms",
+         "192.0.2.1"],
     ]  # fmt: skip
+    # The milliseconds line up on the right, under the header's "Took".
+    took_ends = {line.index(" ms") + 3 for line in lines if " ms" in line}
+    assert took_ends == {lines[0].index("Took") + 4}
 
 
 def test_text_that_reached_the_log_another_way_is_escaped_too(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
@@ -287,7 +299,7 @@ def test_bad_command_lines(args: list[str], capsys: pytest.CaptureFixture[str]) 
 
 
 def test_an_empty_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["--data-dir", str(tmp_path)]
+    args = ["--data-dir", str(started_once(tmp_path))]
     assert run(capsys, "log", "search", *args) == "No logged queries match.\n"
     out = run(capsys, "stats", "--day", "2025-03-14", *args)
     assert "No queries were logged that day." in out and "none yet: no filter has written to this log" in out
@@ -306,6 +318,44 @@ def test_stats_of_a_day(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
     # Mia's games at 18:00; the blocked adult site is no screen time.
     assert "    Everyone: none\n    Mia: games 1 min\n" in out
     assert "    pi-kitchen: 6 written, 2 dropped (the writer fell behind), last write 2025-03-14 19:00\n" in out
+
+
+def test_stats_show_each_budget_used_and_left(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    database = home.open()
+    try:
+        store = PolicyStore(database)
+        store.set_budget(home.mia, "games", 60)
+        store.set_budget(home.mia, "social", 30, "sat,sun")
+    finally:
+        database.close()
+    out = run(capsys, "stats", "--day", "2025-03-14", "-c", str(home.config))
+    # Mia's minute of games at 18:00 (her iPad); Fridays have no social budget. Everyone has no budget.
+    assert (
+        "  Daily budgets (minutes used that day, and left):\n"
+        "    Mia, games: 1 of 60 min used, 59 left\n"
+        "    Mia, social: 30 minutes a day on sat,sun; not on this day\n"
+        "  Query log writers"
+    ) in out
+    assert "Daily budgets" not in run(capsys, "stats", "--day", "2025-03-14", "--device", "192.0.2.30", "-c",
+                                      str(home.config))  # the TV is Everyone's: no budget  # fmt: skip
+
+
+def test_stats_show_extra_time_granted_today(home: Home) -> None:
+    now = datetime.datetime.fromtimestamp(T0 + 120, datetime.UTC)  # 18:02 in Berlin
+    database = home.open()
+    try:
+        store = PolicyStore(database)
+        store.set_budget(home.mia, "games", 1)
+        store.grant_tag(home.mia, "games", now=now, created_by="parent", minutes=30)
+    finally:
+        database.close()
+    config = load_config(home.config)
+    out = stats_text(config, day="today", profile="Mia", now=now)
+    assert "    Mia, games: 1 of 1 min used, 0 left; extra time: 30 min granted, until 18:32\n" in out
+    # Grants are only known while they run: another day shows its minutes alone.
+    later = now + datetime.timedelta(days=1)
+    assert "    Mia, games: 0 of 1 min used, 1 left\n" in stats_text(config, day="today", profile="Mia", now=later)
+    assert "    Mia, games: 1 of 1 min used, 0 left\n" in stats_text(config, day="yesterday", profile="Mia", now=later)
 
 
 def test_stats_for_a_profile_or_a_device(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
@@ -339,7 +389,10 @@ def test_tail_prints_the_last_queries_then_new_ones(
 
     monkeypatch.setattr(time, "sleep", poll)
     out = run(capsys, "log", "tail", "-c", str(home.config))
-    assert out.splitlines()[0].split() == ["Time", "Device", "Profile", "Name", "Type", "Decision", "Answer"]
+    header = out.splitlines()[0]
+    assert header.split() == ["Time", "Device", "Profile", "Name", "Type", "Decision", "Source", "Took", "Answer"]
+    games = next(line for line in out.splitlines() if "games.example" in line)
+    assert "  upstream 9.9.9.9:53" in games and games.index("23.5 ms") + 7 == header.index("Took") + 4
     assert column(out, "Name") == [
         "games.example", "adult.example", "\\027[31mred.example", "www.google.com", "100%_sure.example",
         "chat.example", "adult.example", "new.example",
@@ -367,7 +420,8 @@ async def test_tail_runs_until_ctrl_c(home: Home) -> None:
         assert b"live.example" in line and b"Mia's iPad" in line
         process.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(process.wait(), 20) == 0
-        assert await process.stderr.read() == b""
+        # Only the line that says which database was read.
+        assert (await process.stderr.read()).decode() == f"dnsfilter: settings from {home.config}; database {home.database_url.removeprefix('sqlite:///')}\n"
     finally:
         if process.returncode is None:
             process.kill()

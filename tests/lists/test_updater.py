@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime
 import errno
 import gzip
 import json
+import logging
 import random
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -20,7 +23,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from dnsfilter.lists.catalog import Source
-from dnsfilter.lists.liststore import ListStore, SourceStatus
+from dnsfilter.lists.liststore import ListStore, SourceStatus, group_failures
 from dnsfilter.lists.updater import (
     ListUpdater,
     UpdateLimits,
@@ -28,7 +31,6 @@ from dnsfilter.lists.updater import (
     UpdateResult,
     anything_changed,
     entry_count_problem,
-    format_status,
     update_sources,
 )
 
@@ -448,7 +450,6 @@ async def test_a_damaged_status_file_is_rebuilt(server: ListServer, world: World
     assert world.store.notice is not None and "damaged and has been rebuilt" in world.store.notice
     assert json.loads(world.store.status_path.read_bytes()) == {"version": 1, "sources": {}}
     assert world.store.status_path.with_name("status.json.damaged").read_bytes() == damage
-    assert "damaged and has been rebuilt" in format_status([source], world.store)
     # The next update fills the record in again.
     assert (await update_one(source, world.store)).outcome is UpdateOutcome.UPDATED
     assert world.store.status(source.id).entries == 1000
@@ -467,25 +468,6 @@ def test_odd_source_ids_stay_inside_the_lists_folder(world: World) -> None:
     paths = {world.store.download_path(i) for i in ("../../etc/passwd", "a/b", "a_b", ".hidden")}
     assert len(paths) == 4 and all(p.parent == world.store.directory for p in paths)
     assert not any(p.name.startswith(".") for p in paths)
-
-
-async def test_status_table_for_parents(server: ListServer, world: World) -> None:
-    server.serve("good.txt", names(1000) + b"1.2.3.4\n5.6.7.8\n")
-    good = make_source(server.url("good.txt"), source_id="good-list")
-    never = make_source(server.url("missing.txt"), expected_entries=900, source_id="never-downloaded")
-    await update_sources([good, never], world.store, timeout=5.0)
-
-    table = format_status([good, never], world.store)
-
-    lines = table.splitlines()
-    assert lines[0].startswith("List") and lines[0].endswith("Copy in use")
-    good_row = next(line for line in lines if line.startswith("good-list"))
-    assert "1,000" in good_row and "3 (2 ip address, 1 whitespace)" in good_row and "downloaded" in good_row
-    never_row = next(line for line in lines if line.startswith("never-downloaded"))
-    assert "about 900" in never_row and "never" in never_row and "bundled copy" in never_row
-    error_line = lines[lines.index(never_row) + 1]
-    assert error_line.startswith("    last error (") and "answered 404 (Not Found)" in error_line
-    assert "keeps using its previous good copy" in table
 
 
 async def test_run_forever_recompiles_only_after_a_change_and_stops_on_cancel(
@@ -511,7 +493,7 @@ async def test_run_forever_recompiles_only_after_a_change_and_stops_on_cancel(
 
 
 async def test_a_failed_recompile_is_retried_and_a_failed_run_does_not_stop_the_schedule(
-    server: ListServer, world: World
+    server: ListServer, world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     server.serve("list.txt", GOOD, etag='"v1"')
     updater = ListUpdater(
@@ -544,6 +526,8 @@ async def test_a_failed_recompile_is_retried_and_a_failed_run_does_not_stop_the_
 
     # Run 1 changed the list but recompiling failed; run 2 failed; run 3 (a 304) retried the recompile.
     assert calls == 2
+    at = datetime.datetime.fromtimestamp(world.clock.now, datetime.UTC)  # the interval is 0.02 s
+    assert f"The blocklist update failed; it will be tried again at about {at:%Y-%m-%d %H:%M} (UTC)" in caplog.text
 
 
 async def test_cancel_while_waiting_for_the_first_run(world: World) -> None:
@@ -578,3 +562,76 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.005)
+
+
+KEPT = "The list that came with dnsfilter stays in use."
+NO_NAME = "Could not find the list server {} (the name lookup failed). Check the DNS settings."
+MOVED = "The list server answered 404 (Not Found) for {}. " + KEPT
+GROUPING = {
+    "the same problem on two servers": (
+        [("a", "https://one.invalid/a", f"{NO_NAME.format('one.invalid')} {KEPT}"),
+         ("b", "https://two.invalid/b", f"{NO_NAME.format('two.invalid')} The previous copy stays in use.")],
+        [(("a", "b"), NO_NAME.format("one.invalid and two.invalid"))],
+    ),
+    "different problems stay apart, each with its own message": (
+        [("a", "https://one.invalid/a", f"{NO_NAME.format('one.invalid')} {KEPT}"),
+         ("b", "https://lists.example/b", MOVED.format("https://lists.example/b")),
+         ("c", "https://lists.example/c", MOVED.format("https://lists.example/c"))],
+        [(("a",), f"{NO_NAME.format('one.invalid')} {KEPT}"),
+         (("b",), MOVED.format("https://lists.example/b")),
+         (("c",), MOVED.format("https://lists.example/c"))],
+    ),
+    "three servers": (
+        [(source_id, f"https://{source_id}.invalid/", NO_NAME.format(f"{source_id}.invalid")) for source_id in "abc"],
+        [(("a", "b", "c"), NO_NAME.format("a.invalid, b.invalid and c.invalid"))],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("failures", "expected"), GROUPING.values(), ids=GROUPING.keys())
+def test_failures_are_grouped_by_problem(
+    failures: list[tuple[str, str, str]], expected: list[tuple[tuple[str, ...], str]]
+) -> None:
+    assert [(group.source_ids, group.message) for group in group_failures(failures)] == expected
+
+
+async def test_one_warning_per_problem_with_the_next_update_in_the_familys_zone(
+    server: ListServer, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.serve("good.txt", GOOD)
+    refused = _closed_port(server)
+    sources = [
+        *(make_source(refused.replace("list.txt", f"list{i}.txt"), source_id=f"refused-{i}") for i in range(7)),
+        make_source("https://lists.invalid/list.txt", source_id="no-such-server"),
+        make_source(server.url("good.txt"), source_id="good"),
+    ]
+    saigon = ZoneInfo("Asia/Ho_Chi_Minh")
+    updater = ListUpdater(
+        sources, world.store, limits=UpdateLimits(timeout=5.0), first_delay=0.0, jitter=0.0, zone=saigon
+    )
+
+    async def on_change() -> None:
+        pass
+
+    caplog.set_level(logging.INFO, logger="dnsfilter.lists.updater")
+    task = asyncio.create_task(updater.run_forever(3600.0, on_change))
+    await wait_for(lambda: any("List good updated" in record.getMessage() for record in caplog.records))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    next_run = datetime.datetime.fromtimestamp(world.clock.now + 3600.0, saigon)
+    retry = f"The next update is at about {next_run:%Y-%m-%d %H:%M} (Asia/Ho_Chi_Minh)."
+    assert warnings == [
+        "7 lists not updated (refused-0, refused-1, refused-2, refused-3, refused-4 and 2 more): "
+        "Could not connect to the list server 127.0.0.1 (Connection refused). "
+        f"Check that this box is connected to the internet. Each keeps the copy it had. {retry}",
+        "List no-such-server not updated: Could not find the list server lists.invalid (the name lookup failed). "
+        "Check that this box is connected to the internet and its DNS settings work. "
+        f"The list that came with dnsfilter stays in use. {retry}",
+    ]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO] == ["List good updated (1000 entries)"]
+    caplog.clear()
+    await updater.update_now()  # asked for (the web page's button): no schedule to speak of
+    assert caplog.records and not any("next update" in record.getMessage() for record in caplog.records)
