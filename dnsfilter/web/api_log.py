@@ -12,6 +12,7 @@ from aiohttp import web
 
 from dnsfilter.dns.rrtypes import type_name, type_number
 from dnsfilter.errors import UsageError
+from dnsfilter.policy.identity import normalise_device_key
 from dnsfilter.service.explain import (
     NameExplanation,
     checked_name,
@@ -47,11 +48,22 @@ def _ms(moment: datetime | None) -> int | None:
     return int(moment.timestamp() * 1000) if moment is not None else None
 
 
+def _device_key(body: Body) -> str | None:
+    """The "device" given as a key in any spelling a person may write (AA-BB-..., mac:aa:bb:...)."""
+    text = body.text("device", required=False, max_length=80)
+    if text is None:
+        return None
+    try:
+        return normalise_device_key(text)
+    except ValueError as error:
+        raise invalid("device", str(error)) from None
+
+
 def _filter(body: Body) -> LogFilter:
     return LogFilter(
         since_ms=_ms(body.moment("since")),
         until_ms=_ms(body.moment("until")),
-        device=body.text("device", required=False, max_length=80),
+        device=_device_key(body),
         profile_id=body.integer("profile", 0, 10**9, required=False),
         action=body.choice("action", ACTIONS, required=False),
         tag=body.text("tag", required=False, max_length=80),
@@ -96,7 +108,7 @@ async def explain_name(request: web.Request) -> web.Response:
     qtype = type_number(body.text("type", required=False, max_length=12) or "A")
     if qtype is None:
         raise invalid("type", '"type" is not a DNS record type; give one such as A, AAAA or HTTPS.')
-    device_key = body.text("device", required=False, max_length=80)
+    device_key = _device_key(body)
     profile_id = body.integer("profile", 1, 10**9, required=False)
     at = body.moment("at") or context.now()
     config = context.service.config
