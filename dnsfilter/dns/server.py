@@ -9,39 +9,78 @@ a tracked task. Nothing raised by a packet escapes into the event loop.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import socket
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
+from dnsfilter.dns import wire
+from dnsfilter.dns.acl import ClientAcl
+from dnsfilter.dns.listenadvice import listen_advice
 from dnsfilter.errors import ListenError
 
 log = logging.getLogger(__name__)
 
 Pending = Coroutine[Any, Any, bytes | None]
 
-MAX_PENDING_UDP = 4096  # cache misses awaiting upstream across all UDP clients
 MAX_PENDING_PER_TCP = 64  # RFC 7766 6.2.1.1: pipelining, but bounded per connection
 _TCP_BUFFER_LIMIT = 64 * 1024
 
 
 class Handler(Protocol):
+    @property
+    def acl(self) -> ClientAcl: ...
+
     def handle(self, data: bytes, client: str, tcp: bool) -> bytes | None | Pending: ...
 
 
 @dataclass(frozen=True, slots=True)
-class TcpLimits:
-    idle_timeout: float = 10.0
+class ListenerLimits:
+    """What one client, and all of them together, may hold of the listeners."""
+
+    idle_timeout: float = 10.0  # TCP: seconds allowed between messages
     max_connections: int = 256
+    max_per_client: int = 16  # TCP connections from one address (a phone opens a few)
+    message_timeout: float = 5.0  # to finish a message from its first byte: trickling bytes do not extend it
+    busy_idle_timeout: float = 1.0  # the idle timeout once over half the connections are used
+    max_pending_udp: int = 4096  # UDP cache misses awaiting upstream, all clients
+    max_pending_udp_per_client: int = 1024  # one address's share: room for a router forwarding a home
+    udp_size: int = 1232  # our EDNS buffer size, in the SERVFAIL sent when over a limit
 
 
 @dataclass(slots=True)
 class ListenerStats:
-    udp_dropped_overload: int = 0
-    tcp_refused_connections: int = 0
+    udp_overloaded: int = 0  # answered SERVFAIL: too many misses pending
+    tcp_refused_connections: int = 0  # over the connection caps
+    tcp_refused_clients: int = 0  # not in allow_clients
+    tcp_slow_messages: int = 0  # closed: a message not finished in time
     handler_errors: int = 0
+
+
+class _Holdings:
+    """How many connections or pending misses each client address holds, under the limits in force."""
+
+    __slots__ = ("by_client", "total", "limits")
+
+    def __init__(self, limits: ListenerLimits) -> None:
+        self.by_client: dict[str, int] = {}
+        self.total = 0
+        self.limits = limits
+
+    def take(self, client: str, each: int, total: int) -> bool:
+        held = self.by_client.get(client, 0)
+        if held >= each or self.total >= total:
+            return False
+        self.by_client[client] = held + 1
+        self.total += 1
+        return True
+
+    def release(self, client: str) -> None:
+        self.total -= 1
+        held = self.by_client.pop(client) - 1
+        if held:
+            self.by_client[client] = held
 
 
 def _not_connected(data: bytes, addr: Any) -> None:
@@ -67,9 +106,10 @@ class _Tasks:
 
 
 class UdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self, handler: Handler, tasks: _Tasks, stats: ListenerStats) -> None:
+    def __init__(self, handler: Handler, tasks: _Tasks, pending: _Holdings, stats: ListenerStats) -> None:
         self._handle = handler.handle
         self._tasks = tasks
+        self._pending = pending
         self._stats = stats
         self._transport: asyncio.DatagramTransport | None = None
         self._send: Callable[[bytes, Any], None] = _not_connected
@@ -88,13 +128,22 @@ class UdpProtocol(asyncio.DatagramProtocol):
             return
         if isinstance(outcome, bytes):
             self._send(outcome, addr)
-        elif outcome is None:
+        elif outcome is not None:
+            limits = self._pending.limits
+            if self._pending.take(addr[0], limits.max_pending_udp_per_client, limits.max_pending_udp):
+                self._tasks.start(self._send_later(outcome, addr))
+            else:
+                outcome.close()  # not started: nothing was asked upstream
+                self._overloaded(data, addr)
+
+    def _overloaded(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        # SERVFAIL, not silence: the client tries its next server at once.
+        self._stats.udp_overloaded += 1
+        try:
+            query = wire.parse_query(data)
+        except wire.MalformedPacket:
             return
-        elif len(self._tasks.running) >= MAX_PENDING_UDP:
-            outcome.close()
-            self._stats.udp_dropped_overload += 1
-        else:
-            self._tasks.start(self._send_later(outcome, addr))
+        self._send(wire.build_reply(data[:2], query, self._pending.limits.udp_size, wire.SERVFAIL), addr)
 
     async def _send_later(self, pending: Pending, addr: tuple[Any, ...]) -> None:
         try:
@@ -103,6 +152,8 @@ class UdpProtocol(asyncio.DatagramProtocol):
             self._stats.handler_errors += 1
             log.exception("internal error answering a UDP query from %s", addr[0])
             return
+        finally:
+            self._pending.release(addr[0])
         if reply is not None and self._transport is not None and not self._transport.is_closing():
             self._transport.sendto(reply, addr)
 
@@ -112,7 +163,8 @@ class UdpProtocol(asyncio.DatagramProtocol):
 
 
 class TcpProtocol(asyncio.Protocol):
-    """RFC 7766: 2-byte length framing, pipelined queries answered as ready."""
+    """RFC 7766: 2-byte length framing, pipelined queries answered as ready.
+    One timer: the idle timeout between messages, a message's deadline within one."""
 
     def __init__(self, server: TcpServer) -> None:
         self._server = server
@@ -120,41 +172,46 @@ class TcpProtocol(asyncio.Protocol):
         self._client = ""
         self._buffer = bytearray()
         self._pending: set[asyncio.Task[None]] = set()
-        self._idle: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._paused = False
         self._write_paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
-        if not self._server.admit(self):
-            self._transport.abort()
-            return
         peer = transport.get_extra_info("peername")
         self._client = peer[0] if peer else ""
+        if not self._server.admit(self, self._client):
+            self._transport.abort()
+            return
         self._transport.set_write_buffer_limits(high=_TCP_BUFFER_LIMIT)
         self._arm_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._server.release(self)
-        if self._idle is not None:
-            self._idle.cancel()
+        self._server.release(self, self._client)
+        if self._timer is not None:
+            self._timer.cancel()
         for task in self._pending:
             task.cancel()
 
     def data_received(self, data: bytes) -> None:
-        self._buffer += data
         buffer = self._buffer
+        starts_message = not buffer
+        buffer += data
         while len(buffer) >= 2:
             length = (buffer[0] << 8) | buffer[1]
             if len(buffer) < 2 + length:
                 break
             message = bytes(buffer[2 : 2 + length])
             del buffer[: 2 + length]
+            starts_message = True
             self._answer(message)
         if len(buffer) > _TCP_BUFFER_LIMIT + 2:
             self._close()
             return
-        self._arm_idle()
+        if not buffer:
+            self._arm_idle()
+        elif starts_message:
+            self._arm(self._server.per_client.limits.message_timeout)
         self._update_reading()
 
     def _answer(self, message: bytes) -> None:
@@ -178,7 +235,12 @@ class TcpProtocol(asyncio.Protocol):
         self._pending.discard(task)
         self._server.tasks.running.discard(task)
         self._update_reading()
-        self._arm_idle()
+        if self._pending or self._transport is None or self._transport.is_closing():
+            return
+        if not self._buffer:
+            self._arm_idle()
+        elif self._timer is None:  # its deadline passed while we were answering
+            self._arm(self._server.per_client.limits.message_timeout)
 
     async def _answer_later(self, pending: Pending) -> None:
         try:
@@ -217,17 +279,28 @@ class TcpProtocol(asyncio.Protocol):
             self._paused = False
 
     def _arm_idle(self) -> None:
-        if self._idle is not None:
-            self._idle.cancel()
-        loop = asyncio.get_running_loop()
-        self._idle = loop.call_later(self._server.limits.idle_timeout, self._idle_expired)
+        self._arm(self._server.idle_timeout())
 
-    def _idle_expired(self) -> None:
-        # RFC 7766 6.2.3: close idle connections, but not with answers owed.
+    def _arm(self, timeout: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(timeout, self._expired)
+
+    def _expired(self) -> None:
+        # RFC 7766 6.2.3: close idle connections, but not with answers owed
+        # (the last answer re-arms the timer).
+        self._timer = None
         if self._pending:
+            return
+        if self._buffer:
+            self._server.stats.tcp_slow_messages += 1
+        self._close()
+
+    def hurry(self, latest: float) -> None:
+        """The server got busy: if quiet, close by ``latest`` (loop time)."""
+        timer = self._timer
+        if timer is not None and not self._buffer and timer.when() > latest:
             self._arm_idle()
-        else:
-            self._close()
 
     def _close(self) -> None:
         if self._transport is not None and not self._transport.is_closing():
@@ -238,33 +311,52 @@ class TcpProtocol(asyncio.Protocol):
 
 
 class TcpServer:
-    """Accepts connections, enforces the connection cap, tracks them."""
+    """Accepts connections: refuses clients outside the ACL at once, enforces
+    the connection caps (all clients, and each address), tracks them."""
 
-    def __init__(self, handler: Handler, limits: TcpLimits, tasks: _Tasks, stats: ListenerStats) -> None:
+    def __init__(self, handler: Handler, limits: ListenerLimits, tasks: _Tasks, stats: ListenerStats) -> None:
         self.handler = handler
-        self.limits = limits
         self.tasks = tasks
         self.stats = stats
         self.connections: set[TcpProtocol] = set()
+        self.per_client = _Holdings(limits)
 
-    def admit(self, connection: TcpProtocol) -> bool:
-        if len(self.connections) >= self.limits.max_connections:
+    def admit(self, connection: TcpProtocol, client: str) -> bool:
+        if not self.handler.acl.allows(client):
+            self.stats.tcp_refused_clients += 1
+            return False
+        limits = self.per_client.limits
+        if not self.per_client.take(client, limits.max_per_client, limits.max_connections):
             self.stats.tcp_refused_connections += 1
             return False
         self.connections.add(connection)
+        if len(self.connections) * 2 in (limits.max_connections + 1, limits.max_connections + 2):
+            # Just past half full: quiet connections given the long timeout go sooner.
+            latest = asyncio.get_running_loop().time() + self.idle_timeout()
+            for other in self.connections:
+                other.hurry(latest)
         return True
 
-    def release(self, connection: TcpProtocol) -> None:
-        self.connections.discard(connection)
+    def release(self, connection: TcpProtocol, client: str) -> None:
+        if connection in self.connections:  # else refused at accept: never counted
+            self.connections.discard(connection)
+            self.per_client.release(client)
+
+    def idle_timeout(self) -> float:
+        limits = self.per_client.limits
+        if len(self.connections) * 2 > limits.max_connections:
+            return min(limits.idle_timeout, limits.busy_idle_timeout)
+        return limits.idle_timeout
 
 
 class DnsListeners:
     """UDP+TCP sockets on a set of addresses, all feeding one Handler."""
 
-    def __init__(self, handler: Handler, limits: TcpLimits) -> None:
+    def __init__(self, handler: Handler, limits: ListenerLimits) -> None:
         self.stats = ListenerStats()
         self._tasks = _Tasks()
         self._tcp = TcpServer(handler, limits, self._tasks, self.stats)
+        self._pending_udp = _Holdings(limits)
         self._handler = handler
         self._sockets: dict[tuple[str, int], tuple[asyncio.DatagramTransport, asyncio.Server]] = {}
 
@@ -273,9 +365,10 @@ class DnsListeners:
         """The (host, port) pairs listened on, ports resolved."""
         return list(self._sockets)
 
-    def set_limits(self, limits: TcpLimits) -> None:
-        """New TCP limits apply to new connections and the next idle check."""
-        self._tcp.limits = limits
+    def set_limits(self, limits: ListenerLimits) -> None:
+        """New limits apply to new connections, the next timer and the next UDP miss."""
+        self._tcp.per_client.limits = limits
+        self._pending_udp.limits = limits
 
     async def listen(self, host: str, port: int) -> tuple[str, int]:
         """Open UDP and TCP on host:port (port 0: the same free port for both)."""
@@ -284,11 +377,11 @@ class DnsListeners:
         for attempt in range(attempts):
             try:
                 udp, _ = await loop.create_datagram_endpoint(
-                    lambda: UdpProtocol(self._handler, self._tasks, self.stats),
+                    lambda: UdpProtocol(self._handler, self._tasks, self._pending_udp, self.stats),
                     local_addr=(host, port),
                 )
             except OSError as error:
-                raise ListenError(_listen_advice(host, port, "UDP", error)) from error
+                raise ListenError(listen_advice(host, port, "UDP", error)) from error
             bound_port = udp.get_extra_info("sockname")[1]
             try:
                 server = await loop.create_server(
@@ -298,7 +391,7 @@ class DnsListeners:
                 udp.close()
                 if port == 0 and attempt + 1 < attempts:
                     continue  # the free UDP port was taken for TCP: try another
-                raise ListenError(_listen_advice(host, bound_port, "TCP", error)) from error
+                raise ListenError(listen_advice(host, bound_port, "TCP", error)) from error
             for sock in server.sockets:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._sockets[(host, bound_port)] = (udp, server)
@@ -325,48 +418,3 @@ class DnsListeners:
             udp.close()
             await server.wait_closed()
         self._sockets.clear()
-
-
-# The default DNS port for a try without root (dns.listen); 5353 is avahi's mDNS port.
-TRY_PORT = 5300
-MDNS_PORT = 5353
-
-
-def _listen_advice(host: str, port: int, transport: str, error: OSError) -> str:
-    # uvloop wraps the bind's own error in one that has no errno.
-    if error.errno is None and isinstance(error.__cause__, OSError):
-        error = error.__cause__
-    text = f"cannot answer DNS on {host} port {port} ({transport}): {error.strerror or error}."
-    if error.errno == errno.EADDRINUSE:
-        if port == MDNS_PORT:
-            text += " Port 5353 is multicast DNS, which avahi-daemon holds on Raspberry Pi OS and Ubuntu."
-        else:
-            text += " Another program uses this port: if it is a DNS server (dnsmasq, systemd-resolved, Pi-hole), stop it."
-        free = _free_port(host)
-        if free is not None:
-            text += f" Port {free} is free here: run with --listen {_address(host, free)} or set it in dns.listen."
-        return text
-    if port < 1024:
-        text += (
-            " Ports below 1024 need root or the CAP_NET_BIND_SERVICE capability"
-            f" (the systemd unit grants it); or use a port such as {TRY_PORT} to try it out."
-        )
-    return text
-
-
-def _free_port(host: str) -> int | None:
-    """A port near TRY_PORT where both UDP and TCP can listen on ``host`` now, to suggest."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for port in range(TRY_PORT, TRY_PORT + 20):
-        try:
-            with socket.socket(family, socket.SOCK_DGRAM) as udp, socket.socket(family, socket.SOCK_STREAM) as tcp:
-                udp.bind((host, port))
-                tcp.bind((host, port))
-        except OSError:
-            continue
-        return port
-    return None
-
-
-def _address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

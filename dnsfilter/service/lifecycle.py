@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import resource
 import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from dnsfilter.config import Config
+from dnsfilter.config.system import utc_time_zone_warning
 from dnsfilter.errors import DnsFilterError
 from dnsfilter.lists.catalog import BLOCKLISTS_DIR
 from dnsfilter.service import readiness
@@ -21,6 +23,11 @@ from dnsfilter.service.app import Service
 log = logging.getLogger(__name__)
 
 GC_YOUNG_THRESHOLD = 50_000
+# Every query waiting on an upstream, and every TCP client, holds a file
+# descriptor: 1024 (a shell's usual soft limit) runs out at a few hundred
+# new names a second when an upstream stops answering.
+OPEN_FILES_WANTED = 65536
+OPEN_FILES_LOW = 4096
 
 
 class AddOn(Protocol):
@@ -41,8 +48,10 @@ async def run(
     add_ons: Callable[[Service], Sequence[AddOn]] = lambda service: (),
 ) -> None:
     """Run until SIGTERM/SIGINT; SIGHUP re-reads the config through ``load``."""
+    raise_open_file_limit()
     service = Service(load(), blocklists_dir, config_source)
     await service.start()
+    warn_if_following_utc(service)
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     reloads: set[asyncio.Task[None]] = set()
@@ -51,7 +60,8 @@ async def run(
     async def reload() -> None:
         readiness.notify("RELOADING=1")
         try:
-            config = load()
+            # Reading and checking a big file takes a while: DNS keeps answering meanwhile.
+            config = await asyncio.to_thread(load)
             await service.reload(config)
             for add_on in started:
                 await add_on.reload(config)
@@ -102,3 +112,38 @@ async def run(
             await add_on.stop()
         await service.stop()
         log.info("stopped")
+
+
+def warn_if_following_utc(service: Service) -> None:
+    """Say at start when schedules follow UTC only because no time zone was chosen.
+
+    Once started, ``service.config`` holds the zone chosen on the web page, if
+    any, over the file's. Without the database that choice is unknown, and no
+    schedule is in force until it answers: nothing is said then.
+    """
+    if service.store is None:
+        return
+    warning = utc_time_zone_warning(service.config.time_zone, service.config.zone)
+    if warning is not None:
+        log.warning("%s.", warning[0].upper() + warning[1:])
+
+
+def raise_open_file_limit(wanted: int = OPEN_FILES_WANTED) -> None:
+    """Lift the soft limit on open files to the hard one (at most ``wanted``),
+    and say how to raise the hard one when that leaves too few."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(hard, wanted)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (OSError, ValueError) as error:
+            log.warning("could not raise the open-file limit from %d to %d: %s", soft, target, error)
+        else:
+            log.info("raised the open-file limit from %d to %d", soft, target)
+            soft = target
+    if soft != resource.RLIM_INFINITY and soft < OPEN_FILES_LOW:
+        log.warning(
+            "only %d files may be open at once, too few when an upstream is slow and many queries wait: "
+            "raise the limit to %d (LimitNOFILE=%d in the systemd unit, or ulimit -n %d before starting by hand)",
+            soft, wanted, wanted, wanted,
+        )  # fmt: skip
