@@ -217,14 +217,20 @@ class AnswerCache:
         return None
 
     def get_stale(self, key: CacheKey, now: float) -> CachedAnswer | None:
-        """An expired entry still within the stale window, or None."""
+        """An expired entry still within the stale window, or None; counted as served."""
+        entry = self.peek_stale(key, now)
+        if entry is not None:
+            self.stale_served += 1
+        return entry
+
+    def peek_stale(self, key: CacheKey, now: float) -> CachedAnswer | None:
+        """Like ``get_stale``, for an answer that may not be served after all (not counted)."""
         entry = self._entries.get(key)
         if entry is None:
             return None
         if now >= entry.expires_at + self.limits.stale_max_age:
             del self._entries[key]
             return None
-        self.stale_served += 1
         return entry
 
     def put(self, key: CacheKey, entry: CachedAnswer) -> None:

@@ -15,7 +15,9 @@ One ordered list, read top to bottom in ``Resolver.handle``:
                         is blocked for this profile; TTLs capped so a change
                         of rules reaches the device in time
     local names      -> the home router, never public upstreams
-    miss             -> coalesced upstream query (the only await)
+    miss             -> coalesced upstream query (the only await); with a
+                        stale entry, that entry after 1.8 s, or at once while
+                        every upstream is down (RFC 8767)
 
 Everything up to the cache hit runs synchronously inside the listener's
 callback and returns bytes; only a miss returns a coroutine to await.
@@ -24,7 +26,6 @@ callback and returns bytes; only a miss returns a coroutine to await.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -39,19 +40,20 @@ from dnsfilter.dns.logbuffer import FROM_CACHE, FROM_FILTER, STALE, Answered, Lo
 from dnsfilter.dns.profiles import ClientProfiles
 from dnsfilter.dns.recent import RecentReplies
 from dnsfilter.dns.rewrite import rewrite_response
+from dnsfilter.dns.upstream.localerrors import LocalProblem
 from dnsfilter.errors import UpstreamError
 from dnsfilter.policy.decision import Action, Decision, Reason
 from dnsfilter.policy.identity import ClientId, ClientTable
 from dnsfilter.policy.precedence import ProfilePolicy
 from dnsfilter.policy.snapshot import PolicySnapshot
 
-log = logging.getLogger(__name__)
-
 Pending = Coroutine[Any, Any, bytes | None]
 Outcome = bytes | None | Pending
 
 _ANY_TTL = 3600
 _SAFE_UDP_SIZE = wire.MIN_UDP_SIZE  # every client takes this much
+# RFC 8767 5: how long a client waits for a fresh answer before a stale one.
+CLIENT_RESPONSE_TIMER = 1.8
 
 _ALLOW = Action.ALLOW
 _BLOCK = Action.BLOCK
@@ -65,6 +67,10 @@ class Upstreams(Protocol):
 
     async def exchange(self, question: bytes, do: bool = False, cd: bool = False) -> tuple[bytes, str]:
         """The checked answer to ``question``, and the name of the server that gave it."""
+        ...
+
+    def all_down(self) -> bool:
+        """Is every upstream known to be down (a stale answer need not wait)?"""
         ...
 
 
@@ -285,7 +291,7 @@ class Resolver:
                 self._record((device.key, profile.id, query, decision, FROM_FILTER, 0, reply))
                 return reply
             upstreams = self.local_upstreams
-        pending = _Answer(query, device.key, decision, policy, profile, now)
+        pending = _Answer(query, device.key, decision, policy, profile, now, upstreams)
         return self._forward(qid, pending, query.key, lambda: self._fetch(query, upstreams), tcp)
 
     def _record(self, answered: Answered) -> None:
@@ -354,7 +360,7 @@ class Resolver:
             reply = self._fit(reply, query, tcp)
             self._record((device_key, profile.id, query, decision, FROM_CACHE, 0, reply))
             return reply
-        pending = _Answer(query, device_key, decision, policy, profile, now)
+        pending = _Answer(query, device_key, decision, policy, profile, now, self.upstreams)
         return self._forward(qid, pending, key, lambda: self._fetch_rewrite(query, target, key), tcp)
 
     def _fit(self, reply: bytes, query: wire.Query, tcp: bool) -> bytes:
@@ -392,17 +398,24 @@ class Resolver:
             self._inflight[key] = task
             task.add_done_callback(lambda done: self._forget(key, done))
         settings = self._settings
+        stale_ttl = 0
         try:
-            # shield: one client giving up must not cancel the others' answer.
-            entry = await asyncio.shield(task)
-            stale_ttl = 0
-            answer.upstream = entry.source
-        except UpstreamError as error:
+            entry, fresh = await self._fresh_or_stale(task, key, answer)
+            if fresh:
+                answer.upstream = entry.source
+            else:
+                self._cache.stale_served += 1
+                stale_ttl = settings.stale_ttl
+                answer.upstream = STALE
+        except LocalProblem:
+            # This machine's trouble (logged by the pool): no stale answer hides it.
+            self.stats.upstream_failures += 1
+            return wire.build_reply(qid, query, settings.udp_size, wire.SERVFAIL)
+        except UpstreamError:
             self.stats.upstream_failures += 1
             stale = self._cache.get_stale(key, self.clock())
             if stale is None:
                 return wire.build_reply(qid, query, settings.udp_size, wire.SERVFAIL)
-            log.info("serving %s stale: %s", query.qname, error)
             entry, stale_ttl = stale, settings.stale_ttl
             answer.upstream = STALE
         except wire.MalformedPacket:
@@ -416,6 +429,24 @@ class Resolver:
                 return qid + self._canned_reply(query, blocked.action, answer.policy, answer.profile)
         cap = self._ttl_cap(answer.policy, answer.profile)
         return self._fit(entry.render(qid, query, self.clock(), settings.udp_size, stale_ttl, cap), query, tcp)
+
+    async def _fresh_or_stale(
+        self, task: asyncio.Task[CachedAnswer], key: wire.AnswerKey, answer: _Answer
+    ) -> tuple[CachedAnswer, bool]:
+        """The fetched answer and True, or a stale one and False when it should go now (RFC 8767):
+        every upstream is down, or the client response timer ran out. The fetch
+        goes on either way and refreshes the cache when it ends."""
+        if not task.done():
+            stale = self._cache.peek_stale(key, self.clock())
+            if stale is not None:
+                if answer.upstreams.all_down():
+                    return stale, False
+                # wait(), unlike wait_for(), leaves the fetch running when time is up.
+                done, _ = await asyncio.wait((task,), timeout=CLIENT_RESPONSE_TIMER)
+                if not done:
+                    return stale, False
+        # shield: one client giving up must not cancel the others' answer.
+        return await asyncio.shield(task), True
 
     def _forget(self, key: wire.AnswerKey, task: asyncio.Task[CachedAnswer]) -> None:
         self._inflight.pop(key, None)
@@ -461,6 +492,7 @@ class _Answer:
     policy: PolicySnapshot
     profile: ProfilePolicy
     asked_at: float  # the resolver's clock
+    upstreams: Upstreams  # the pool the miss is asked of
     upstream: str = ""  # the server that answered, or STALE
     # What the log says was decided: a CNAME target's block when one stopped the answer.
     logged_decision: Decision = field(init=False)

@@ -54,6 +54,9 @@ class StubUpstream:
             return zone_reply(name=qname, qtype=QTYPE[qtype], rcode=RCODE.NXDOMAIN), self.name
         return zone_reply(*found, name=qname, qtype=QTYPE[qtype]), self.name
 
+    def all_down(self) -> bool:
+        return self.failing
+
 
 @pytest.fixture
 def family(index: DomainIndex) -> PolicySnapshot:  # noqa: F811

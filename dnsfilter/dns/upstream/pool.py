@@ -10,14 +10,23 @@ An upstream that fails ``failures_to_down`` times in a row is marked down
 and skipped for a backoff (5 s, doubling to 60 s). When the backoff has
 passed, one query asks it again in its configured place (the probe); success
 brings it back. When every upstream is down they are all asked anyway, so
-we never fail without trying. One resolve() takes at most ``attempts``
-timeouts in all, so a client behind us is never left hanging.
+we never fail without trying, and ``all_down`` says so: the resolver then
+answers from its stale cache at once. One resolve() takes at most
+``attempts`` timeouts and never more than ``max_wait`` seconds in all (1.8 s,
+RFC 8767's client response timer), shared between the upstreams it may ask,
+so a client behind us gets SERVFAIL in time however many upstreams there are.
+
+A local error (this machine out of file descriptors, buffers or ports) says
+nothing about the upstream: no upstream's health changes, the next upstream
+is tried (an address family this machine cannot reach concerns one upstream
+only) and, when none answers, the question fails with ``LocalProblem``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import ssl
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +35,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from dnsfilter.dns import wire
+from dnsfilter.dns.upstream.localerrors import LOCAL_ERRORS, LocalProblem, local_problem
 from dnsfilter.dns.upstream.servers import UpstreamServer
 from dnsfilter.dns.upstream.streams import StreamTransport
 from dnsfilter.dns.upstream.transports import (
@@ -43,6 +53,8 @@ log = logging.getLogger(__name__)
 _ANSWERS = frozenset({wire.NOERROR, wire.NXDOMAIN, wire.SERVFAIL, wire.REFUSED})
 _TRY_ANOTHER = frozenset({wire.SERVFAIL, wire.REFUSED})
 _FAILURES = (UpstreamError, OSError, aiohttp.ClientError)
+# Seconds between two log lines for the same local error: once per episode, not per query.
+_LOCAL_LOG_EVERY = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +108,7 @@ class UpstreamPool:
         *,
         backoff: Backoff = Backoff(),
         attempts: float = 2.0,
+        max_wait: float = 1.8,
         idle_timeout: float = 10.0,
         max_inflight: int = 100,
         clock: Callable[[], float] = time.monotonic,
@@ -105,6 +118,7 @@ class UpstreamPool:
         self.udp_size = udp_size
         self.backoff = backoff
         self.attempts = attempts
+        self.max_wait = max_wait
         self._clock = clock
         self._idle_timeout = idle_timeout
         self._max_inflight = max_inflight
@@ -115,6 +129,8 @@ class UpstreamPool:
         needs_tls = any(server.protocol in ("tls", "https") for server in servers)
         self._ssl_context = client_ssl_context(ssl_context) if needs_tls else None
         self._servers = [_Server(server, self._transport(server)) for server in servers]
+        self._outage = False  # every upstream down: logged once until one answers again
+        self._local_logged: dict[int, float] = {}  # errno -> when it was last logged (self._clock)
 
     def _transport(self, config: UpstreamServer) -> Transport:
         def stream(ssl_context: ssl.SSLContext | None) -> StreamTransport:
@@ -163,17 +179,24 @@ class UpstreamPool:
         if self._closed:
             raise UpstreamError("the upstream pool is closed")
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout * self.attempts
+        budget = min(self.timeout * self.attempts, self.max_wait)
+        deadline = loop.time() + budget
         fallback: tuple[bytes, str] | None = None
+        local: LocalProblem | None = None
         problems: list[str] = []
-        for server in self._candidates():
+        candidates = self._candidates()
+        # The budget is shared by the upstreams it has room for, so a silent
+        # first one leaves time to ask the next.
+        share = min(self.timeout, budget / max(1, min(len(candidates), math.ceil(self.attempts))))
+        for server in candidates:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
+            down_until = server.health.down_until
             self._claim_probe(server)
             started = loop.time()
             try:
-                async with asyncio.timeout(min(self.timeout, remaining)):
+                async with asyncio.timeout(min(share, remaining)):
                     answer = await server.transport.exchange(question, do, cd)
                 if answer.rcode not in _ANSWERS:
                     raise UpstreamError(f"answered with RCODE {answer.rcode}")
@@ -181,6 +204,12 @@ class UpstreamPool:
                 self._failed(server, "timed out", problems)
                 continue
             except _FAILURES as error:
+                local_error = local_problem(error)
+                if local_error is not None:
+                    server.health.down_until = down_until  # a probe that never left: still due
+                    local = self._local(server, local_error)
+                    local.__cause__ = error
+                    continue
                 self._failed(server, str(error) or type(error).__name__, problems)
                 continue
             self._succeeded(server, (loop.time() - started) * 1000.0)
@@ -190,6 +219,10 @@ class UpstreamPool:
             return answer.data, server.name
         if fallback is not None:
             return fallback
+        if local is not None:
+            if not problems:  # only this machine failed: the resolver answers SERVFAIL
+                raise local
+            problems.append(str(local))
         if not self._servers:
             raise UpstreamError("no upstream DNS servers are configured; add one under upstream.servers")
         raise UpstreamError(
@@ -197,6 +230,22 @@ class UpstreamPool:
             + "; ".join(problems or ["out of time"])
             + "); check this machine's network connection and the upstream servers in the configuration"
         )
+
+    def all_down(self) -> bool:
+        """Is every upstream marked down (so waiting for them is pointless)?"""
+        return bool(self._servers) and all(server.health.down_until is not None for server in self._servers)
+
+    def _local(self, server: _Server, error: OSError) -> LocalProblem:
+        """The upstream's health stays as it was; each kind of error is logged
+        once per ``_LOCAL_LOG_EVERY`` seconds, not once per query."""
+        code = error.errno or 0
+        message = f"this machine could not ask {server.name}: {error.strerror or error}; {LOCAL_ERRORS[code]}"
+        now = self._clock()
+        logged = self._local_logged.get(code)
+        if logged is None or now - logged >= _LOCAL_LOG_EVERY:
+            self._local_logged[code] = now
+            log.error("%s (a local problem, not the upstream's; answering SERVFAIL meanwhile)", message)
+        return LocalProblem(message)
 
     def _candidates(self) -> list[_Server]:
         """Upstreams to ask, in order: those up and those whose backoff has passed; else all."""
@@ -229,11 +278,20 @@ class UpstreamPool:
             health.backoff = self.backoff.initial
             health.down_until = now + health.backoff
             log.warning("upstream %s is down after %d failures: %s", server.name, health.failures, error)
+            if not self._outage and self.all_down():
+                self._outage = True
+                log.warning(
+                    "every upstream is down (%s); answering from the cache where it can",
+                    "; ".join(f"{each.name}: {each.health.last_error}" for each in self._servers),
+                )
 
     def _succeeded(self, server: _Server, rtt_ms: float) -> None:
         health = server.health
         if health.down_until is not None:
             log.info("upstream %s is answering again", server.name)
+        if self._outage:
+            self._outage = False
+            log.warning("upstream %s answers again: the outage is over, answers come fresh again", server.name)
         health.failures = 0
         health.down_until = None
         health.backoff = 0.0

@@ -61,6 +61,10 @@ class Truncated(Exception):
     """A UDP reply came back with TC set: ask again over TCP."""
 
 
+class CaseChanged(Exception):
+    """A UDP reply for our question came back with its letters in another case (DNS 0x20)."""
+
+
 # --- checking replies ---------------------------------------------------------
 
 
@@ -149,21 +153,60 @@ def new_id() -> int:
     return secrets.randbits(16)
 
 
+# 0x20 at every lower-case ASCII letter, 0 elsewhere (length octets are at most 63).
+_LETTER_BITS = bytes(0x20 if 0x61 <= byte <= 0x7A else 0 for byte in range(256))
+
+
+def mixed_case(question: bytes) -> bytes:
+    """``question`` with each letter of its name upper or lower case at random (DNS 0x20).
+
+    An answer must echo the question exactly, so a forger has to guess one
+    bit per letter on top of the query ID and our port. One random number and
+    a few integer operations: no loop over the name.
+    """
+    name = question[:-4].lower()
+    size = len(name)
+    flips = int.from_bytes(name.translate(_LETTER_BITS)) & secrets.randbits(8 * size)
+    return (int.from_bytes(name) ^ flips).to_bytes(size) + question[-4:]
+
+
 # --- UDP ------------------------------------------------------------------------
 
 
 class UdpTransport:
-    """One connected socket per query, so the kernel picks a random source port
-    and drops datagrams from any other address; TC=1 goes to ``tcp``."""
+    """One connected socket per query: the kernel gives each a fresh random
+    source port (Linux picks ephemeral ports at random) and drops datagrams
+    from any other address. The question's letters are in random case (DNS
+    0x20) and must come back exactly so; TC=1 goes to ``tcp``.
+
+    An upstream that answers our question in another case (a few forwarders
+    lower-case it) is asked again over ``tcp``, where nobody off-path can
+    forge an answer, and from then on always over TCP. Comparing without case
+    instead would let one forged answer with the right ID and port switch the
+    0x20 check off for good; going to TCP gives a forger nothing.
+    """
 
     def __init__(self, host: str, port: int, udp_size: int, tcp: Transport) -> None:
         self.host = host
         self.port = port
         self.udp_size = udp_size
         self.tcp = tcp
+        self.keeps_case = True  # False once the upstream changed a question's case
 
     async def exchange(self, question: bytes, do: bool, cd: bool) -> Answer:
-        answer = await self._udp(question, do, cd)
+        if not self.keeps_case:
+            return await self.tcp.exchange(question, do, cd)
+        try:
+            answer = await self._udp(question, do, cd)
+        except CaseChanged:
+            self.keeps_case = False
+            log.warning(
+                "upstream %s:%d does not keep the letter case of questions (DNS 0x20); "
+                "asking it over TCP from now on, so forged answers cannot get in",
+                self.host,
+                self.port,
+            )
+            return await self.tcp.exchange(question, do, cd)
         if answer.truncated:
             return await self.tcp.exchange(question, do, cd)
         return answer
@@ -171,12 +214,13 @@ class UdpTransport:
     async def _udp(self, question: bytes, do: bool, cd: bool) -> Answer:
         loop = asyncio.get_running_loop()
         qid = new_id()
+        sent = mixed_case(question)
         waiter: asyncio.Future[Answer] = loop.create_future()
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _UdpExchange(waiter, qid, question), remote_addr=(self.host, self.port)
+            lambda: _UdpExchange(waiter, qid, sent), remote_addr=(self.host, self.port)
         )
         try:
-            transport.sendto(replies.build_upstream_query(qid, question, self.udp_size, do, cd))
+            transport.sendto(replies.build_upstream_query(qid, sent, self.udp_size, do, cd))
             return await waiter
         finally:
             transport.close()
@@ -186,7 +230,11 @@ class UdpTransport:
 
 
 class _UdpExchange(asyncio.DatagramProtocol):
-    """Waits for the one datagram that answers our query; everything else is ignored."""
+    """Waits for the one datagram that answers our query; everything else is ignored.
+
+    The answer must carry ``question`` exactly, letter case included; one
+    that differs only in case ends the wait with CaseChanged, unused.
+    """
 
     def __init__(self, waiter: asyncio.Future[Answer], qid: int, question: bytes) -> None:
         self.waiter = waiter
@@ -208,7 +256,11 @@ class _UdpExchange(asyncio.DatagramProtocol):
             # with junk: keep listening for the real answer.
             log.debug("ignored an unusable answer from %s: %s", addr[0], error)
             return
-        if answer is not None:
+        if answer is None:
+            return
+        if data[12 : 12 + len(self.question)] != self.question:
+            self.waiter.set_exception(CaseChanged())
+        else:
             self.waiter.set_result(answer)
 
     def error_received(self, exc: Exception) -> None:
