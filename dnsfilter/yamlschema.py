@@ -10,15 +10,16 @@ unknown keys, duplicate keys, wrong types and out-of-range values are all
 collected in a ``Problems`` list, each with its dotted path and line number,
 so every mistake in a file is reported at once.
 
-Converters work on ``yaml.Node`` objects (from ``yaml.compose``) rather than on
-loaded Python values, because only nodes carry line numbers.
+Converters work on ``yaml.Node`` objects (from ``yamlread.compose``) rather
+than on loaded Python values, because only nodes carry line numbers. Messages
+stay short whatever a file holds: values quoted in part, suggestions and
+problems counted.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import functools
 import inspect
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -39,6 +40,11 @@ INT_TAG: Final = "tag:yaml.org,2002:int"
 FLOAT_TAG: Final = "tag:yaml.org,2002:float"
 BOOL_TAG: Final = "tag:yaml.org,2002:bool"
 NULL_TAG: Final = "tag:yaml.org,2002:null"
+
+MAX_PROBLEMS: Final = 50  # reported at once; a file of mistakes is not printed back whole
+MAX_QUOTED: Final = 80  # characters of a value quoted in a message
+MAX_SUGGESTED: Final = 100  # names a misspelling is compared against ("did you mean")
+MAX_LISTED: Final = 20  # names listed as the ones allowed
 
 # Turns plain scalars into Python values with YAML's own rules (0x1F, 1_000, .inf...).
 _SCALARS: Final = yaml.constructor.SafeConstructor()
@@ -65,21 +71,28 @@ class Problems:
 
     def __init__(self) -> None:
         self._found: list[tuple[int, str]] = []
+        self._count = 0
 
     def __len__(self) -> int:
-        return len(self._found)
+        return self._count
 
     @property
     def messages(self) -> list[str]:
-        """The problems in the order of their lines in the file."""
-        return [message for _, message in sorted(self._found, key=lambda found: found[0])]
+        """The first MAX_PROBLEMS problems in the order of their lines, and how many more there are."""
+        found = sorted(self._found, key=lambda found: found[0])[:MAX_PROBLEMS]
+        more = self._count - len(found)
+        return [message for _, message in found] + [f"... and {more} more; fix these first"] * (more > 0)
 
     def add(self, path: str, node: yaml.Node | None, message: str) -> None:
+        self._count += 1
+        if len(self._found) >= 20 * MAX_PROBLEMS:
+            return  # counted only: messages shows the first lines of the file, which come first
         line = line_of(node) if node is not None else 0
-        where = path or "configuration"
+        where = quote(path, 2 * MAX_QUOTED) if path else "configuration"
         if line:
-            where = f"{path} (line {line})" if path else f"line {line}"
-        self._found.append((line, f"{where}: {message}"))
+            where = f"{where} (line {line})" if path else f"line {line}"
+        # Every message quotes values short, but some come from a parse function's ValueError.
+        self._found.append((line, f"{where}: {quote(message, 5 * MAX_QUOTED)}"))
 
 
 Convert = Callable[[yaml.Node, str, Problems], T]
@@ -121,6 +134,27 @@ def _missing_message(field: dataclasses.Field[Any]) -> str:
     return f'the key "{field.name}" is missing; add it' + (f": {hint}" if hint else "")
 
 
+def quote(value: object, limit: int = MAX_QUOTED) -> str:
+    """``value`` as text of at most ``limit`` characters, its middle cut out when longer."""
+    written = str(value)
+    return written if len(written) <= limit else f"{written[: limit * 3 // 4]}...{written[-limit // 4 :]}"
+
+
+def suggestion(name: str, candidates: Sequence[str]) -> str | None:
+    """The candidate spelt closest to ``name``, if one is close; bounded work however many there are."""
+    if len(candidates) > MAX_SUGGESTED:  # difflib compares with each: keep those alike at a glance
+        first = name[:1].casefold()
+        candidates = [c for c in candidates if c[:1].casefold() == first and abs(len(c) - len(name)) <= 2]
+    close = difflib.get_close_matches(name, candidates[:MAX_SUGGESTED], n=1)
+    return close[0] if close else None
+
+
+def listing(names: Sequence[str]) -> str:
+    """Names for a message, at most MAX_LISTED of them."""
+    shown = ", ".join(quote(name) for name in names[:MAX_LISTED])
+    return shown + (f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else "")
+
+
 def describe(node: yaml.Node) -> str:
     """Say what a node holds, in the words a parent would use."""
     if isinstance(node, yaml.SequenceNode):
@@ -130,12 +164,12 @@ def describe(node: yaml.Node) -> str:
     if node.tag == NULL_TAG:
         return "nothing"
     if node.tag == BOOL_TAG:
-        return f"{node.value} (a yes/no value)"
+        return f"{quote(node.value)} (a yes/no value)"
     if node.tag in (INT_TAG, FLOAT_TAG):
-        return f"the number {node.value}"
+        return f"the number {quote(node.value)}"
     if node.tag == STR_TAG:
-        return f'the text "{node.value}"'
-    return f"a value tagged {node.tag}"
+        return f'the text "{quote(node.value)}"'
+    return f"a value tagged {quote(node.tag)}"
 
 
 def scalar(node: yaml.Node) -> object:
@@ -145,9 +179,12 @@ def scalar(node: yaml.Node) -> object:
     if not isinstance(node, yaml.ScalarNode):
         raise Invalid(f"must be a single value, not {describe(node)}")
     if node.tag not in (STR_TAG, INT_TAG, FLOAT_TAG, BOOL_TAG):
-        raise Invalid(f"uses the YAML tag {node.tag}, which is not supported here; remove the tag")
+        raise Invalid(f"uses the YAML tag {quote(node.tag)}, which is not supported here; remove the tag")
     # Called directly: construct_object() would remember every node it has seen.
-    value: object = _SCALARS.yaml_constructors[node.tag](_SCALARS, node)
+    try:
+        value: object = _SCALARS.yaml_constructors[node.tag](_SCALARS, node)
+    except ValueError:  # Python refuses to read a number of thousands of digits
+        raise Invalid(f"is far too long a number ({len(node.value)} digits); check the value") from None
     return value
 
 
@@ -159,7 +196,7 @@ def integer(low: int, high: int) -> Convert[int]:
         if isinstance(value, bool) or not isinstance(value, int):
             raise Invalid(f"must be a whole number from {low} to {high}, not {describe(node)}")
         if not low <= value <= high:
-            raise Invalid(f"{value} is out of range; use a whole number from {low} to {high}")
+            raise Invalid(f"{quote(value)} is out of range; use a whole number from {low} to {high}")
         return value
 
     return convert
@@ -173,7 +210,7 @@ def number(low: float, high: float) -> Convert[float]:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise Invalid(f"must be a number from {low:g} to {high:g}, not {describe(node)}")
         if not low <= value <= high:  # also true for .nan
-            raise Invalid(f"{node.value} is out of range; use a number from {low:g} to {high:g}")
+            raise Invalid(f"{quote(node.value)} is out of range; use a number from {low:g} to {high:g}")
         return float(value)
 
     return convert
@@ -221,7 +258,7 @@ class Choice:
         value = text(node, path, problems)
         word = value.strip().lower()
         if word not in self.options:
-            raise Invalid(f'"{value}" is not allowed; use one of: {", ".join(self.options)}')
+            raise Invalid(f'"{quote(value)}" is not allowed; use one of: {", ".join(self.options)}')
         return word
 
 
@@ -248,7 +285,7 @@ def sequence(convert: Convert[T], *, empty: str | None = None) -> Convert[tuple[
         if isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG:
             raise Invalid("has no value; write [] for an empty list, or remove the line to use the default")
         if isinstance(node, yaml.ScalarNode):
-            raise Invalid(f"must be a list; write it in brackets: [{node.value}]")
+            raise Invalid(f"must be a list; write it in brackets: [{quote(node.value)}]")
         if not isinstance(node, yaml.SequenceNode):
             raise Invalid(f"must be a list, like [first, second], not {describe(node)}")
         if empty is not None and not node.value:
@@ -347,7 +384,7 @@ def read_mapping(
             problems.add(
                 key_path,
                 key_node,
-                f'"{key}" is given twice (first on line {line_of(seen[key])}); keep only one',
+                f'"{quote(key)}" is given twice (first on line {line_of(seen[key])}); keep only one',
             )
             continue
         seen[key] = key_node
@@ -359,59 +396,11 @@ def read_mapping(
 
 
 def unknown_key_message(key: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    close = suggestion(key, known)
     if close:
-        return f'unknown key "{key}"; did you mean "{close[0]}"?'
-    return f'unknown key "{key}"; the keys allowed here are: {", ".join(known)}'
+        return f'unknown key "{quote(key)}"; did you mean "{close}"?'
+    return f'unknown key "{quote(key)}"; the keys allowed here are: {listing(known)}'
 
 
 def join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
-
-
-def as_written(convert: Convert[T]) -> Convert[T]:
-    """``convert`` given the text as written, where YAML 1.1 reads words as other types.
-
-    Unquoted, ``off`` is false and ``20:30`` the number 1230 (minutes in base 60);
-    a parent writing them by hand means the words.
-    """
-
-    @functools.wraps(convert)  # choices_of() still finds the words of a choice
-    def convert_text(node: yaml.Node, path: str, problems: Problems) -> T:
-        if isinstance(node, yaml.ScalarNode) and node.style is None and node.tag in (BOOL_TAG, INT_TAG):
-            node = yaml.ScalarNode(STR_TAG, node.value, node.start_mark, node.end_mark)
-        return convert(node, path, problems)
-
-    return convert_text
-
-
-def plain_data(node: yaml.Node, seen: set[int]) -> Any:
-    """A setting's value: text, numbers, true/false, null, lists and sections of these."""
-    # An alias is the same node object again: refusing repeats keeps a
-    # "billion laughs" file from expanding into gigabytes.
-    if id(node) in seen:
-        raise Invalid("repeats a value with a YAML alias (*name); write the value out instead")
-    seen.add(id(node))
-    if isinstance(node, yaml.SequenceNode):
-        return [plain_data(item, seen) for item in node.value]
-    if isinstance(node, yaml.MappingNode):
-        mapping: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = scalar(key_node)
-            if not isinstance(key, str):
-                raise Invalid(f"has a key that is {describe(key_node)}; keys must be text")
-            mapping[key] = plain_data(value_node, seen)
-        return mapping
-    return None if node.tag == NULL_TAG else scalar(node)
-
-
-def syntax_problem(error: yaml.YAMLError, text: str) -> str:
-    """Where and why ``text`` is not YAML, for a parent to fix."""
-    if isinstance(error, yaml.reader.ReaderError):
-        line = text.count("\n", 0, error.position) + 1
-        character = chr(error.character) if isinstance(error.character, int) else error.character
-        return f"line {line}: the character {character!r} cannot be in a YAML file; write it as an escape in double quotes"
-    mark = error.problem_mark or error.context_mark if isinstance(error, yaml.MarkedYAMLError) else None
-    where = f"line {mark.line + 1}: " if mark is not None else ""
-    what = "; ".join(part for part in (getattr(error, "context", None), getattr(error, "problem", None)) if part)
-    return f"{where}this is not valid YAML ({what or error}); check the indentation, colons and quotes there"

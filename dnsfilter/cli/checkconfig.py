@@ -13,7 +13,8 @@ from dnsfilter.config.system import utc_time_zone_warning
 from dnsfilter.errors import ConfigError
 from dnsfilter.lists.catalog import BLOCKLISTS_DIR, Catalog, load_catalog
 from dnsfilter.service.defaultprofile import unknown_name
-from dnsfilter.yamlschema import STR_TAG, Problems
+from dnsfilter.yamlread import compose
+from dnsfilter.yamlschema import STR_TAG, Invalid, Problems
 
 
 def check_config(path: Path, catalog_dir: Path = BLOCKLISTS_DIR) -> str:
@@ -45,8 +46,8 @@ def unknown_catalog_names(path: Path, catalog: Catalog) -> Problems:
     keys have problems; a file that cannot be read has none (load_config says why)."""
     found = Problems()
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        root = compose(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, Invalid):
         return found
     for key in ("categories", "services"):
         names = _value(_value(root, "blocking"), key)

@@ -9,6 +9,7 @@ import yaml
 
 from dnsfilter.config.settings import Config
 from dnsfilter.errors import ConfigError
+from dnsfilter.yamlread import compose
 from dnsfilter.yamlschema import NULL_TAG, Invalid, Problems, section
 
 _CONFIG = section(Config)
@@ -17,11 +18,9 @@ _CONFIG = section(Config)
 def parse_config(text: str, source: str = "<config>") -> Config:
     """The configuration in ``text``; ConfigError lists every problem found."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        raise ConfigError(source, [_syntax_problem(error)]) from error
-    except yaml.YAMLError as error:
-        raise ConfigError(source, [f"the file cannot be read as YAML: {error}"]) from error
+        root = compose(text)
+    except Invalid as error:
+        raise ConfigError(source, [error.message or "the file cannot be read as YAML"]) from None
     if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == NULL_TAG):
         return Config()  # an empty file, or one with only comments
     problems = Problems()
@@ -36,19 +35,6 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         if error.message is not None:
             problems.add("", root, error.message)
         raise ConfigError(source, problems.messages) from None
-
-
-def _syntax_problem(error: yaml.MarkedYAMLError) -> str:
-    mark = error.problem_mark or error.context_mark
-    line = f"line {mark.line + 1}: " if mark is not None else ""
-    what = "; ".join(part for part in (error.context, error.problem) if part)
-    if "\\t" in what or "\t" in what:
-        hint = "indent with spaces, not tabs"
-    elif "single document" in what:
-        hint = 'keep one document: remove the "---" line'
-    else:
-        hint = "check the indentation, colons and quotes on that line and the line before"
-    return f"{line}this is not valid YAML ({what}); {hint}"
 
 
 def load_config(path: str | Path) -> Config:

@@ -11,13 +11,10 @@ against the classes here (``SECTIONS``).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import difflib
-import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -31,14 +28,14 @@ from dnsfilter.policy.schedule import parse_days, parse_time
 from dnsfilter.policy.tags import SERVICE_PREFIX, service_tag
 from dnsfilter.store import validation as check
 from dnsfilter.store.policystore import BLOCK_MODES, OVERRIDE_KINDS, SAFE_SEARCH
+from dnsfilter.store.policytimes import file_zone, moment_in
 from dnsfilter.store.rules import RULE_ACTIONS
+from dnsfilter.yamlread import as_written, compose, plain_data
 from dnsfilter.yamlschema import (
     NULL_TAG,
-    STR_TAG,
     Convert,
     Invalid,
     Problems,
-    as_written,
     boolean,
     choice,
     describe,
@@ -46,18 +43,30 @@ from dnsfilter.yamlschema import (
     integer,
     join,
     line_of,
+    listing,
     optional,
-    plain_data,
+    quote,
     required,
     scalar,
     section,
     sequence,
     setting,
-    syntax_problem,
+    suggestion,
     text,
 )
 
 FORMAT: Final = 1  # dnsfilter_policy: in the file; raised when the layout changes
+# The most a policy holds: generous for a home, and small enough that checking
+# a file and building the filter from it stay quick. docs/policy-file.md lists them.
+LIMITS: Final = {
+    "profiles": 100,
+    "devices": 2000,
+    "overrides": 1000,
+    "profiles.rules": 200,
+    "profiles.budgets": 200,
+    "tags": 500,  # in a profile's blocked, a rule's tags
+    "names": 10_000,  # in a profile's allow and deny, a rule's allow
+}
 T = TypeVar("T")
 
 
@@ -116,9 +125,9 @@ def _profile_ref(node: yaml.Node, path: str, problems: Problems) -> str:
     if name.casefold() in known:
         return known[name.casefold()][0]
     names = [first for first, _ in known.values()]
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f'did you mean "{close[0]}"?' if close else "the profiles are: " + ", ".join(names)
-    raise Invalid(f'there is no profile called "{name}"; {hint}')
+    close = suggestion(name, names)
+    hint = f'did you mean "{close}"?' if close else f"the profiles are: {listing(names)}"
+    raise Invalid(f'there is no profile called "{quote(name)}"; {hint}')
 
 
 def _default(node: yaml.Node, path: str, problems: Problems) -> bool:
@@ -134,24 +143,24 @@ def _tag(node: yaml.Node, path: str, problems: Problems) -> str:
     if tag in known:
         return tag
     if service_tag(tag) in known:
-        raise Invalid(f'"{tag}" is a service; write it as "{service_tag(tag)}"')
+        raise Invalid(f'"{quote(tag)}" is a service; write it as "{quote(service_tag(tag))}"')
     # A service may be misspelt without its prefix too: "roblx" for service:roblox.
     spellings = {name.removeprefix(SERVICE_PREFIX): name for name in sorted(known)} | {name: name for name in known}
-    close = difflib.get_close_matches(tag, sorted(spellings), n=1)
+    close = suggestion(tag, sorted(spellings))
     hint = (
-        f'did you mean "{spellings[close[0]]}"?'
+        f'did you mean "{spellings[close]}"?'
         if close
         else "use the ids in blocklists/catalog.yaml and blocklists/services/"
     )
     kind = "service" if tag.startswith(SERVICE_PREFIX) else "category"
-    raise Invalid(f'there is no {kind} called "{tag}"; {hint}')
+    raise Invalid(f'there is no {kind} called "{quote(tag)}"; {hint}')
 
 
 def _device_key(node: yaml.Node, path: str, problems: Problems) -> str:
     key = _store_check(check.device_key)(node, path, problems)
     seen = _context(problems).device_keys
     if key in seen:
-        raise Invalid(f'the device "{key}" is listed twice (first on line {line_of(seen[key])}); keep one')
+        raise Invalid(f'the device "{quote(key)}" is listed twice (first on line {line_of(seen[key])}); keep one')
     seen[key] = node
     return key
 
@@ -181,50 +190,8 @@ def _format(node: yaml.Node, path: str, problems: Problems) -> int:
     return FORMAT
 
 
-_TIMESTAMP_TAG: Final = "tag:yaml.org,2002:timestamp"
-_SPACE_BEFORE_OFFSET: Final = re.compile(r"\s+(?=[+-]\d|Z$)")
-
-
 def _moment(node: yaml.Node, path: str, problems: Problems) -> datetime:
-    """A date and time, in UTC: with an offset (+07:00, Z) as written, without one
-    in the family's time zone, as a parent reads the clock on the wall."""
-    # Written unquoted, 2025-03-14T20:00:00Z is a YAML timestamp: read its text all the same.
-    is_timestamp = isinstance(node, yaml.ScalarNode) and node.tag == _TIMESTAMP_TAG
-    value = str(node.value) if is_timestamp else text(node, path, problems)
-    zone = _context(problems).zone
-    try:
-        moment = datetime.fromisoformat(_SPACE_BEFORE_OFFSET.sub("", value.strip()))
-    except ValueError:
-        raise Invalid(
-            f'"{value}" is not a date and time; write it like 2026-12-07 20:00 (in the family\'s time zone, '
-            f"{zone.key}) or with its offset from UTC, like 2026-12-07T20:00+07:00"
-        ) from None
-    return (moment if moment.tzinfo is not None else _on_the_clock(moment, zone, value)).astimezone(UTC)
-
-
-def _on_the_clock(moment: datetime, zone: ZoneInfo, value: str) -> datetime:
-    """A wall-clock time in ``zone``; refused on the night the clocks skip it or pass it twice."""
-    first, second = moment.replace(tzinfo=zone, fold=0), moment.replace(tzinfo=zone, fold=1)
-    if first.utcoffset() == second.utcoffset():
-        return first
-    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
-        raise Invalid(f'"{value}" does not exist in {zone.key}: the clocks skip that hour; write a time after it')
-    raise Invalid(
-        f'"{value}" happens twice in {zone.key} (the clocks go back); write which one with its offset: '
-        f"{first.isoformat()} or {second.isoformat()}"
-    )
-
-
-def _file_zone(root: yaml.MappingNode, zone: ZoneInfo) -> ZoneInfo:
-    """The file's settings.time_zone when it names one (the import makes it the
-    family's zone), else ``zone``: times are read as the filter will read them."""
-    settings = next((value for key, value in root.value if key.value == "settings"), None)
-    if isinstance(settings, yaml.MappingNode):
-        named = next((value for key, value in settings.value if key.value == TIME_ZONE), None)
-        if isinstance(named, yaml.ScalarNode) and named.tag == STR_TAG:
-            with contextlib.suppress(check.PolicyInputError):  # reported by _settings
-                return check.time_zone(named.value)
-    return zone
+    return moment_in(node, path, problems, _context(problems).zone)
 
 
 def _settings(node: yaml.Node, path: str, problems: Problems) -> tuple[tuple[str, Any], ...]:
@@ -240,10 +207,10 @@ def _settings(node: yaml.Node, path: str, problems: Problems) -> tuple[tuple[str
         try:
             key = _store_check(check.setting_key)(key_node, key_path, problems)
             if key in values:
-                raise Invalid(f'"{key}" is given twice; keep only one')
+                raise Invalid(f'"{quote(key)}" is given twice; keep only one')
             if key == NEW_DEVICES_PROFILE:
                 raise Invalid("is an internal number; name the profile with new_devices_profile: instead")
-            values[key] = plain_data(value_node, set())
+            values[key] = plain_data(value_node)
             check.setting_value(key, values[key])
             if key == TIME_ZONE and values[key] is not None:
                 check.time_zone(values[key])  # a zone the filter cannot use would be ignored without a word
@@ -269,12 +236,31 @@ def _check_rule(rule: _RuleEntry) -> Iterator[tuple[str, str]]:
 
 def _check_profile(profile: _ProfileEntry) -> Iterator[tuple[str, str]]:
     for name in sorted(set(profile.allow) & set(profile.deny)):
-        yield "deny", f'"{name}" is in allow too; keep it in one of the two'
+        yield "deny", f'"{quote(name)}" is in allow too; keep it in one of the two'
     tags = [budget.tag for budget in profile.budgets]
-    for tag in sorted({tag for tag in tags if tags.count(tag) > 1}):
+    for tag in sorted({tag for tag in tags if tags.count(tag) > 1}):  # at most LIMITS["profiles.budgets"]
         yield "budgets", f'"{tag}" has two budgets; keep one of them'
 
 
+def _at_most(limit: str, convert: Convert[T], empty: str | None = None) -> Convert[tuple[T, ...]]:
+    """A list of at most LIMITS[limit] entries: a longer one is refused before any entry is read."""
+    convert_all = sequence(convert, empty=empty)
+    most = LIMITS[limit]
+    things = limit.rpartition(".")[2]
+
+    def convert_few(node: yaml.Node, path: str, problems: Problems) -> tuple[T, ...]:
+        if isinstance(node, yaml.SequenceNode) and len(node.value) > most:
+            raise Invalid(
+                f"lists {len(node.value)} {things}, more than the {most} a policy file may have here; "
+                "remove some (docs/policy-file.md lists the limits)"
+            )
+        return convert_all(node, path, problems)
+
+    return convert_few
+
+
+_TAGS: Final = _at_most("tags", _tag)
+_NAMES: Final = _at_most("names", _DOMAIN)
 _DAYS_HINT: Final = "the days, like mon-fri, sun-thu or sat,sun"
 _TAG_HINT: Final = "a category such as games, or a service such as service:youtube"
 _PROFILE_HINT: Final = "the name of one of the profiles above"
@@ -286,8 +272,8 @@ class _RuleEntry:
     start: str = required(_clock(end=False), hint="a time of day such as 20:30")
     end: str = required(_clock(end=True), hint="a time of day such as 07:00")
     action: str = required(choice(*RULE_ACTIONS))
-    tags: tuple[str, ...] = setting((), sequence(_tag))
-    allow: tuple[str, ...] = setting((), sequence(_DOMAIN))
+    tags: tuple[str, ...] = setting((), _TAGS)
+    allow: tuple[str, ...] = setting((), _NAMES)
     enabled: bool = setting(True, boolean)
 
 
@@ -305,11 +291,11 @@ class _ProfileEntry:
     safe_search: str = setting("off", as_written(choice(*SAFE_SEARCH)))
     bypass_protection: bool = setting(True, boolean)
     block_mode: str = setting("null_ip", choice(*BLOCK_MODES))
-    blocked: tuple[str, ...] = setting((), sequence(_tag))
-    allow: tuple[str, ...] = setting((), sequence(_DOMAIN))
-    deny: tuple[str, ...] = setting((), sequence(_DOMAIN))
-    rules: tuple[_RuleEntry, ...] = setting((), sequence(section(_RuleEntry, check=_check_rule)))
-    budgets: tuple[_BudgetEntry, ...] = setting((), sequence(section(_BudgetEntry)))
+    blocked: tuple[str, ...] = setting((), _TAGS)
+    allow: tuple[str, ...] = setting((), _NAMES)
+    deny: tuple[str, ...] = setting((), _NAMES)
+    rules: tuple[_RuleEntry, ...] = setting((), _at_most("profiles.rules", section(_RuleEntry, check=_check_rule)))
+    budgets: tuple[_BudgetEntry, ...] = setting((), _at_most("profiles.budgets", section(_BudgetEntry)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,12 +345,12 @@ class PolicyFile:
     # Profiles first: devices and overrides name them (see _Context).
     dnsfilter_policy: int = required(_format, hint=f"write dnsfilter_policy: {FORMAT} at the top")
     profiles: tuple[_ProfileEntry, ...] = required(
-        sequence(section(_ProfileEntry, check=_check_profile), empty="is empty; give at least the default profile"),
+        _at_most("profiles", section(_ProfileEntry, check=_check_profile), "is empty; give at least the default profile"),
         hint="a list of profiles, one of them with default: true",
     )
     new_devices_profile: str | None = setting(None, optional(_profile_ref))
-    devices: tuple[DeviceEntry, ...] = setting((), sequence(section(DeviceEntry)))
-    overrides: tuple[_OverrideEntry, ...] = setting((), sequence(_override))
+    devices: tuple[DeviceEntry, ...] = setting((), _at_most("devices", section(DeviceEntry)))
+    overrides: tuple[_OverrideEntry, ...] = setting((), _at_most("overrides", _override))
     settings: tuple[tuple[str, Any], ...] = setting((), _settings)
 
 
@@ -386,12 +372,12 @@ def parse_policy(text: str, known_tags: Collection[str], source: str, zone: Zone
     against ``known_tags`` (the catalog's categories and services); times
     without an offset are read in ``zone`` (unless the file's settings name another)."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as error:
-        raise PolicyFileError(source, [syntax_problem(error, text)]) from error
+        root = compose(text)
+    except Invalid as error:
+        raise PolicyFileError(source, [error.message or "the file cannot be read as YAML"]) from None
     if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == NULL_TAG):
         raise PolicyFileError(source, ["the file is empty; dnsfilter policy export writes one to start from"])
-    problems = _Context(frozenset(known_tags), _file_zone(root, zone) if isinstance(root, yaml.MappingNode) else zone)
+    problems = _Context(frozenset(known_tags), file_zone(root, zone) if isinstance(root, yaml.MappingNode) else zone)
     policy: PolicyFile | None = None
     if not isinstance(root, yaml.MappingNode):
         problems.add("", root, "the file must hold keys such as profiles: and devices:, as export writes them")
