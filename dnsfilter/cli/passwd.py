@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from dnsfilter.config import Config
-from dnsfilter.errors import DnsFilterError, UsageError
+from dnsfilter.errors import UsageError
 from dnsfilter.service.accounts import Accounts, check_new_password
 from dnsfilter.store import open_database
 from dnsfilter.store.accounts import AccountStore

@@ -19,10 +19,10 @@ from typing import Final
 
 import yaml
 
+from dnsfilter.config.system import machine_time_zone
 from dnsfilter.config.values import (
     ListenAddress,
     Network,
-    machine_time_zone,
     parse_blocked_name,
     parse_certificate_name,
     parse_database_url,
@@ -39,7 +39,10 @@ from dnsfilter.config.values import (
 )
 from dnsfilter.dns.upstream.servers import UpstreamServer
 from dnsfilter.policy.domains import checked_name
+from dnsfilter.policy.safesearch import SafeSearchLevel
 from dnsfilter.yamlschema import (
+    BOOL_TAG,
+    STR_TAG,
     Problems,
     boolean,
     choice,
@@ -98,12 +101,13 @@ def _check_dns(dns: DnsSettings) -> Iterator[tuple[str, str]]:
 @dataclass(frozen=True, slots=True)
 class DnsSettings:
     listen: tuple[ListenAddress, ...] = setting(
-        (ListenAddress("127.0.0.1", 5353),),
+        (ListenAddress("127.0.0.1", 5300),),
         sequence(from_text(parse_listen), empty="is empty; give at least one address, such as 0.0.0.0:53"),
     )
     udp_payload_size: int = setting(1232, integer(512, 4096))
     tcp_idle_timeout: float = setting(10.0, number(0.5, 300))
     tcp_max_connections: int = setting(256, integer(1, 65535))
+    tcp_max_per_client: int = setting(16, integer(1, 65535))
     allow_clients: tuple[Network, ...] = setting(
         LAN_NETWORKS,
         sequence(
@@ -199,6 +203,16 @@ def parse_tag_id(text: str) -> str:
 _TAG_ID: Final = re.compile(r"[a-z0-9][a-z0-9_\-]{0,63}")
 
 
+def _safe_search_level(node: yaml.Node, path: str, problems: Problems) -> str:
+    # Unquoted, YAML reads on and off as true and false: a parent writing them means the words.
+    if isinstance(node, yaml.ScalarNode) and node.style is None and node.tag == BOOL_TAG:
+        node = yaml.ScalarNode(STR_TAG, node.value, node.start_mark, node.end_mark)
+    return _SAFE_SEARCH_LEVEL(node, path, problems)
+
+
+_SAFE_SEARCH_LEVEL: Final = choice(*SafeSearchLevel)
+
+
 @dataclass(frozen=True, slots=True)
 class BlockingSettings:
     mode: str = setting("null_ip", choice("null_ip", "nxdomain"))
@@ -208,6 +222,11 @@ class BlockingSettings:
     # security risk. Checked against the catalog when the filter starts.
     categories: tuple[str, ...] | None = setting(None, optional(sequence(from_text(parse_tag_id))))
     services: tuple[str, ...] = setting((), sequence(from_text(parse_tag_id)))
+    # The default profile's safe search when first set up. On: blocking the
+    # search engines that cannot be filtered (search_no_safesearch, one of the
+    # default categories) protects only while the others are filtered; with
+    # off, the default categories leave that one out.
+    safe_search: str = setting(SafeSearchLevel.ON.value, _safe_search_level)
     # Longest TTL given to devices for an allowed answer (0: the upstream's),
     # so a pause or a new rule reaches every device within this many seconds.
     max_answer_ttl: int = setting(60, integer(0, 86400))
@@ -249,7 +268,9 @@ class QueryLogSettings:
     # repeats of an answer are one row only when they are written together,
     # and each write has a cost of its own.
     batch_size: int = setting(100_000, integer(10, 1_000_000))
-    # Queries waiting to be written at most; beyond, they are dropped and counted.
+    # Memory (an estimate, in bytes) and queries waiting to be written at most,
+    # whichever is reached first; beyond, the oldest are dropped and counted.
+    queue_bytes: int = setting(8 * 1024 * 1024, integer(65_536, 1024 * 1024 * 1024))
     queue_size: int = setting(200_000, integer(100, 10_000_000))
     # Names this filter in the log when several share one database. ~: the machine's name.
     instance: str | None = setting(None, optional(from_text(parse_instance_name)))

@@ -6,13 +6,15 @@ already has (the parsed query, the decision, the reply bytes), kept in two
 parallel lists rather than as a pair: a pair per query would be an object
 the garbage collector must track for as long as the entry waits. It is
 turned into a log row later, by the writer, off the query path. The buffer
-is bounded: when the writer falls behind (a locked or unreachable
-database), entries are dropped and counted rather than letting memory grow.
+is bounded in bytes (and in entries): when the writer falls behind (a
+locked or unreachable database), entries are dropped and counted rather
+than letting memory grow.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -27,6 +29,13 @@ Answered: TypeAlias = tuple[str, int, Query, Decision, str, int, bytes]
 Entry: TypeAlias = tuple[float, Answered]
 
 DEFAULT_LIMIT = 200_000
+DEFAULT_LIMIT_BYTES = 8 * 1024 * 1024
+# What an entry holds beyond its reply's bytes: the time, two list slots, the
+# answer tuple, the parsed query and its name, the reply object (measured with
+# tracemalloc: about 470 bytes in all with a 45-byte reply, for a new name;
+# repeats share the parsed query and often the whole answer, so this errs
+# high for them).
+ENTRY_OVERHEAD = 440
 
 # Upstream labels for answers no server was asked for.
 FROM_CACHE = "cache"
@@ -57,28 +66,43 @@ class Entries:
 
 
 class LogBuffer:
-    """Bounded by ``limit`` entries at each ``take``.
+    """Bounded by ``limit_bytes`` (an estimate: ``ENTRY_OVERHEAD`` plus the
+    reply's length per entry) and by ``limit`` entries, at each ``take``.
 
     The query path calls ``add_time`` and then ``add_answer``: the lists' own
-    methods, so no Python frame runs for it. The bound is applied when the
-    writer takes the entries, at least once a second, so between two takes
-    the lists hold at most one second of queries beyond it. What is over the
-    limit then is dropped and counted: the oldest, since a parent looking at
-    the log wants the newest.
+    methods, so no Python frame runs for it and nothing is measured there.
+    The bound is applied when the writer trims or takes the entries, four
+    times a second, so between two trims the lists hold at most a quarter
+    second of queries beyond it. What is over the bound then is dropped and
+    counted: the oldest, since a parent looking at the log wants the newest.
+    The entries of a write under way are the writer's: bounded when taken,
+    and again with the newer ones if put back (so memory holds at most one
+    bound waiting and one a write under way).
     """
 
-    __slots__ = ("_entries", "add_time", "add_answer", "limit", "dropped", "taken")
+    __slots__ = (
+        "_entries", "add_time", "add_answer", "limit", "limit_bytes", "dropped", "taken",
+        "_measured", "_bytes",
+    )
 
-    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(self, limit: int = DEFAULT_LIMIT, limit_bytes: int = DEFAULT_LIMIT_BYTES) -> None:
         self._entries = Entries()
         self.add_time = self._entries.times.append
         self.add_answer = self._entries.answers.append
         self.limit = limit
+        self.limit_bytes = limit_bytes
         self.dropped = 0  # entries lost because the writer could not keep up
         self.taken = 0  # entries handed to the writer
+        self._measured = 0  # the oldest entries whose size is in _bytes (appends come after)
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def waiting_bytes(self) -> int:
+        """Estimated bytes of the entries waiting, at the last trim."""
+        return self._bytes
 
     def add(self, at: float, answered: Answered) -> None:
         """One entry, for callers off the query path."""
@@ -86,26 +110,45 @@ class LogBuffer:
         self.add_answer(answered)
 
     def trim(self) -> None:
-        """Drop (and count) the oldest entries beyond the limit."""
-        overflow = len(self._entries) - self.limit
-        if overflow > 0:
+        """Drop (and count) the oldest entries beyond the bounds."""
+        answers = self._entries.answers
+        count = len(answers)
+        size = self._bytes
+        for new in range(self._measured, count):  # what the query path added since
+            size += ENTRY_OVERHEAD + len(answers[new][6])
+        overflow = max(0, count - self.limit)
+        size -= _size_of(islice(answers, overflow))
+        while size > self.limit_bytes and overflow < count:
+            size -= ENTRY_OVERHEAD + len(answers[overflow][6])
+            overflow += 1
+        if overflow:
             self.dropped += overflow
             del self._entries.times[:overflow]
-            del self._entries.answers[:overflow]
+            del answers[:overflow]
+        self._bytes = size
+        self._measured = count - overflow
 
     def take(self) -> Entries:
-        """Everything buffered (within the limit), oldest first; the buffer starts empty again."""
+        """Everything buffered (within the bounds), oldest first; the buffer starts empty again."""
         self.trim()
         buffered = self._entries
         taken = Entries(buffered.times.copy(), buffered.answers.copy())
         buffered.times.clear()
         buffered.answers.clear()
         self.taken += len(taken)
+        self._bytes = self._measured = 0
         return taken
 
     def put_back(self, entries: Entries) -> None:
-        """Return entries the writer could not store, ahead of newer ones (within the limit)."""
+        """Return entries the writer could not store, ahead of newer ones (within the bounds)."""
         self.taken -= len(entries)
         self._entries.times[:0] = entries.times
         self._entries.answers[:0] = entries.answers
+        self._bytes += _size_of(entries.answers)
+        self._measured += len(entries)
         self.trim()
+
+
+def _size_of(answers: Iterable[Answered]) -> int:
+    """The estimated bytes of entries with these answers."""
+    return sum(ENTRY_OVERHEAD + len(answered[6]) for answered in answers)

@@ -33,7 +33,7 @@ from dnsfilter.policy.snapshot import (
 )
 from dnsfilter.policy.tags import TagIndex
 from dnsfilter.service.background import Background
-from dnsfilter.service.defaultprofile import default_profile_tags
+from dnsfilter.service.defaultprofile import default_profile_tags, set_up_default_profile
 from dnsfilter.service.discovery import read_client_sources
 from dnsfilter.service.from_config import (
     answer_settings,
@@ -45,7 +45,7 @@ from dnsfilter.service.from_config import (
 )
 from dnsfilter.service.keeper import PolicyKeeper
 from dnsfilter.service.querylogging import QueryLogging
-from dnsfilter.service.timings import Timings
+from dnsfilter.service.timings import Timings, retried
 from dnsfilter.store import PolicyStore, open_database
 from dnsfilter.store.database import Database
 
@@ -55,6 +55,7 @@ SHUTDOWN_GRACE = 2.0  # seconds for answers in flight to finish at stop
 # A replaced index stays mapped this long: answers awaiting an upstream still
 # check their CNAME chains with the policy they were decided by.
 INDEX_RETIRE_DELAY = 65.0
+DEVICES_WAITING = 4096  # devices seen kept while the database cannot be written, at most
 
 
 class Service:
@@ -89,7 +90,7 @@ class Service:
         self.listeners = DnsListeners(self.resolver, tcp_limits(config))
         self._background = Background()
         self._updater = ListUpdater(
-            self.blocklists.blocking_sources, self.blocklists.store, limits=update_limits(config)
+            self.blocklists.blocking_sources, self.blocklists.store, limits=update_limits(config), zone=config.zone
         )
         self.store: PolicyStore | None = None
         self.lists_updating = False
@@ -180,7 +181,7 @@ class Service:
             self._family_time_zone = await asyncio.to_thread(store.get_setting, TIME_ZONE)
             self.config = self._with_family_time_zone(self.config)
             self.query_logging.use(self.config)
-            await asyncio.to_thread(store.set_up_default_profile, self._blocked, self.config.blocking.mode)
+            await asyncio.to_thread(set_up_default_profile, store, self._blocked, self.config.blocking)
             keeper = PolicyKeeper(
                 store, self.config.zone, self.config.blocking.deny, poll_interval=self.timings.policy_poll
             )
@@ -213,8 +214,9 @@ class Service:
 
     def _configured_default(self) -> PolicySnapshot:
         """The configuration's default profile for every device (no database)."""
+        blocking = self.config.blocking
         return configured_snapshot(
-            self.blocklists.index, self._blocked, self.config.blocking.mode, self.config.blocking.deny
+            self.blocklists.index, self._blocked, blocking.mode, blocking.deny, str(blocking.safe_search)
         )
 
     def _snapshot_on(self, index: DomainIndex) -> PolicySnapshot:
@@ -242,13 +244,9 @@ class Service:
                 self._use_policy(self._snapshot_on(self.blocklists.index))
 
     async def _keep_policy_current(self) -> None:
-        """Rebuild the snapshot on every change, each minute and at each scheduled change.
-
-        When the database cannot be read, DNS goes on with the last snapshot
-        and the read is retried; the parent sees the reason in the log.
-        """
+        """Rebuild the snapshot on every change, each minute and at each scheduled change. When the
+        database cannot be read, DNS keeps the last one; the first read that works is in force at once."""
         keeper = self.keeper
-        failing = False
         while True:
             snapshot = self.resolver.policy
             try:
@@ -256,31 +254,33 @@ class Service:
                 await self._read_policy()
             except StoreError as error:
                 keeper.forget_listener()
-                if not failing:
-                    log.error(
-                        "cannot read the family policy (%s); DNS keeps the rules it had and "
-                        "tries again every %d seconds", error, self.timings.store_retry,
-                    )
-                failing = True
-                await asyncio.sleep(self.timings.store_retry)
-                continue
-            if failing:
+                log.error("cannot read the family policy (%s); DNS keeps its rules and tries again shortly", error)
+                await retried(self._read_policy, self.timings.policy_first_backoff, self.timings.policy_max_backoff)
                 log.info("the family policy can be read again")
-                failing = False
 
     async def _record_devices(self) -> None:
-        """Write the devices seen; a new one is in the policy on the next rebuild."""
-        keeper = self.keeper
+        """Write the devices seen; a new one is in the policy on the next rebuild. While the
+        database cannot be written they wait here (reported once, at the start and the end)."""
+        keeper, failing = self.keeper, False
+        waiting = self.resolver.take_seen()
         while True:
             await asyncio.sleep(self.timings.device_record)
             seen = self.resolver.take_seen()
-            if not seen:
+            waiting.update(seen if len(waiting) < DEVICES_WAITING else ())  # a flood: newer ones not kept
+            if not waiting:
                 continue
             try:
-                if await asyncio.to_thread(keeper.record_devices, seen.values()):
+                if await asyncio.to_thread(keeper.record_devices, list(waiting.values())):
                     keeper.woken.set()
             except StoreError as error:
-                log.warning("cannot record the devices seen (%s); trying again shortly", error)
+                if not failing:
+                    log.warning("cannot record the devices seen (%s); they wait until the database works again", error)
+                failing = True
+                continue
+            if failing:
+                log.info("the devices seen can be recorded again")
+            waiting.clear()
+            failing = False
 
     async def _refresh_clients(self) -> None:
         """Re-read ARP and DHCP leases, so devices are known by MAC and name."""
@@ -342,6 +342,7 @@ class Service:
         resolver.forwarders = config.trusted_forwarders
         self.listeners.set_limits(tcp_limits(config))
         self._updater.limits = update_limits(config)
+        self._updater.zone = config.zone
         self._upstreams = upstreams
         for host, port in set(self._bound.values()) - set(bound.values()):
             await self.listeners.unlisten(host, port)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from dnsfilter.config import Config, system_upstreams
 from dnsfilter.dns.cache import CacheLimits
 from dnsfilter.dns.resolver import AnswerSettings
-from dnsfilter.dns.server import TcpLimits
+from dnsfilter.dns.server import ListenerLimits
 from dnsfilter.dns.upstream.pool import UpstreamPool
 from dnsfilter.dns.upstream.servers import UpstreamServer
 from dnsfilter.lists.updater import UpdateLimits
@@ -70,5 +70,10 @@ def update_limits(config: Config) -> UpdateLimits:
     return UpdateLimits(timeout=config.lists.download_timeout, max_shrink=config.lists.max_shrink)
 
 
-def tcp_limits(config: Config) -> TcpLimits:
-    return TcpLimits(config.dns.tcp_idle_timeout, config.dns.tcp_max_connections)
+def tcp_limits(config: Config) -> ListenerLimits:
+    """The DNS listeners' limits: TCP's from the config, the others their defaults."""
+    dns = config.dns
+    return ListenerLimits(
+        idle_timeout=dns.tcp_idle_timeout, max_connections=dns.tcp_max_connections,
+        max_per_client=dns.tcp_max_per_client, udp_size=dns.udp_payload_size,
+    )

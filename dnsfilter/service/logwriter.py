@@ -8,8 +8,9 @@ transactions are what an SD card likes.
 
 When the database is locked, full or unreachable, DNS is not affected: the
 entries go back to the buffer (which drops and counts the oldest once it is
-full) and the writer tries again after a growing pause, up to a minute,
-until it succeeds; ``flush`` at shutdown writes what is left.
+full) and the writer tries again after a short pause that doubles up to a
+few seconds (0.5 s to 5 s by default), so the log resumes within seconds of
+the database coming back; ``flush`` at shutdown writes what is left.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import replace
 from dnsfilter.dns.logbuffer import Entries, LogBuffer
 from dnsfilter.errors import StoreError
 from dnsfilter.service.logbatches import BatchBuilder
+from dnsfilter.service.timings import backoff
 from dnsfilter.store.database import ConflictError, Database, first_line
 from dnsfilter.store.querylog.writer import write_batch
 
@@ -44,9 +46,12 @@ class LogWriter:
         *,
         flush_seconds: float,
         batch_size: int,
-        max_backoff: float = 60.0,
+        first_backoff: float = 0.5,
+        max_backoff: float = 5.0,
     ) -> None:
-        self.max_backoff = max_backoff  # longest pause between failed writes
+        # Pauses between failed writes: the first, doubling up to the most.
+        self.first_backoff = first_backoff
+        self.max_backoff = max_backoff
         self.database = database
         self.buffer = buffer
         self.builder = builder
@@ -59,8 +64,10 @@ class LogWriter:
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
-        """Flush until ``finish``; failures wait longer each time and never end the task."""
+        """Flush until ``finish``; failures wait a little longer each time (up to
+        ``max_backoff``) and never end the task."""
         pause = self.flush_seconds
+        retries = backoff(self.first_backoff, self.max_backoff)
         while not self._stopping.is_set():
             await self._wait(pause)
             if self._stopping.is_set():
@@ -78,11 +85,12 @@ class LogWriter:
                         error,
                     )
                 self.last_error = str(error)
-                pause = min(self.max_backoff, max(pause * 2, min(1.0, self.max_backoff)))
+                pause = next(retries)
                 continue
             if self.last_error is not None:
                 log.info("the query log is written again")
                 self.last_error = None
+                retries = backoff(self.first_backoff, self.max_backoff)
             pause = self.flush_seconds
 
     async def finish(self, running: asyncio.Task[None]) -> None:

@@ -27,7 +27,6 @@ from dnsfilter.store.querylog.retention import prune
 log = logging.getLogger(__name__)
 
 
-
 class QueryLogging:
     """The query log of one service; ``buffer`` is None when the config turns logging off.
 
@@ -48,7 +47,8 @@ class QueryLogging:
         # Replaced on reload: the pruning follows the new ages and zone; the
         # buffer and the writer keep what they were started with.
         self.config = config
-        self.buffer = LogBuffer(config.query_log.queue_size) if config.query_log.enabled else None
+        settings = config.query_log
+        self.buffer = LogBuffer(settings.queue_size, settings.queue_bytes) if settings.enabled else None
         self.writer: LogWriter | None = None
         self._blocklists = blocklists
         self._database = database
@@ -69,7 +69,7 @@ class QueryLogging:
         builder = BatchBuilder(self.config.instance_name, self.config.zone, self._tags_of)
         self.writer = LogWriter(
             self._database, self.buffer, builder, flush_seconds=settings.flush_seconds, batch_size=settings.batch_size,
-            max_backoff=self.timings.log_max_backoff,
+            first_backoff=self.timings.log_first_backoff, max_backoff=self.timings.log_max_backoff,
         )
         # Not a background task: at stop it finishes its write and then writes the rest.
         self._writing = asyncio.get_running_loop().create_task(self.writer.run(), name="write query log")

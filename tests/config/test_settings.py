@@ -76,10 +76,11 @@ LOCAL_NETWORKS = tuple(
 )
 
 DEFAULTS = [
-    ("dns.listen", (ListenAddress("127.0.0.1", 5353),)),
+    ("dns.listen", (ListenAddress("127.0.0.1", 5300),)),
     ("dns.udp_payload_size", 1232),
     ("dns.tcp_idle_timeout", 10.0),
     ("dns.tcp_max_connections", 256),
+    ("dns.tcp_max_per_client", 16),
     ("dns.allow_clients", LOCAL_NETWORKS),
     ("upstream.servers", ()),
     ("upstream.timeout", 2.0),
@@ -97,6 +98,7 @@ DEFAULTS = [
     ("blocking.categories", None),
     ("blocking.services", ()),
     ("blocking.max_answer_ttl", 60),
+    ("blocking.safe_search", "on"),
     ("devices.trusted_forwarders", ()),
     ("devices.dhcp_leases", ("/var/lib/misc/dnsmasq.leases", "/tmp/dhcp.leases")),
     ("devices.odhcpd_leases", ("/tmp/hosts/odhcpd",)),
@@ -108,6 +110,7 @@ DEFAULTS = [
     ("query_log.flush_seconds", 2.0),
     ("query_log.batch_size", 100000),
     ("query_log.queue_size", 200000),
+    ("query_log.queue_bytes", 8388608),
     ("query_log.instance", None),
     ("lists.auto_update", True),
     ("lists.update_interval_hours", 24.0),
@@ -175,8 +178,12 @@ def test_database_url_given_is_used_as_is() -> None:
 # --- the example file ------------------------------------------------------------
 
 
-def test_example_file_is_exactly_the_defaults() -> None:
-    assert load_config(EXAMPLE) == DEFAULT_CONFIG
+def test_example_file_is_exactly_the_defaults_but_where_the_service_keeps_its_state() -> None:
+    # The example is the installed file: its data is in the service's state
+    # directory, where the built-in settings (no file) use ./data for a try.
+    example = load_config(EXAMPLE)
+    assert example.data_dir == Path("/var/lib/dnsfilter")
+    assert dataclasses.replace(example, data_dir=DEFAULT_CONFIG.data_dir) == DEFAULT_CONFIG
 
 
 def test_example_servers_in_comments_are_valid() -> None:
@@ -216,6 +223,7 @@ VALID = [
     ("dns.tcp_idle_timeout", "300", 300.0),
     ("dns.tcp_max_connections", "1", 1),
     ("dns.tcp_max_connections", "65535", 65535),
+    ("dns.tcp_max_per_client", "1", 1),
     ("dns.allow_clients", "[192.168.1.0/24]", (ipaddress.ip_network("192.168.1.0/24"),)),
     ("dns.allow_clients", "[192.168.1.20]", (ipaddress.ip_network("192.168.1.20/32"),)),
     ("dns.allow_clients", '["2001:db8::/32"]', (ipaddress.ip_network("2001:db8::/32"),)),
@@ -271,6 +279,11 @@ VALID = [
     ("blocking.services", "[tiktok, roblox]", ("tiktok", "roblox")),
     ("blocking.max_answer_ttl", "0", 0),
     ("blocking.max_answer_ttl", "300", 300),
+    # Unquoted, YAML reads on and off as true and false; the words are meant.
+    ("blocking.safe_search", "on", "on"),
+    ("blocking.safe_search", "off", "off"),
+    ("blocking.safe_search", '"off"', "off"),
+    ("blocking.safe_search", "Strict", "strict"),
     ("devices.trusted_forwarders", "[192.168.1.1, fd00::1]", ("192.168.1.1", "fd00::1")),
     ("devices.trusted_forwarders", '["[FD00::0001]"]', ("fd00::1",)),
     ("devices.dhcp_leases", "[/var/lib/misc/dnsmasq.leases]", ("/var/lib/misc/dnsmasq.leases",)),
@@ -285,6 +298,7 @@ VALID = [
     ("query_log.flush_seconds", "0.2", 0.2),
     ("query_log.batch_size", "1000000", 1000000),
     ("query_log.queue_size", "100", 100),
+    ("query_log.queue_bytes", "65536", 65536),
     ("query_log.instance", "pi-kitchen", "pi-kitchen"),
     ("lists.auto_update", "false", False),
     ("lists.update_interval_hours", "6", 6.0),
@@ -356,6 +370,8 @@ INVALID = [
     ("dns.tcp_max_connections", "1.5", None, "must be a whole number from 1 to 65535, not the number 1.5"),
     ("dns.tcp_max_connections", "0", None, "0 is out of range; use a whole number from 1 to 65535"),
     ("dns.tcp_max_connections", "65536", None, "65536 is out of range; use a whole number from 1 to 65535"),
+    ("dns.tcp_max_per_client", "0", None, "0 is out of range; use a whole number from 1 to 65535"),
+    ("dns.tcp_max_per_client", "many", None, 'must be a whole number from 1 to 65535, not the text "many"'),
     ("dns.allow_clients", "192.168.1.0/24", None, "must be a list; write it in brackets: [192.168.1.0/24]"),
     (
         "dns.allow_clients",
@@ -400,6 +416,8 @@ INVALID = [
     ("cache.stale_max_age", "604801", None, "604801 is out of range; use a whole number from 0 to 604800"),
     ("blocking.mode", "0", None, "must be text, not the number 0"),
     ("blocking.mode", "block", None, '"block" is not allowed; use one of: null_ip, nxdomain'),
+    ("blocking.safe_search", "true", None, '"true" is not allowed; use one of: off, on, strict'),
+    ("blocking.safe_search", "[on]", None, "must be a single value, not a list"),
     ("blocking.ttl", "ten", None, 'must be a whole number from 0 to 86400, not the text "ten"'),
     ("blocking.ttl", "-1", None, "-1 is out of range; use a whole number from 0 to 86400"),
     ("blocking.ttl", "86401", None, "86401 is out of range; use a whole number from 0 to 86400"),
@@ -440,6 +458,8 @@ INVALID = [
     ("query_log.batch_size", "[1]", None, "must be a single value"),
     ("query_log.queue_size", "10", None, "out of range"),
     ("query_log.queue_size", "lots", None, "must be a whole number"),
+    ("query_log.queue_bytes", "1000", None, "out of range"),
+    ("query_log.queue_bytes", "8MB", None, "must be a whole number"),
     ("query_log.instance", '""', None, "cannot name this filter"),
     ("query_log.instance", '"tab\\there"', None, "cannot name this filter"),
     ("lists.auto_update", "yes please", None, "must be true or false"),
@@ -479,7 +499,7 @@ INVALID = [
         "time_zone",
         "Mars/Olympus_Mons",
         None,
-        '"Mars/Olympus_Mons" is not a known time zone; write a name such as',
+        '"Mars/Olympus_Mons" is not a time zone name; write the zone of the family\'s city, such as',
     ),
     ("log_level", "2", None, "must be text, not the number 2"),
     ("log_level", "verbose", None, '"verbose" is not allowed; use one of: debug, info, warning, error'),
@@ -1001,7 +1021,7 @@ def test_bad_deny_entry(entry: str, message: str) -> None:
 
 def test_time_zone_suggests_the_closest_name() -> None:
     assert only_problem("time_zone: Europe/Berln\n") == (
-        'time_zone (line 1): "Europe/Berln" is not a known time zone; did you mean "Europe/Berlin"?'
+        'time_zone (line 1): "Europe/Berln" is not a time zone name; did you mean Europe/Berlin?'
     )
 
 

@@ -1,22 +1,26 @@
 """The query log's bounded buffer: the query path appends, the writer takes
-what is within the limit (the newest), puts back what it could not write,
-and every entry lost is counted."""
+what is within the limits (the newest, bounded in entries and in estimated
+bytes), puts back what it could not write, and every entry lost is counted."""
 
 from __future__ import annotations
 
+import time
+import tracemalloc
 from collections.abc import Iterable
 
-from dnsfilter.dns.logbuffer import FROM_CACHE, Entry, LogBuffer
+from dnsfilter.dns.logbuffer import ENTRY_OVERHEAD, FROM_CACHE, Entry, LogBuffer
 from dnsfilter.dns.wire import parse_query
 from dnsfilter.policy.decision import ALLOW
-from tests.fakes import make_query
+from tests.fakes import make_query, zone_reply
 
 QUERY = parse_query(make_query("example.org"))
+REPLY = zone_reply("example.org. 60 IN A 192.0.2.10", name="example.org")
+ENTRY_BYTES = ENTRY_OVERHEAD + len(REPLY)  # the estimate for each entry below
 
 
-def numbered(first: int, last: int) -> list[Entry]:
+def numbered(first: int, last: int, reply: bytes = b"") -> list[Entry]:
     """Entries at POSIX seconds first..last-1 (the time tells them apart)."""
-    return [(float(n), ("ip:192.0.2.1", 1, QUERY, ALLOW, FROM_CACHE, 0, b"")) for n in range(first, last)]
+    return [(float(n), ("ip:192.0.2.1", 1, QUERY, ALLOW, FROM_CACHE, 0, reply)) for n in range(first, last)]
 
 
 def times(entries: Iterable[Entry]) -> list[int]:
@@ -70,3 +74,73 @@ def test_every_entry_is_taken_dropped_or_still_waiting() -> None:
         assert len(buffer) <= buffer.limit
     newest = times(buffer.take())
     assert newest == list(range(appended - len(newest), appended))  # what is kept is the newest, in order
+
+
+# --- bounded in bytes ------------------------------------------------------------------
+
+
+def test_buffer_is_bounded_in_bytes_and_drops_the_oldest() -> None:
+    buffer = LogBuffer(limit=1_000_000, limit_bytes=10 * ENTRY_BYTES + ENTRY_BYTES // 2)
+    for item in numbered(0, 25, REPLY):
+        buffer.add(*item)
+    buffer.trim()
+    assert (len(buffer), buffer.dropped, buffer.waiting_bytes) == (10, 15, 10 * ENTRY_BYTES)
+    assert times(buffer.take()) == list(range(15, 25))
+
+
+def test_a_longer_reply_takes_more_room() -> None:
+    buffer = LogBuffer(limit=1_000_000, limit_bytes=4 * ENTRY_BYTES)
+    long_reply = REPLY + bytes(2 * ENTRY_BYTES)
+    buffer.add(*numbered(0, 1, long_reply)[0])
+    for item in numbered(1, 4, REPLY):
+        buffer.add(*item)
+    buffer.trim()
+    assert (times(buffer.take()), buffer.dropped) == ([1, 2, 3], 1)
+
+
+def test_entries_put_back_keep_the_bound_in_bytes() -> None:
+    buffer = LogBuffer(limit=1_000_000, limit_bytes=8 * ENTRY_BYTES)
+    for item in numbered(0, 5, REPLY):
+        buffer.add(*item)
+    failed = buffer.take()
+    for item in numbered(5, 10, REPLY):
+        buffer.add(*item)
+    buffer.put_back(failed)  # the write failed: the two oldest no longer fit
+    assert (len(buffer), buffer.dropped, buffer.taken, buffer.waiting_bytes) == (8, 2, 0, 8 * ENTRY_BYTES)
+    assert times(buffer.take()) == list(range(2, 10))
+
+
+def test_every_entry_is_accounted_for_within_both_bounds() -> None:
+    buffer = LogBuffer(limit=60, limit_bytes=40 * ENTRY_BYTES)
+    appended = 0
+    for round_ in range(20):
+        for item in numbered(appended, appended + 11 * round_, REPLY):
+            buffer.add(*item)
+        appended += 11 * round_
+        taken = buffer.take()
+        assert buffer.waiting_bytes == 0 and len(taken) * ENTRY_BYTES <= buffer.limit_bytes
+        if round_ % 3:
+            buffer.put_back(taken)  # a failed write
+        assert buffer.taken + buffer.dropped + len(buffer) == appended
+        assert len(buffer) <= buffer.limit and buffer.waiting_bytes <= buffer.limit_bytes
+    assert buffer.waiting_bytes == len(buffer) * ENTRY_BYTES
+
+
+def test_the_estimate_is_close_to_the_memory_an_entry_takes() -> None:
+    # As the query path makes them for a name not seen before: a parsed query and a reply of its own.
+    count = 5000
+    packets = [make_query(f"host{n}.example.org") for n in range(count)]
+    buffer = LogBuffer()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for packet in packets:
+            reply = packet[:2] + REPLY[2:]
+            buffer.add_time(time.time())
+            buffer.add_answer(("ip:192.0.2.1", 1, parse_query(packet), ALLOW, FROM_CACHE, 0, reply))
+        used = (tracemalloc.get_traced_memory()[0] - before) / count
+    finally:
+        tracemalloc.stop()
+    buffer.trim()
+    estimated = buffer.waiting_bytes / count
+    assert 0.9 * used <= estimated <= 1.5 * used, f"estimated {estimated:.0f} bytes an entry, used {used:.0f}"

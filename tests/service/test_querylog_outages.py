@@ -46,7 +46,7 @@ from tests.service.test_querylog_running import (  # noqa: F401 - reader and ups
 )
 from tests.tcpproxy import TcpProxy
 
-# A failed write is retried within 0.3 s (not a minute).
+# A failed write is retried within 0.3 s (not up to 5 s).
 QUICK_RETRIES = Timings(log_max_backoff=0.3)
 # A lock is given up on after 0.2 s (not 10 s), and a failed write retried soon.
 SHORT_WAITS = Timings(log_max_backoff=0.3, database=DatabaseWaits(busy_timeout_ms=200))
