@@ -26,6 +26,10 @@ from dnsfilter.policy.snapshot import PolicySnapshot
 # Bounds against a device making up addresses or names: clear and start again.
 _ADDRESS_LIMIT = 4096
 _DECISION_LIMIT = 65536
+# Devices not yet recorded noted per round, at most (the service records only a few
+# a minute anyway). Recorded ones are always noted, so that a flood of made-up
+# addresses does not stop their last_seen moving; there are only as many as the
+# database holds.
 _SEEN_LIMIT = 4096
 
 Decisions = dict[Query, Decision]
@@ -71,7 +75,7 @@ class ClientProfiles:
         forwarded = address in self.forwarders
         device = identify(self.clients, address, query.edns_options, forwarded)
         seen = self.seen
-        if device.key not in seen and len(seen) < _SEEN_LIMIT:
+        if device.key not in seen and (len(seen) < _SEEN_LIMIT or self.policy.knows(device)):
             seen[device.key] = device
         profile = self.policy.profile_for(device)
         decisions = self._decisions.get(profile.id)

@@ -33,6 +33,13 @@ log = logging.getLogger(__name__)
 
 # A device seen again with nothing new is written at most this often.
 DEVICE_REWRITE_INTERVAL = 60.0
+# New devices recorded per minute, at most. A family adds a few at a time; a
+# host sending from made-up addresses adds thousands. The rest are counted and
+# still filtered with the new-devices profile; a real one keeps asking, so it
+# is recorded in a later minute.
+NEW_DEVICES_PER_MINUTE = 30
+# How often devices nobody looked at and not seen for long are forgotten.
+DEVICE_AGING_INTERVAL = 3600.0
 
 
 class PolicyKeeper:
@@ -60,24 +67,39 @@ class PolicyKeeper:
         self._reported: set[str] = set()
         # key -> (ip, mac, name, when written): what the store already has.
         self._recorded: dict[str, tuple[str | None, str | None, str | None, float]] = {}
+        # The minute (wall clock // 60) being counted, new devices recorded and not recorded in it.
+        self._minute = 0
+        self._created_this_minute = 0
+        self._refused_this_minute = 0
+        self.devices_not_recorded = 0  # since start, for the parent's diagnostics
+        self._aged_at: float | None = None
         self.woken = asyncio.Event()
 
     async def load(self, current_index: Callable[[], DomainIndex]) -> PolicySnapshot:
         """Read the whole policy now and build its snapshot on the index in
-        use when the read is done (the lists may be swapped meanwhile)."""
+        use when the build is done (the lists may be swapped meanwhile)."""
         now = self._now()
         # With today's screen time (the family's calendar day), which budgets are judged by.
-        self._data = await asyncio.to_thread(self.store.load_all, now, local_day(now, self.zone))
-        return self._build(self._data, current_index(), now)
+        self._data = data = await asyncio.to_thread(self.store.load_all, now, local_day(now, self.zone))
+        index = current_index()
+        # Off the loop: a big policy takes a second or more to build, and DNS answers meanwhile.
+        snapshot = await asyncio.to_thread(self._build, data, index, now)
+        if current_index() is not index:  # swapped during the build: build again on the lists in use
+            snapshot = await asyncio.to_thread(self._build, data, current_index(), now)
+        return self._reported_problems(snapshot)
 
     def rebuild(self, index: DomainIndex) -> PolicySnapshot:
         """The last policy read, on another index (the lists were recompiled)."""
         if self._data is None:
             raise RuntimeError("load() must run before rebuild()")
-        return self._build(self._data, index, self._now())
+        return self._reported_problems(self._build(self._data, index, self._now()))
 
     def _build(self, data: PolicyData, index: DomainIndex, now: datetime) -> PolicySnapshot:
-        snapshot = build_snapshot(data, index, self.zone, now, self.deny)
+        # Pure and touching nothing of the keeper's: load() runs it in a thread.
+        return build_snapshot(data, index, self.zone, now, self.deny)
+
+    def _reported_problems(self, snapshot: PolicySnapshot) -> PolicySnapshot:
+        """``snapshot``, once each of its problems not reported before is in the log."""
         for problem in snapshot.problems:
             if problem not in self._reported:
                 self._reported.add(problem)
@@ -137,22 +159,70 @@ class PolicyKeeper:
 
     def record_devices(self, devices: Iterable[ClientId]) -> bool:
         """Record devices seen (blocking: run in a thread). True when the
-        policy changed (a new device, or one whose address or name changed)."""
+        policy changed (a new device, one whose address or name changed, or
+        devices nobody looked at forgotten).
+
+        At most ``NEW_DEVICES_PER_MINUTE`` new devices are recorded a minute
+        (those with a MAC first); the rest are counted, and reported in one
+        warning once the minute is over."""
         now = self.wall_clock()
-        changed = False
-        for device in devices:
-            known = self._recorded.get(device.key)
-            if known is not None and known[:3] == (device.ip, device.mac, device.name):
-                if now - known[3] < DEVICE_REWRITE_INTERVAL:
-                    continue
+        self._start_minute(now)
+        changed = self._age_out(now)
+        pending = [device for device in devices if not self._recorded_lately(device, now)]
+        known = self.store.known_device_keys(device.key for device in pending) if pending else set()
+        # Stable: a device the network names by MAC comes before a bare address.
+        pending.sort(key=lambda device: device.key not in known and device.mac is None)
+        for device in pending:
+            if device.key not in known and self._created_this_minute >= NEW_DEVICES_PER_MINUTE:
+                self._refused_this_minute += 1
+                self.devices_not_recorded += 1
+                continue
             seen = self.store.record_seen(
                 device.key, ip=device.ip, mac=device.mac, name=device.name, now=datetime.fromtimestamp(now, UTC)
             )
+            if seen.created:
+                self._created_this_minute += 1
             changed = changed or seen.created or seen.changed
             if len(self._recorded) >= 4096:
                 self._recorded.clear()
             self._recorded[device.key] = (device.ip, device.mac, device.name, now)
         return changed
 
+    def _recorded_lately(self, device: ClientId, now: float) -> bool:
+        known = self._recorded.get(device.key)
+        return (
+            known is not None
+            and known[:3] == (device.ip, device.mac, device.name)
+            and now - known[3] < DEVICE_REWRITE_INTERVAL
+        )
+
+    def _start_minute(self, now: float) -> None:
+        """Count anew in a new minute; report the last one counted if devices went unrecorded."""
+        minute = int(now // 60)
+        if minute != self._minute:
+            self._report_unrecorded()
+            self._minute, self._created_this_minute = minute, 0
+
+    def _report_unrecorded(self) -> None:
+        if self._refused_this_minute:
+            started = datetime.fromtimestamp(self._minute * 60, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            log.warning(
+                "%d devices seen from new addresses in the minute from %s were not recorded "
+                "(at most %d new devices are recorded a minute): a device may be sending from many addresses",
+                self._refused_this_minute, started, NEW_DEVICES_PER_MINUTE,
+            )  # fmt: skip
+            self._refused_this_minute = 0
+
+    def _age_out(self, now: float) -> bool:
+        """Forget devices nobody looked at that are long unseen, or too many; at most once per interval."""
+        if self._aged_at is not None and now - self._aged_at < DEVICE_AGING_INTERVAL:
+            return False
+        self._aged_at = now
+        forgotten = self.store.age_out_devices(datetime.fromtimestamp(now, UTC))
+        if forgotten:
+            log.info("forgot %d new devices nobody has looked at, not seen for a while or too many", forgotten)
+        return forgotten > 0
+
     def close(self) -> None:
+        self._report_unrecorded()
         self.forget_listener()

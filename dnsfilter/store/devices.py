@@ -2,13 +2,22 @@
 
 Part of ``PolicyStore`` (mixed in), kept apart because ``record_seen`` runs on
 the query path and is written to be cheap.
+
+Devices nobody has looked at yet ("untouched": still new and without a label)
+are kept within bounds, because anyone on the network can make them up by
+sending from made-up addresses: at most ``untouched_device_limit`` are kept
+(the least recently seen make room for a new one), and ``age_out_devices``
+forgets those not seen for a while. A device a parent assigned, labelled or
+acknowledged is never removed here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy.orm import Session
 
 from dnsfilter.policy.records import DeviceData, DeviceSeen
 from dnsfilter.store import validation as check
@@ -19,14 +28,30 @@ from dnsfilter.store.queries import (
     device_data,
     find,
     new_devices_profile_id,
+    rowcount,
 )
 
 # last_seen is kept to the minute: a sighting within this of the stored one writes nothing.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
+# Untouched devices kept at most. A home has tens of devices and, with guests,
+# perhaps a few hundred in a month; well above that, more are made-up addresses,
+# which would otherwise grow every policy read, the snapshot and the parent's list.
+UNTOUCHED_DEVICE_LIMIT = 1000
+# Untouched devices not seen for this long are forgotten (they come back as new).
+UNTOUCHED_DEVICE_MAX_AGE = timedelta(days=30)
+# Keys looked up per query: well inside SQLite's limit on bound parameters.
+_KEYS_PER_QUERY = 500
+
+
+def _untouched() -> ColumnElement[bool]:
+    """Devices no parent has assigned, labelled or acknowledged (each of those clears is_new)."""
+    return Device.is_new & Device.label.is_(None)
+
 
 class DeviceMethods:
     database: Database
+    untouched_device_limit: int = UNTOUCHED_DEVICE_LIMIT
 
     def record_seen(
         self, key: str, *, ip: str | None, mac: str | None, name: str | None, now: datetime
@@ -60,6 +85,30 @@ class DeviceMethods:
         except ConflictError:
             # Another instance added the same device at the same moment: update it instead.
             return self._record_change(key, ip, mac, name, now)
+
+    def known_device_keys(self, keys: Iterable[str]) -> set[str]:
+        """Those of ``keys`` (as given) that name a recorded device: one query per few hundred keys."""
+        by_stored: dict[str, list[str]] = {}
+        for key in keys:
+            by_stored.setdefault(check.device_key(key), []).append(key)
+        stored = list(by_stored)
+        known: set[str] = set()
+        with self.database.reading() as session:
+            for start in range(0, len(stored), _KEYS_PER_QUERY):
+                chunk = stored[start : start + _KEYS_PER_QUERY]
+                for found in session.scalars(select(Device.key).where(Device.key.in_(chunk))):
+                    known.update(by_stored[found])
+        return known
+
+    def age_out_devices(self, now: datetime, max_age: timedelta = UNTOUCHED_DEVICE_MAX_AGE) -> int:
+        """Forget untouched devices last seen more than ``max_age`` before ``now``, then the least
+        recently seen beyond ``untouched_device_limit``. Returns how many were forgotten."""
+        with self.database.writing() as session:
+            forgotten = rowcount(session.execute(delete(Device).where(_untouched(), Device.last_seen < now - max_age)))
+            forgotten += self._make_room(session, self.untouched_device_limit)
+            if forgotten:
+                bump_version(session, self.database.is_postgresql)
+            return forgotten
 
     def assign_device(self, device_id: int, profile_id: int) -> None:
         """Put the device in this profile (the parent has looked at it: no longer new)."""
@@ -104,6 +153,7 @@ class DeviceMethods:
             device = session.execute(select(Device).where(Device.key == key)).scalar_one_or_none()
             created = device is None
             if device is None:
+                self._make_room(session, self.untouched_device_limit - 1)
                 device = Device(
                     key=key,
                     ip=ip,
@@ -125,6 +175,14 @@ class DeviceMethods:
                     return DeviceSeen(device.id, created=False, changed=False)
             bump_version(session, self.database.is_postgresql)
             return DeviceSeen(device.id, created=created, changed=not created)
+
+    def _make_room(self, session: Session, keep: int) -> int:
+        """Forget the least recently seen untouched devices beyond ``keep``; how many went."""
+        count = session.execute(select(func.count()).select_from(Device).where(_untouched())).scalar_one()
+        if count <= keep:
+            return 0
+        oldest = select(Device.id).where(_untouched()).order_by(Device.last_seen, Device.id).limit(count - max(keep, 0))
+        return rowcount(session.execute(delete(Device).where(Device.id.in_(oldest))))
 
 
 def _differs(device: Device, ip: str | None, mac: str | None, name: str | None) -> bool:

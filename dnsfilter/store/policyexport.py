@@ -93,6 +93,10 @@ _Dumper.add_representer(str, _represent_text)
 _Dumper.add_representer(_Quoted, _represent_text)
 
 
+# New devices nobody has looked at, listed at most: more are made-up addresses, not a
+# family's devices, and would bury the file. The most recently seen are listed.
+NEW_DEVICES_LISTED = 100
+
 # Settings the store keeps for itself: a row id, and a marker every import sets.
 _INTERNAL_SETTINGS = frozenset((NEW_DEVICES_PROFILE, DEFAULT_PROFILE_SET_UP))
 
@@ -107,11 +111,12 @@ def export_policy(store: PolicyStore, now: datetime, zone: ZoneInfo) -> str:
     chosen = policy.settings.get(NEW_DEVICES_PROFILE)
     overrides = [(names[item.profile_id], item) for profile in policy.profiles for item in profile.overrides]
     overrides.sort(key=lambda pair: (*_by_name(pair[0]), pair[1].expires_at, pair[1].kind, pair[1].target or ""))
+    listed, left_out = _devices_listed(policy.devices)
     sections: dict[str, object] = {
         "dnsfilter_policy": FORMAT,
         "profiles": [_profile_entry(p) for p in sorted(policy.profiles, key=lambda p: _by_name(p.name))],
         "new_devices_profile": _Quoted(names[chosen]) if type(chosen) is int and chosen in names else None,
-        "devices": [_device_entry(device, names) for device in sorted(policy.devices, key=lambda d: d.key)],
+        "devices": [_device_entry(device, names) for device in listed],
         "overrides": [_override_entry(name, item, zone) for name, item in overrides],
         "settings": {key: value for key, value in policy.settings.items() if key not in _INTERNAL_SETTINGS},
     }
@@ -121,8 +126,23 @@ def export_policy(store: PolicyStore, now: datetime, zone: ZoneInfo) -> str:
             {key: value}, Dumper=_Dumper, allow_unicode=True, sort_keys=key == "settings",
             default_flow_style=False, width=1000,
         )  # fmt: skip
+        if key == "devices" and left_out:
+            dumped += (
+                f"# and {left_out} more new devices not listed: nobody has looked at them yet, and there are\n"
+                f"# too many to list (a device may be sending from many addresses). An import forgets\n"
+                f"# them; they come back as new if they make a query again.\n"
+            )
         parts.append(_COMMENTS[key] + dumped)
     return "\n".join(parts)
+
+
+def _devices_listed(devices: tuple[DeviceData, ...]) -> tuple[list[DeviceData], int]:
+    """The devices to write, by key, and how many new ones nobody looked at were left out."""
+    looked_at = [device for device in devices if not device.is_new or device.label is not None]
+    untouched = [device for device in devices if device.is_new and device.label is None]
+    untouched.sort(key=lambda device: (device.last_seen, device.key), reverse=True)
+    listed = sorted(looked_at + untouched[:NEW_DEVICES_LISTED], key=lambda device: device.key)
+    return listed, max(0, len(untouched) - NEW_DEVICES_LISTED)
 
 
 def _by_name(name: str) -> tuple[str, str]:

@@ -7,7 +7,7 @@ from dnslib import EDNS0, DNSRecord, EDNSOption
 
 from dnsfilter.dns import wire
 from dnsfilter.dns.edns import OPTION_MAC
-from dnsfilter.dns.profiles import ClientProfiles
+from dnsfilter.dns.profiles import _SEEN_LIMIT, ClientProfiles
 from dnsfilter.lists.index import DomainIndex
 from dnsfilter.policy.decision import Action, Reason
 from dnsfilter.policy.identity import ClientTable
@@ -98,3 +98,15 @@ def test_unknown_devices_get_the_new_devices_profile(index: DomainIndex) -> None
         query("games.example"), "10.0.0.5"
     )
     assert profile_used.name == "Strict" and decision.action is Action.BLOCK
+
+
+def test_a_flood_of_addresses_is_bounded_and_recorded_devices_are_still_seen(family: PolicySnapshot) -> None:
+    profiles = ClientProfiles(family, table(), frozenset())
+    games = query("games.example")
+    for number in range(_SEEN_LIMIT + 1000):  # one host sending from made-up addresses
+        profiles.decide(games, f"10.{number >> 16 & 255}.{number >> 8 & 255}.{number & 255}")
+    assert len(profiles.seen) == _SEEN_LIMIT
+    # A device the database knows is still noted, so its last_seen keeps moving during the flood.
+    assert profiles.decide(games, "192.168.1.20")[2].action is Action.BLOCK
+    seen = profiles.take_seen()
+    assert len(seen) == _SEEN_LIMIT + 1 and "ip:192.168.1.20" in seen
