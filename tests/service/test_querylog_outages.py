@@ -126,7 +126,9 @@ async def test_queue_overflow_drops_the_oldest_and_counts_them(
             await dns.ask_all(asked)
             await until(lambda: buffer.dropped, lambda dropped: dropped == 400, "400 dropped")
         assert dns.answered == 500
-        assert dns.slowest < QUICK
+        # 500 asked at once: on a loaded machine the last is answered after about 0.5 s,
+        # still far from the 10 s the writer may wait on the lock.
+        assert dns.slowest < 4 * QUICK
         logged = await reader.wait_for_names(set(asked[400:]))
         assert await until(reader.counter, lambda counted: counted == (100, 400), "the counter row") == (100, 400)
     assert sorted(logged) == sorted(asked[400:])  # the newest hundred
