@@ -351,6 +351,17 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         self.fake._spawn(self.fake._answer_udp(data, addr))
 
 
+def can_bind(host: str) -> bool:
+    """Whether this machine lets a UDP socket bind ``host`` (::1, 127.0.0.2...): tests that need it skip otherwise."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.bind((host, 0))
+        return True
+    except OSError:
+        return False
+
+
 def _bind_udp_and_tcp(host: str, attempts: int = 20) -> tuple[socket.socket, socket.socket]:
     """A UDP and a TCP socket bound to the same free port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
 import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 from dnslib import EDNS0, QTYPE, RCODE, DNSRecord, EDNSOption
 
 from dnsfilter.config import ListenAddress, parse_listen, parse_upstream
-from tests.fakes import DnsClient, FakeUpstream, make_query
+from tests.fakes import DnsClient, FakeUpstream, can_bind, make_query
 from tests.running import FrozenClock, RunningFilter, make_config, running_service
 
 
@@ -360,16 +359,7 @@ async def test_tcp_garbage_does_not_hurt_other_connections(dnsfilter: RunningFil
 # --- IPv6 and shutdown -------------------------------------------------------------
 
 
-def _ipv6_available() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
-            sock.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not _ipv6_available(), reason="this machine has no IPv6 loopback (::1)")
+@pytest.mark.skipif(not can_bind("::1"), reason="this machine has no IPv6 loopback (::1)")
 async def test_ipv6_listener(upstream: FakeUpstream, dns_client: DnsClient, tmp_path: Path) -> None:
     config = make_config(tmp_path, [upstream.address], dns={"listen": (parse_listen("[::1]:0"),)})
     async with running_service(config) as running:

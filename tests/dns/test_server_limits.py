@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,23 +19,14 @@ import pytest
 from dnslib import RCODE, DNSRecord
 
 from dnsfilter.dns.server import ListenerLimits
-from tests.fakes import FakeUpstream, frame, make_query
+from tests.fakes import FakeUpstream, can_bind, frame, make_query
 from tests.running import RunningFilter, make_config, running_service
 
 Address = tuple[str, int]
 
 
-def _other_loopback_addresses() -> bool:
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.bind(("127.0.0.2", 0))
-        return True
-    except OSError:
-        return False
-
-
 pytestmark = pytest.mark.skipif(
-    not _other_loopback_addresses(), reason="this machine answers on 127.0.0.1 only, not all of 127.0.0.0/8"
+    not can_bind("127.0.0.2"), reason="this machine answers on 127.0.0.1 only, not all of 127.0.0.0/8"
 )
 
 

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import ExitStack, suppress
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,7 +26,7 @@ import pytest
 from dnsfilter.dns.logbuffer import ENTRY_OVERHEAD
 from dnsfilter.service import app, logwriter
 from dnsfilter.service.timings import Timings
-from dnsfilter.store import PolicyStore, open_database
+from dnsfilter.store import PolicyStore
 from dnsfilter.store.database import DatabaseWaits
 from tests.fakes import FakeUpstream, make_query
 from tests.running import make_config, running_service
@@ -96,16 +96,6 @@ async def outage(database_url: str) -> AsyncIterator[Outage]:
 async def upstream(fake_upstream: FakeUpstream) -> FakeUpstream:
     answer_test_names(fake_upstream, ("example.net",))
     return fake_upstream  # other names: NOERROR, no records
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[PolicyStore]:
-    """The policy database as the web UI sees it, never cut off."""
-    database = open_database(database_url)
-    try:
-        yield PolicyStore(database)
-    finally:
-        database.close()
 
 
 @pytest.fixture

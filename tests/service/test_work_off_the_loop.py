@@ -21,7 +21,7 @@ from dnsfilter.service import keeper as keeper_module
 from dnsfilter.service import lifecycle
 from dnsfilter.service.app import Service
 from dnsfilter.service.keeper import PolicyKeeper
-from dnsfilter.store import PolicyStore, open_database
+from dnsfilter.store import PolicyStore
 from tests.fakes import DnsClient, FakeUpstream
 from tests.running import TEST_BLOCKLISTS, make_config, provide_test_index
 
@@ -96,13 +96,6 @@ async def test_dns_answers_while_sighup_reads_a_big_config(
     finally:
         os.kill(os.getpid(), signal.SIGTERM)
         await asyncio.wait_for(running, 30)
-
-
-@pytest.fixture
-def store(database_url: str) -> Any:
-    database = open_database(database_url)
-    yield PolicyStore(database)
-    database.close()
 
 
 async def test_the_snapshot_is_built_beside_the_loop(store: PolicyStore, monkeypatch: pytest.MonkeyPatch) -> None:
