@@ -1,8 +1,8 @@
 """Command-line options the benchmark entry scripts share.
 
 Each script keeps its own options and help texts; what they have in common
-(whole positive numbers, --list, --duration, --rounds, --keep, and the big
-log's options) is declared here once.
+(whole positive numbers, --list, --duration, --rounds, --keep, --before and
+the big log's options) is declared here once.
 """
 
 from __future__ import annotations
@@ -49,6 +49,16 @@ def add_keep(parser: argparse.ArgumentParser) -> None:
         "--keep",
         action="store_true",
         help="results in a timestamped directory no later run replaces, with the scratch files",
+    )
+
+
+def add_before(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="PATH",
+        help="also measure this dnsfilter executable (another build, e.g. a worktree "
+        "at an older commit's .venv/bin/dnsfilter) as 'before', in the same run",
     )
 
 

@@ -133,9 +133,11 @@ class ServerSpec:
 OURS_EXECUTABLE = REPO_ROOT / ".venv" / "bin" / "dnsfilter"
 
 
-def ours_command(port: int, upstream_port: int, data_dir: Path) -> list[str]:
+def ours_command(
+    port: int, upstream_port: int, data_dir: Path, executable: Path = OURS_EXECUTABLE
+) -> list[str]:
     return [
-        str(OURS_EXECUTABLE),
+        str(executable),
         "run",
         "--listen",
         f"{HOST}:{port}",
@@ -234,6 +236,23 @@ def unbound_missing() -> str | None:
 
 
 OURS = ServerSpec("ours", ours_command, ours_missing, start_deadline_seconds=30.0)
+
+
+def before_spec(executable: Path) -> ServerSpec:
+    """Another build of ours (say a worktree at an older commit), named "before".
+
+    It runs exactly like ours, so one run of a benchmark gives before and
+    after next to the same reference.
+    """
+
+    def command(port: int, upstream_port: int, data_dir: Path) -> list[str]:
+        return ours_command(port, upstream_port, data_dir, executable)
+
+    def missing() -> str | None:
+        return None if executable.exists() else f"{executable} not found"
+
+    return ServerSpec("before", command, missing, start_deadline_seconds=30.0)
+
 DNSMASQ = ServerSpec(
     "dnsmasq", dnsmasq_command, dnsmasq_missing, start_deadline_seconds=10.0
 )

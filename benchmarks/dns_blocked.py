@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/dns_blocked.py [--list PATH] [--allowed PATH]
         [--duration 10] [--queries 100000] [--checks 1000] [--rate 2000]
         [--recompile-window 10] [--only ours|unbound|dnsmasq] [--no-index-lookup]
-        [--keep]
+        [--before PATH] [--keep]
 
 What is measured
     Each server is given the list (domains-1m.txt.gz by default) in its own
@@ -61,13 +61,14 @@ from functools import partial
 from pathlib import Path
 
 from answer_check import NO_ADDRESS
-from bench_options import add_duration, add_keep, add_list, positive
+from bench_options import add_before, add_duration, add_keep, add_list, positive
 from bench_servers import (
     DNSMASQ,
     OURS,
     UNBOUND,
     ProcessGroup,
     ServerStartError,
+    before_spec,
     dnsmasq_executable,
     start_fake_upstream,
     unbound_command,
@@ -137,6 +138,7 @@ class Settings:
     servers: tuple[str, ...]
     keep: bool
     index_lookup: bool
+    before: Path | None  # another build of ours, run like dnsmasq and unbound
 
 
 def parse_settings(argv: Sequence[str]) -> Settings:
@@ -181,9 +183,13 @@ def parse_settings(argv: Sequence[str]) -> Settings:
         action="store_true",
         help="do not run benchmarks/index_lookup.py afterwards",
     )
+    add_before(parser)
     add_keep(parser)
     args = parser.parse_args(argv)
     only = set(args.only or SERVER_NAMES)
+    servers = [name for name in SERVER_NAMES if name in only]
+    if args.before is not None:  # just before ours, so both see the same machine
+        servers.insert(servers.index("ours") if "ours" in servers else len(servers), "before")
     return Settings(
         list_path=args.list,
         allowed_path=args.allowed,
@@ -192,9 +198,10 @@ def parse_settings(argv: Sequence[str]) -> Settings:
         check_count=args.checks,
         rate=args.rate,
         recompile_seconds=args.recompile_window,
-        servers=tuple(name for name in SERVER_NAMES if name in only),
+        servers=tuple(servers),
         keep=args.keep,
         index_lookup=not args.no_index_lookup,
+        before=args.before,
     )
 
 
@@ -305,6 +312,12 @@ def measure_all(
             LIST_START_DEADLINE_SECONDS,
         ),
     }
+    if settings.before is not None:
+        specs["before"] = with_arguments(
+            before_spec(settings.before),
+            ["-c", str(catalog.config_file), "--blocklists", str(catalog.directory)],
+            LIST_START_DEADLINE_SECONDS,
+        )
     results: list[ServerResult] = []
     figures: IndexFigures | None = None
     notes: list[str] = []

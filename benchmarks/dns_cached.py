@@ -1,7 +1,7 @@
 """Cached-answer benchmark: our server next to dnsmasq, in one run, on this machine.
 
     .venv/bin/python benchmarks/dns_cached.py [--duration 10] [--rate 5000]
-        [--names PATH] [--count 2000] [--only ours|dnsmasq] [--keep]
+        [--names PATH] [--count 2000] [--only ours|dnsmasq] [--before PATH] [--keep]
         [--tcp-queries-per-conn N]
 
 What is measured
@@ -53,7 +53,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_options import add_duration, add_keep, positive
+from bench_options import add_before, add_duration, add_keep, positive
 from bench_servers import (
     DNSMASQ,
     OURS,
@@ -62,6 +62,7 @@ from bench_servers import (
     ProcessGroup,
     ServerSpec,
     ServerStartError,
+    before_spec,
     free_port,
     pinned,
     start_fake_upstream,
@@ -132,6 +133,7 @@ def parse_settings(argv: Sequence[str]) -> Settings:
         choices=[spec.name for spec in SERVERS],
         help="benchmark one server only",
     )
+    add_before(parser)
     add_keep(parser)
     parser.add_argument(
         "--tcp-queries-per-conn",
@@ -143,6 +145,8 @@ def parse_settings(argv: Sequence[str]) -> Settings:
     args = parser.parse_args(argv)
     # dnsmasq first: it is the reference the ratios divide by.
     servers = tuple(spec for spec in (DNSMASQ, OURS) if args.only in (None, spec.name))
+    if args.before is not None:
+        servers = (*servers[:-1], before_spec(args.before), servers[-1])
     return Settings(
         duration=args.duration,
         rate=args.rate,
@@ -268,8 +272,10 @@ def report(
 ) -> None:
     """Print the table, ratios and ``notes``; save them as table.txt."""
     table = format_table(rows) if rows else "(nothing measured)"
-    ratios = format_ratios(rows, loads, OURS.name, DNSMASQ.name)
-    save_report(files, "\n".join([header, "", table, "", ratios, *notes]))
+    ratios = [format_ratios(rows, loads, OURS.name, DNSMASQ.name)]
+    if any(row.server == "before" for row in rows):
+        ratios.append(format_ratios(rows, loads, OURS.name, "before"))
+    save_report(files, "\n".join([header, "", table, "", *ratios, *notes]))
 
 
 def run(settings: Settings) -> int:
