@@ -8,7 +8,7 @@ the family's day and minute for screen time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +21,9 @@ from dnsfilter.store.querylog.writer import Batch
 
 # Answers that mean the device reached the site: they count as screen time.
 _USED = frozenset((Action.ALLOW, Action.REWRITE))
+# Entries (or answers) per step: about half a millisecond of work for new
+# names on a small machine, so a cached answer waits no longer than that.
+STEP_SIZE = 32
 
 
 class _Answer:
@@ -56,28 +59,47 @@ class BatchBuilder:
         self._minutes: dict[int, tuple[int, int]] = {}  # POSIX minute -> (YYYYMMDD, minutes since midnight)
 
     def build(self, entries: Entries) -> Batch:
+        """The batch of ``entries``, all at once."""
+        for step in self.steps(entries):
+            if step is not None:
+                return step
+        raise AssertionError("steps() ends with the batch")
+
+    def steps(self, entries: Entries, size: int = STEP_SIZE) -> Iterator[Batch | None]:
+        """The same work as ``build`` in steps of about ``size`` entries or answers:
+        None after each, the batch last.
+
+        The writer runs the steps on the event loop, letting DNS answer
+        between two: work in another thread would hold the GIL in turns of
+        5 ms against the loop, and each time the loop waits for it again
+        (see ``LogWriter``).
+        """
         times = entries.times
         memo = _BatchMemo()
         answers: dict[int, _Answer] = {}
         one_hour = bool(times) and int(times[0] // 3600) == int(times[-1] // 3600)
-        for at, answered in zip(times, entries.answers):
-            # One answer object is shared by the repeats served within its second.
-            answer = answers.get(id(answered))
-            if answer is None:
-                answer = answers[id(answered)] = self._answer(answered, int(at * 1000), memo)
-            answer.entries += 1
-            if answer.used_tags:
-                answer.minutes.add(int(at // 60))
-            if not one_hour:
-                hours = answer.hours if answer.hours is not None else {}
-                answer.hours = hours
-                hour = int(at // 3600)
-                hours[hour] = hours.get(hour, 0) + 1
+        for start in range(0, len(times), size):
+            for at, answered in zip(times[start : start + size], entries.answers[start : start + size]):
+                # One answer object is shared by the repeats served within its second.
+                answer = answers.get(id(answered))
+                if answer is None:
+                    answer = answers[id(answered)] = self._answer(answered, int(at * 1000), memo)
+                answer.entries += 1
+                if answer.used_tags:
+                    answer.minutes.add(int(at // 60))
+                if not one_hour:
+                    hours = answer.hours if answer.hours is not None else {}
+                    answer.hours = hours
+                    hour = int(at // 3600)
+                    hours[hour] = hours.get(hour, 0) + 1
+            yield None
+        rows: list[tuple[Any, ...]] = []
         hourly: dict[tuple[int, str, int, str, str], int] = {}
         by_name: dict[tuple[int, int, str, str], int] = {}
         minutes: set[tuple[int, str, int, int]] = set()
         first_hour = int(times[0] // 3600) if times else 0
-        for answer in answers.values():
+        for done, answer in enumerate(answers.values(), 1):
+            rows.append((answer.first_ms, *answer.rest, answer.entries))
             device, profile_id, action, tags, name = answer.group
             per_hour = answer.hours or {first_hour: answer.entries}
             for hour, count in per_hour.items():
@@ -89,22 +111,24 @@ class BatchBuilder:
             for posix_minute in answer.minutes:
                 day, minute = self._local_minute(posix_minute)
                 minutes.update((profile_id, tag, day, minute) for tag in answer.used_tags)
+            if done % size == 0:
+                yield None
+        # Tuples in the statements' column order, text escaped for ExactText:
+        # the writer hands them to the driver as they are.
+        names: list[tuple[int, int, str, str, int]] = []
         home: dict[tuple[int, str, str], int] = {}
-        for (hour, _, action, name), count in by_name.items():
-            whole_home = (hour, action, name)
+        for done, ((hour, profile_id, action, name), count) in enumerate(by_name.items(), 1):
+            stored = memo.names[name][0]
+            names.append((hour, profile_id, action, stored, count))
+            whole_home = (hour, action, stored)
             home[whole_home] = home.get(whole_home, 0) + count
-        return Batch(
-            [(answer.first_ms, *answer.rest, answer.entries) for answer in answers.values()],
-            [
-                {"hour": h, "device": d, "profile_id": p, "tag": t, "action": a, "count": n}
-                for (h, d, p, t, a), n in hourly.items()
-            ],
-            [{"profile_id": p, "tag": t, "day": d, "minute": m} for p, t, d, m in minutes],
-            names=[
-                {"hour": h, "profile_id": p, "action": a, "name": n, "count": c} for (h, p, a, n), c in by_name.items()
-            ],
-            home_names=[(h, a, exact_text(n), c) for (h, a, n), c in home.items()],
-        )
+            if done % size == 0:
+                yield None
+        counts: list[tuple[Any, ...]] = []
+        yield from _as_rows(hourly, counts, size)
+        home_names: list[tuple[Any, ...]] = []
+        yield from _as_rows(home, home_names, size)
+        yield Batch(rows, counts, list(minutes), names=names, home_names=home_names)
 
     def _answer(self, answered: Answered, first_ms: int, memo: _BatchMemo) -> _Answer:
         device, profile_id, query, decision, upstream, response_us, reply = answered
@@ -160,3 +184,11 @@ class _BatchMemo:
         self.summaries: dict[bytes, tuple[int, str]] = {}
         self.names: dict[str, tuple[str, tuple[str, ...], str]] = {}
         self.decisions: dict[int, tuple[str, str, str | None, str | None, str | None, bool]] = {}
+
+
+def _as_rows(totals: dict[Any, int], rows: list[tuple[Any, ...]], size: int) -> Iterator[None]:
+    """``rows`` filled with (*key, count) from ``totals``, None every ``size`` rows."""
+    for done, (key, count) in enumerate(totals.items(), 1):
+        rows.append((*key, count))
+        if done % size == 0:
+            yield None

@@ -2,9 +2,15 @@
 
 One task (``LogWriter.run``) takes what the resolver buffered every
 ``flush_seconds``, or sooner once ``batch_size`` entries wait, and writes it
-in one transaction (in a thread: the database blocks): the raw rows, the
-hourly counts behind the charts, and the screen-time minutes. Few, large
-transactions are what an SD card likes.
+in one transaction: the raw rows, the hourly counts behind the charts, and
+the screen-time minutes. Few, large transactions are what an SD card likes.
+
+The rows are made on the event loop, a few dozen entries at a time with
+DNS answered between two steps; only the transaction runs in a thread
+(the database blocks, and the driver lets go of the GIL while it works).
+Python work in that thread would hold the GIL in 5 ms turns, and every
+time the loop wanted it back it would wait a turn: under a flood of new
+names a cached answer then waited up to 100 ms behind the log.
 
 When the database is locked, full or unreachable, DNS is not affected: the
 entries go back to the buffer (which drops and counts the oldest once it is
@@ -25,7 +31,7 @@ from dnsfilter.errors import StoreError
 from dnsfilter.service.logbatches import BatchBuilder
 from dnsfilter.service.timings import backoff
 from dnsfilter.store.database import ConflictError, Database, first_line
-from dnsfilter.store.querylog.writer import write_batch
+from dnsfilter.store.querylog.writer import Batch, write_batch
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +130,8 @@ class LogWriter:
             database = self.database()
             if database is None:
                 raise StoreError("the database cannot be reached yet")
-            await self._write_in_thread(database, entries, dropped)
+            batch = await self._build(entries, dropped)
+            await self._write_in_thread(database, batch)
         except Exception:
             self.failures += 1
             self.buffer.put_back(entries)
@@ -133,11 +140,27 @@ class LogWriter:
         self.written += len(entries)
         return len(entries)
 
-    async def _write_in_thread(self, database: Database, entries: Entries, dropped: int) -> None:
+    async def _build(self, entries: Entries, dropped: int) -> Batch:
+        """The batch of ``entries``, made a step at a time on the loop."""
+        batch = None
+        for batch in self.builder.steps(entries):
+            if batch is None:
+                await asyncio.sleep(0)  # DNS answers what arrived meanwhile
+        assert batch is not None
+        if entries or dropped:
+            at_ms = int(entries.times[-1] * 1000) if entries else 0
+            batch = replace(
+                batch,
+                counter={"instance": self.builder.instance, "written": len(entries), "dropped": dropped,
+                         "updated_ms": at_ms},
+            )
+        return batch
+
+    async def _write_in_thread(self, database: Database, batch: Batch) -> None:
         """The write, waited for without end (a thread cannot be stopped, and a write
         abandoned half way could later land twice), the buffer kept bounded and a
         slow database reported meanwhile."""
-        writing = asyncio.ensure_future(asyncio.to_thread(self._write, database, entries, dropped))
+        writing = asyncio.ensure_future(asyncio.to_thread(self._write, database, batch))
         loop = asyncio.get_running_loop()
         slow_at = loop.time() + SLOW_WRITE_SECONDS
         while not writing.done():
@@ -152,15 +175,7 @@ class LogWriter:
                 )
         writing.result()
 
-    def _write(self, database: Database, entries: Entries, dropped: int) -> None:
-        batch = self.builder.build(entries)
-        if entries or dropped:
-            at_ms = int(entries.times[-1] * 1000) if entries else 0
-            batch = replace(
-                batch,
-                counter={"instance": self.builder.instance, "written": len(entries), "dropped": dropped,
-                         "updated_ms": at_ms},
-            )
+    def _write(self, database: Database, batch: Batch) -> None:
         try:
             write_batch(database, batch)
         except ConflictError as error:

@@ -173,7 +173,7 @@ async def test_filters_sharing_the_database_count_a_minute_once(
 
         # Half an hour ago (it is about noon), games on another filter: the second minute.
         local = utcnow().astimezone(ZoneInfo(zone))
-        earlier = {"profile_id": mia, "tag": "games", "day": day, "minute": local.hour * 60 + local.minute - 30}
+        earlier = (mia, "games", day, local.hour * 60 + local.minute - 30)
         write_batch(store.database, Batch([], [], [earlier]))
         assert store.minutes_used(mia, day) == {"games": 2}
         for running in filters:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,8 +30,9 @@ from tests.service.test_logwriter import (
 )
 
 
-def minutes_of(batch_minutes: Iterable[dict[str, Any]]) -> set[tuple[int, str, int, int]]:
-    return {(m["profile_id"], m["tag"], m["day"], m["minute"]) for m in batch_minutes}
+def minutes_of(batch_minutes: Iterable[tuple[int, str, int, int]]) -> set[tuple[int, str, int, int]]:
+    """(profile_id, tag, day, minute) noted, each once."""
+    return set(batch_minutes)
 
 
 def test_only_answers_that_reach_the_site_count_as_screen_time() -> None:

@@ -235,8 +235,9 @@ EXPECTED_COUNTS = {
 }
 
 
-def counts_of(rows: Iterable[dict[str, Any]]) -> dict[tuple[int, str, int, str, str], int]:
-    return {(r["hour"], r["device"], r["profile_id"], r["tag"], r["action"]): r["count"] for r in rows}
+def counts_of(rows: Iterable[tuple[Any, ...]]) -> dict[tuple[int, str, int, str, str], int]:
+    """(hour, device, profile_id, tag, action) -> count, as the batch holds them."""
+    return {(hour, device, profile, tag, action): count for hour, device, profile, tag, action, count in rows}
 
 
 def test_hourly_counts_have_a_total_and_a_row_per_tag() -> None:

@@ -27,7 +27,7 @@ SATURDAY = 20260314
 
 def note_minutes(database: Database, profile_id: int, tag: str, day: int, minutes: Iterable[int]) -> None:
     """What the query-log writer stores for answers in these minutes (one batch)."""
-    rows = [{"profile_id": profile_id, "tag": tag, "day": day, "minute": minute} for minute in minutes]
+    rows = [(profile_id, tag, day, minute) for minute in minutes]
     write_batch(database, Batch([], [], rows))
 
 

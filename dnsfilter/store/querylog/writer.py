@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dnsfilter.store.database import Database
-from dnsfilter.store.models import exact_text
 from dnsfilter.store.querylog.models import (
     HomeNameCount,
     HourlyCount,
@@ -36,13 +35,14 @@ ROW_COLUMNS: tuple[str, ...] = (
 class Batch:
     """One flush, ready for the database."""
 
-    rows: list[tuple[Any, ...]]  # in ROW_COLUMNS order, text as ExactText stores it
-    counts: list[dict[str, Any]]
-    minutes: list[dict[str, Any]]
+    # Each list in its statement's column order, text as ExactText stores it,
+    # so the lists go to the driver as they are.
+    rows: list[tuple[Any, ...]]  # ROW_COLUMNS
+    counts: list[tuple[Any, ...]]  # (hour, device, profile_id, tag, action, count)
+    minutes: list[tuple[int, str, int, int]]  # (profile_id, tag, day, minute)
     counter: dict[str, Any] | None = None  # this filter's written/dropped since the last flush
-    names: list[dict[str, Any]] = field(default_factory=list)  # per hour, profile, action and name
-    # The names' counts for the whole home: (hour, action, name as stored, count).
-    home_names: list[tuple[int, str, str, int]] = field(default_factory=list)
+    names: list[tuple[int, int, str, str, int]] = field(default_factory=list)  # (hour, profile_id, action, name, count)
+    home_names: list[tuple[int, str, str, int]] = field(default_factory=list)  # (hour, action, name, count)
 
     def row_dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(ROW_COLUMNS, row, strict=True)) for row in self.rows]
@@ -87,9 +87,10 @@ _STATEMENTS = {False: _statements(False), True: _statements(True)}
 def write_batch(database: Database, batch: Batch) -> None:
     """One transaction: rows appended, counts added to, minutes noted once.
 
-    Everything goes straight to the driver's executemany: the ORM's per-row
-    work would cost more than the DNS answer being logged. Text of
-    ExactText columns is escaped here (the rows are escaped by the builder).
+    Everything goes straight to the driver's executemany, as the batch holds
+    it: the ORM's per-row work would cost more than the DNS answer being
+    logged, and work done here, in the writer's thread, would hold the GIL
+    against the event loop.
     """
     statements = _STATEMENTS[database.is_postgresql]
     with database.writing() as session:
@@ -97,16 +98,13 @@ def write_batch(database: Database, batch: Batch) -> None:
         if batch.rows:
             connection.exec_driver_sql(statements["rows"], batch.rows)
         if batch.counts:
-            counts = [tuple(row[key] for key in (*_COUNT_KEYS, "count")) for row in batch.counts]
-            connection.exec_driver_sql(statements["counts"], counts)
+            connection.exec_driver_sql(statements["counts"], batch.counts)
         if batch.names:
-            names = [(r["hour"], r["profile_id"], r["action"], exact_text(r["name"]), r["count"]) for r in batch.names]
-            connection.exec_driver_sql(statements["names"], names)
+            connection.exec_driver_sql(statements["names"], batch.names)
         if batch.home_names:
             connection.exec_driver_sql(statements["home_names"], batch.home_names)
         if batch.minutes:
-            minutes = [tuple(row[key] for key in _MINUTE_KEYS) for row in batch.minutes]
-            connection.exec_driver_sql(statements["minutes"], minutes)
+            connection.exec_driver_sql(statements["minutes"], batch.minutes)
         if batch.counter is not None:
             dialect_insert = postgresql.insert if database.is_postgresql else sqlite.insert
             tally = dialect_insert(LogCounter).values(**batch.counter)
