@@ -5,7 +5,6 @@ queries, readiness told to systemd, and a clean stop on SIGTERM or Ctrl-C."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import resource
 import signal
@@ -19,10 +18,10 @@ from dnsfilter.errors import DnsFilterError
 from dnsfilter.lists.catalog import BLOCKLISTS_DIR
 from dnsfilter.service import readiness
 from dnsfilter.service.app import Service
+from dnsfilter.service.collector import Collector
 
 log = logging.getLogger(__name__)
 
-GC_YOUNG_THRESHOLD = 50_000
 # Every query waiting on an upstream, and every TCP client, holds a file
 # descriptor: 1024 (a shell's usual soft limit) runs out at a few hundred
 # new names a second when an upstream stops answering.
@@ -91,19 +90,14 @@ async def run(
             await add_on.stop()
         await service.stop()
         raise
-    # What start-up built (index tables, caches, the policy) lives as long as
-    # the process: the collector need not walk it again and again.
-    gc.freeze()
-    # The query path allocates small short-lived objects by the hundred
-    # thousand a second, and the query log holds a few seconds of them: the
-    # default threshold (700) would run the young collection thousands of
-    # times a second.
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
+    collector = Collector()
+    collector.start()
     readiness.notify("READY=1")
     try:
         await stopping.wait()
     finally:
         readiness.notify("STOPPING=1")
+        collector.stop()  # pauses no longer matter, and a test's process goes on
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)
         if reloads:
