@@ -1,20 +1,19 @@
-"""Python's cyclic garbage collector, run when and as much as a DNS server can afford.
+"""Python's cyclic garbage collector, kept to pauses a DNS server can afford.
 
 CPython's collector stops every thread while it walks the objects it
-tracks. Left to itself it walks the young ones every few thousand new
-objects, and under a flood of new names the young ones are what the cache
-and the query log hold for a few seconds: each walk took 20 to 70 ms on a
-2-CPU machine, and cached answers waited behind it. Yet the filter makes
-almost no reference cycles: what it allocates is freed by reference
-counting as soon as the cache evicts it or the log has written it (such a
-flood left about 500 objects in cycles in 25 s, all from SQLAlchemy's
-statement caches).
+tracks, and a walk costs about a microsecond an object on a small machine.
+With young collections every 50,000 new objects, a flood of new names made
+each walk cover what the cache and the query log held for a few seconds:
+20 to 70 ms, and cached answers waited behind it.
 
-So once the filter has started, what start-up built is frozen (never
-walked again), the automatic collector is off, and a full collection runs
-only when the tracked objects have grown by ``growth`` since the last one
-(cycles are piling up somewhere) or ``interval`` seconds have passed. Each
-takes tens of milliseconds, an hour apart in a quiet home.
+So once the filter has started:
+- young collections run often (every ``YOUNG`` new objects), so each walks
+  a few hundred objects: well under a millisecond. They free the cycles
+  that requests and exceptions leave behind, almost all of them young;
+- every ``FREEZE_EVERY`` seconds what has survived so far is frozen: no
+  later collection walks it again, so the older generations stay small;
+- every ``INTERVAL`` seconds one full collection walks everything, frozen
+  objects included, for the rare cycle that forms among old objects.
 """
 
 from __future__ import annotations
@@ -26,55 +25,54 @@ import time
 
 log = logging.getLogger(__name__)
 
-GROWTH = 1_000_000  # tracked objects more than after the last collection
-INTERVAL = 3600.0  # seconds: a collection at least this often
-CHECK_EVERY = 1.0  # seconds between two looks at the count (a look costs nothing)
+YOUNG = 500  # new tracked objects between two young collections
+OLDER = (5, 1000)  # young collections per middle one, middle ones per full one
+FREEZE_EVERY = 1.0  # seconds
+INTERVAL = 3600.0  # seconds between two full collections of everything
 
 
 class Collector:
-    """Started once the filter answers; ``stop`` gives the collector back to Python."""
+    """Started once the filter answers; ``stop`` gives Python its own settings back."""
 
-    def __init__(self, growth: int = GROWTH, interval: float = INTERVAL, check_every: float = CHECK_EVERY) -> None:
-        self.growth = growth
+    def __init__(self, freeze_every: float = FREEZE_EVERY, interval: float = INTERVAL) -> None:
+        self.freeze_every = freeze_every
         self.interval = interval
-        self.check_every = check_every
-        self.collections = 0
-        self.last_pause = 0.0  # seconds the last collection held the process
-        self._was_enabled = True
+        self.full_collections = 0
+        self.last_pause = 0.0  # seconds the last full collection held the process
+        self._thresholds = gc.get_threshold()
         self._due = 0.0
         self._handle: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        # What start-up built (index tables, modules, the policy) lives as long as the process.
-        gc.freeze()
-        self._was_enabled = gc.isenabled()
-        gc.disable()
+        self._thresholds = gc.get_threshold()
+        gc.freeze()  # what start-up built (index tables, modules, the policy) lives as long as the process
+        gc.set_threshold(YOUNG, *OLDER)
         self._due = loop.time() + self.interval
-        self._handle = loop.call_later(self.check_every, self._check)
+        self._handle = loop.call_later(self.freeze_every, self._tick)
 
     def stop(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
         gc.unfreeze()
-        if self._was_enabled:
-            gc.enable()
+        gc.set_threshold(*self._thresholds)
 
-    def _check(self) -> None:
+    def _tick(self) -> None:
         loop = asyncio.get_running_loop()
-        # With the collector off, generation 0's count is the tracked objects
-        # allocated less those freed since the last collection.
-        if gc.get_count()[0] >= self.growth or loop.time() >= self._due:
-            self.collect()
+        if loop.time() >= self._due:
+            self.collect_everything()
             self._due = loop.time() + self.interval
-        self._handle = loop.call_later(self.check_every, self._check)
+        gc.freeze()
+        self._handle = loop.call_later(self.freeze_every, self._tick)
 
-    def collect(self) -> int:
-        """One full collection of what is not frozen; the number of objects it freed."""
+    def collect_everything(self) -> int:
+        """One full collection, frozen objects included; the number of objects it freed."""
         started = time.perf_counter()
+        gc.unfreeze()
         freed = gc.collect()
+        gc.freeze()
         self.last_pause = time.perf_counter() - started
-        self.collections += 1
+        self.full_collections += 1
         log.debug("garbage collection: %d objects in cycles freed in %.0f ms", freed, self.last_pause * 1000)
         return freed

@@ -13,11 +13,12 @@ import asyncio
 import gc
 import threading
 import weakref
+from collections.abc import Iterator
 
 import pytest
 
 from dnsfilter.dns.logbuffer import Entries, LogBuffer
-from dnsfilter.service.collector import Collector
+from dnsfilter.service.collector import YOUNG, Collector
 from dnsfilter.service.logbatches import STEP_SIZE, BatchBuilder
 from dnsfilter.service.logwriter import LogWriter
 from dnsfilter.store import Database
@@ -86,58 +87,56 @@ def make_cycles(count: int) -> weakref.ref[Node]:
 
 
 @pytest.fixture
-def collector() -> object:
-    """The collector's state as the test process had it, given back after the test."""
+def collector() -> Iterator[None]:
+    """The collector's settings as the test process had them, given back after the test."""
     thresholds, enabled = gc.get_threshold(), gc.isenabled()
-    yield None
+    yield
     gc.unfreeze()
     gc.set_threshold(*thresholds)
     if enabled:
         gc.enable()
 
 
-async def test_the_automatic_collector_is_off_and_what_start_up_built_is_frozen(collector: object) -> None:
-    running = Collector(check_every=0.01)
+async def until_freed(cycle: weakref.ref[Node]) -> None:
+    for _ in range(300):
+        if cycle() is None:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the cycle was never collected")
+
+
+async def test_young_cycles_are_collected_after_few_new_objects(collector: object) -> None:
+    running = Collector(freeze_every=3600)
     running.start()
     try:
-        assert not gc.isenabled()
-        assert gc.get_freeze_count() > 0
-        cycle = make_cycles(10)
-        await asyncio.sleep(0.05)  # a few looks at the count, far from the growth that collects
-        assert cycle() is not None
-        assert running.collections == 0
+        assert gc.get_threshold()[0] == YOUNG
+        assert gc.get_freeze_count() > 0  # what start-up built is never walked
+        cycle = make_cycles(1)
+        make_cycles(2 * YOUNG)  # new objects: a young collection runs among them
+        await until_freed(cycle)
+        assert running.full_collections == 0
     finally:
         running.stop()
-    assert gc.isenabled()
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold()[0] != YOUNG
 
 
-async def test_cycles_piling_up_are_collected(collector: object) -> None:
-    running = Collector(growth=5_000, check_every=0.01)
+async def test_survivors_are_frozen_and_a_full_collection_still_reaches_them(collector: object) -> None:
+    """Objects that outlived a second are no longer walked by young collections;
+    the full collection every ``interval`` frees the cycles among them."""
+    running = Collector(freeze_every=0.02, interval=0.5)
     running.start()
     try:
-        cycle = make_cycles(10_000)
-        for _ in range(200):
-            if cycle() is None:
-                break
-            await asyncio.sleep(0.01)
-        assert cycle() is None
-        assert running.collections >= 1
-    finally:
-        running.stop()
-
-
-async def test_a_collection_runs_at_least_every_interval(collector: object) -> None:
-    running = Collector(growth=10**9, interval=0.05, check_every=0.01)
-    running.start()
-    try:
-        cycle = make_cycles(3)
-        for _ in range(200):
-            if cycle() is None:
-                break
-            await asyncio.sleep(0.01)
-        assert cycle() is None
-        assert running.collections >= 1
+        nodes = [Node() for _ in range(10)]
+        frozen_before = gc.get_freeze_count()
+        await asyncio.sleep(0.1)
+        assert gc.get_freeze_count() > frozen_before
+        cycle = weakref.ref(nodes[0])
+        del nodes  # garbage now, but frozen: only the full collection sees it
+        gc.collect(1)
+        assert cycle() is not None
+        await until_freed(cycle)
+        assert running.full_collections >= 1
         assert running.last_pause >= 0
     finally:
         running.stop()
