@@ -2,7 +2,7 @@
 // language switch, toasts.
 //
 // ---------------------------------------------------------------------------
-// PAGE INTERFACE (FE-1 and FE-2 agree on this; do not change it alone)
+// PAGE INTERFACE (every page relies on it: change them all together)
 //
 // Each page is a module in webui/pages/<name>.js:
 //

@@ -65,7 +65,7 @@ async def test_blocking_a_category_on_the_profile_page_changes_the_childs_answer
     assert not await games.is_checked()
     await games.click()  # the switch follows the saved profile, so it turns on once the change is saved
     await expect(games).to_be_checked()
-    await tab.page.get_by_role("status").filter(has_text=say("fe2.cat.now_blocked", name="Games")).wait_for()
+    await tab.page.get_by_role("status").filter(has_text=say("pages.cat.now_blocked", name="Games")).wait_for()
 
     await site.answers_within("games.example", BLOCKED)
     assert await site.ask("example.net") == REAL

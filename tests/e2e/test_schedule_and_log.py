@@ -15,34 +15,34 @@ async def test_a_bedtime_window_added_on_the_schedule_shows_on_the_grid_and_in_t
     await sign_in(tab)
     await tab.open(f"/schedule/{mia}")
     page = tab.page
-    await page.get_by_text(say("fe2.sched.none")).wait_for()
+    await page.get_by_text(say("pages.sched.none")).wait_for()
 
     # An empty hour of the grid opens the form for that day and hour.
-    wednesday = say("fe2.sched.add_at", day="Wednesday", hour="15:00")
+    wednesday = say("pages.sched.add_at", day="Wednesday", hour="15:00")
     await page.get_by_role("button", name=wednesday, exact=True).click()
     form = page.locator("form.rule-form")
-    await expect(form.get_by_label(say("fe2.sched.from"), exact=True)).to_have_value("15:00")
-    await expect(form.get_by_label(say("fe2.sched.to"), exact=True)).to_have_value("16:00")
+    await expect(form.get_by_label(say("pages.sched.from"), exact=True)).to_have_value("15:00")
+    await expect(form.get_by_label(say("pages.sched.to"), exact=True)).to_have_value("16:00")
     await form.get_by_role("button", name=say("common.cancel")).click()
     await form.wait_for(state="detached")
 
-    await page.get_by_role("button", name=say("fe2.sched.add"), exact=True).click()
-    await form.get_by_label(say("fe2.days.school_days")).check()
-    await form.get_by_label(say("fe2.sched.from"), exact=True).fill("21:00")
-    await form.get_by_label(say("fe2.sched.to"), exact=True).fill("06:30")
-    await form.get_by_label(say("fe2.sched.bedtime")).check()
-    await form.get_by_label(say("fe2.sched.allow_label")).fill("kids.example")
+    await page.get_by_role("button", name=say("pages.sched.add"), exact=True).click()
+    await form.get_by_label(say("pages.days.school_days")).check()
+    await form.get_by_label(say("pages.sched.from"), exact=True).fill("21:00")
+    await form.get_by_label(say("pages.sched.to"), exact=True).fill("06:30")
+    await form.get_by_label(say("pages.sched.bedtime")).check()
+    await form.get_by_label(say("pages.sched.allow_label")).fill("kids.example")
     await form.get_by_role("button", name=say("common.save")).click()
     await form.wait_for(state="detached")
 
     # On the grid: Monday's evening piece (21:00 to midnight) and Tuesday's morning one.
-    grid = page.get_by_role("group", name=say("fe2.sched.week"), exact=True)
+    grid = page.get_by_role("group", name=say("pages.sched.week"), exact=True)
     windows = grid.locator("button.wg-win")
     await expect(windows).to_have_count(10)  # five school days, each split at midnight
     assert "21:00" in (await windows.first.inner_text())
-    monday = grid.get_by_role("button", name=say("fe2.sched.bedtime")).filter(has_text="21:00").first
+    monday = grid.get_by_role("button", name=say("pages.sched.bedtime")).filter(has_text="21:00").first
     await monday.wait_for()
-    await page.get_by_text(say("fe2.sched.still_allowed", names="kids.example")).wait_for()
+    await page.get_by_text(say("pages.sched.still_allowed", names="kids.example")).wait_for()
 
     rules = (await api(tab, f"/api/profiles/{mia}"))["rules"]
     assert [(r["weekdays"], r["start"], r["end"], r["action"], r["allow"], r["enabled"]) for r in rules] == [
@@ -63,22 +63,22 @@ async def test_searching_the_log_and_asking_why_shows_the_list_line(site: Page, 
     table = page.locator("table.log-table tbody")
     await expect(table.locator("tr").filter(has_text="example.net")).not_to_have_count(0)
 
-    await page.get_by_label(say("fe2.log.blocked_only")).check()
-    await page.get_by_role("button", name=say("fe2.log.apply"), exact=True).click()
+    await page.get_by_label(say("pages.log.blocked_only")).check()
+    await page.get_by_role("button", name=say("pages.log.apply"), exact=True).click()
     await expect(table.locator("tr").filter(has_text="example.net")).to_have_count(0)
     await expect(table.locator("tr").filter(has_text="play.example")).not_to_have_count(0)
 
-    await page.get_by_label(say("fe2.log.text")).fill("games")
-    await page.get_by_role("button", name=say("fe2.log.apply"), exact=True).click()
+    await page.get_by_label(say("pages.log.text")).fill("games")
+    await page.get_by_role("button", name=say("pages.log.apply"), exact=True).click()
     await expect(table.locator("tr").filter(has_text="play.example")).to_have_count(0)
     row = table.locator("tr").filter(has_text="games.example").first
     await row.wait_for()
 
-    await row.get_by_role("button", name=say("fe2.log.why_named", name="games.example")).click()
-    why = page.get_by_role("dialog", name=say("fe2.why.title"))
+    await row.get_by_role("button", name=say("pages.log.why_named", name="games.example")).click()
+    why = page.get_by_role("dialog", name=say("pages.why.title"))
     await why.wait_for()
-    await why.get_by_text(say("fe2.why.because", reason=say("fe2.log.reason.category", category="Games"))).wait_for()
-    matches = why.locator("table").filter(has=page.get_by_role("columnheader", name=say("fe2.why.line")))
+    await why.get_by_text(say("pages.why.because", reason=say("pages.log.reason.category", category="Games"))).wait_for()
+    matches = why.locator("table").filter(has=page.get_by_role("columnheader", name=say("pages.why.line")))
     line = matches.locator("tr").filter(has_text="||games.example^")
     await expect(line).to_contain_text("2")  # the second line of tests/fixtures/blocklists/lists/games.adblock.txt
     await expect(line).to_contain_text("test-games")

@@ -15,8 +15,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 WEBUI = REPO / "webui"
 I18N = WEBUI / "i18n"
-# The marker line after which FE-2's keys start; the only value allowed to be empty.
-EMPTY_ALLOWED = {"fe2._start"}
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # t("key") / t('key') / t(`key`) with a literal key (no ${...} in it).
 COMMENTS = re.compile(r"/\*.*?\*/|^\s*//[^\n]*$", re.DOTALL | re.MULTILINE)
@@ -59,7 +57,7 @@ def test_every_language_has_exactly_the_english_keys(code: str) -> None:
 
 @pytest.mark.parametrize("code", sorted(LANGUAGES))
 def test_no_text_is_empty(code: str) -> None:
-    empty = sorted(k for k, v in MESSAGES[code].items() if not v.strip() and k not in EMPTY_ALLOWED)
+    empty = sorted(k for k, v in MESSAGES[code].items() if not v.strip())
     assert not empty, f"{code}.json has empty text for: {', '.join(empty)}"
 
 

@@ -1,4 +1,4 @@
-// Small shared pieces for pages (FE-1 and FE-2 may both use them).
+// Small shared pieces for pages: forms, buttons, loading and error states.
 import { html, useState, useEffect, useRef, useCallback } from "./html.js";
 import { t, errorText } from "./i18n.js";
 import { showError } from "./toast.js";

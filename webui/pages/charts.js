@@ -8,7 +8,7 @@ import { formatDay, formatNumber, formatMinutes, formatTime } from "../lib/forma
 import { useLoader, Loading, ErrorBox, PageTitle } from "../lib/ui.js";
 import { loadCatalog, tagLabel } from "../lib/catalog.js";
 import uPlot from "../vendor/uPlot.esm.js";
-import { PALETTE, familyToday } from "../lib/fe2-common.js";
+import { PALETTE, familyToday } from "../lib/pieces.js";
 
 const QUERY_COLOR = "#1f6fb2";
 const BLOCK_COLOR = "#b91c1c";
@@ -24,21 +24,21 @@ export default function Page({ params }) {
   const hours = useLoader(() => get("/api/stats/hours", { day: today, profile }), [profile], 60000);
   const [list, catalog] = profiles.data || [[], null];
 
-  return html`<div class="fe2 charts-page">
-    <${PageTitle} sub=${t("fe2.charts.subtitle")}>${t("nav.charts")}</${PageTitle}>
+  return html`<div class="page-body charts-page">
+    <${PageTitle} sub=${t("pages.charts.subtitle")}>${t("nav.charts")}</${PageTitle}>
     <div class="card chart-controls">
       <fieldset class="fs">
-        <legend>${t("fe2.charts.range")}</legend>
+        <legend>${t("pages.charts.range")}</legend>
         <div class="seg">
           ${[7, 30, 90].map((n) => html`<label key=${n} class="seg-item">
             <input type="radio" name=${ids.r} checked=${days === n} onChange=${() => setDays(n)} />
-            <span>${t("fe2.charts.n_days", { n })}</span></label>`)}
+            <span>${t("pages.charts.n_days", { n })}</span></label>`)}
         </div>
       </fieldset>
       <div class="field">
-        <label for=${ids.p}>${t("fe2.log.person")}</label>
+        <label for=${ids.p}>${t("pages.log.person")}</label>
         <select id=${ids.p} value=${profile} onChange=${(e) => setProfile(e.currentTarget.value)}>
-          <option value="">${t("fe2.common.everyone")}</option>
+          <option value="">${t("pages.common.everyone")}</option>
           ${list.map((p) => html`<option key=${p.id} value=${String(p.id)}>${p.name}</option>`)}
         </select>
       </div>
@@ -117,7 +117,7 @@ function Legend({ items }) {
 
 function Table({ caption, head, rows }) {
   return html`<details class="chart-table">
-    <summary>${t("fe2.charts.show_table")}</summary>
+    <summary>${t("pages.charts.show_table")}</summary>
     <div class="table-wrap"><table class="small-table">
       <caption class="sr-only">${caption}</caption>
       <thead><tr>${head.map((h, i) => html`<th key=${i} scope="col">${h}</th>`)}</tr></thead>
@@ -138,19 +138,19 @@ function QueriesChart({ data }) {
     scales: { x: { time: false, range: (u, min, max) => [min - 0.5, max + 0.5] } },
     legend: { show: false }, cursor: { drag: { x: false, y: false } },
     axes: axes(labels, (v) => formatNumber(v)),
-    series: [{}, barSeries(t("fe2.charts.queries"), QUERY_COLOR, 0, 2), barSeries(t("fe2.charts.blocked"), BLOCK_COLOR, 1, 2)],
+    series: [{}, barSeries(t("pages.charts.queries"), QUERY_COLOR, 0, 2), barSeries(t("pages.charts.blocked"), BLOCK_COLOR, 1, 2)],
   }, [data.map((_, i) => i), data.map((d) => d.queries), data.map((d) => d.blocked)]], [data]);
-  const summary = t("fe2.charts.queries_summary", {
+  const summary = t("pages.charts.queries_summary", {
     n: data.length, queries: formatNumber(total), blocked: formatNumber(blocked),
     pct: total ? Math.round((blocked / total) * 100) : 0,
     day: busiest ? formatDay(busiest.day) : "", max: busiest ? formatNumber(busiest.queries) : 0,
   });
   return html`<section class="card chart-card" aria-labelledby="c1-h">
-    <h2 id="c1-h">${t("fe2.charts.queries_title")}</h2>
+    <h2 id="c1-h">${t("pages.charts.queries_title")}</h2>
     <p>${summary}</p>
-    <${Legend} items=${[{ label: t("fe2.charts.queries"), cls: "sw-query" }, { label: t("fe2.charts.blocked"), cls: "sw-block" }]} />
+    <${Legend} items=${[{ label: t("pages.charts.queries"), cls: "sw-query" }, { label: t("pages.charts.blocked"), cls: "sw-block" }]} />
     <${UChart} options=${opts} data=${rows} label=${summary} />
-    <${Table} caption=${t("fe2.charts.queries_title")} head=${[t("fe2.charts.day"), t("fe2.charts.queries"), t("fe2.charts.blocked")]}
+    <${Table} caption=${t("pages.charts.queries_title")} head=${[t("pages.charts.day"), t("pages.charts.queries"), t("pages.charts.blocked")]}
       rows=${data.map((d) => [formatDay(d.day), formatNumber(d.queries), formatNumber(d.blocked)])} />
   </section>`;
 }
@@ -173,15 +173,15 @@ function MinutesChart({ data, catalog }) {
       points: { show: data.length <= 31, size: 7 }, dash: colorOf.get(tag) % 2 ? [8, 4] : undefined,
     }))],
   }, [data.map((_, i) => i), ...tags.map((tag) => data.map((d) => (d.minutes || {})[tag] || 0))]], [data, catalog]);
-  const summary = tags.length === 0 ? t("fe2.charts.minutes_none")
-    : t("fe2.charts.minutes_summary", { list: tags.slice(0, 5).map((tag) => `${tagLabel(tag)} ${formatMinutes(totals.get(tag))}`).join(", ") });
+  const summary = tags.length === 0 ? t("pages.charts.minutes_none")
+    : t("pages.charts.minutes_summary", { list: tags.slice(0, 5).map((tag) => `${tagLabel(tag)} ${formatMinutes(totals.get(tag))}`).join(", ") });
   return html`<section class="card chart-card" aria-labelledby="c2-h">
-    <h2 id="c2-h">${t("fe2.charts.minutes_title")}</h2>
+    <h2 id="c2-h">${t("pages.charts.minutes_title")}</h2>
     <p>${summary}</p>
     ${tags.length > 0 && html`
       <${Legend} items=${tags.map((tag) => ({ label: tagLabel(tag), cls: "cc-" + colorOf.get(tag) }))} />
       <${UChart} options=${opts} data=${rows} label=${summary} />
-      <${Table} caption=${t("fe2.charts.minutes_title")} head=${[t("fe2.charts.day"), ...tags.map(tagLabel)]}
+      <${Table} caption=${t("pages.charts.minutes_title")} head=${[t("pages.charts.day"), ...tags.map(tagLabel)]}
         rows=${data.map((d) => [formatDay(d.day), ...tags.map((tag) => formatMinutes((d.minutes || {})[tag] || 0))])} />`}
   </section>`;
 }
@@ -196,18 +196,18 @@ function HoursChart({ data }) {
     scales: { x: { time: false, range: (u, min, max) => [min - 0.5, max + 0.5] } },
     legend: { show: false }, cursor: { drag: { x: false, y: false } },
     axes: axes(labels, (v) => formatNumber(v)),
-    series: [{}, barSeries(t("fe2.charts.queries"), QUERY_COLOR, 0, 2), barSeries(t("fe2.charts.blocked"), BLOCK_COLOR, 1, 2)],
+    series: [{}, barSeries(t("pages.charts.queries"), QUERY_COLOR, 0, 2), barSeries(t("pages.charts.blocked"), BLOCK_COLOR, 1, 2)],
   }, [data.map((_, i) => i), data.map((h) => h.queries), data.map((h) => h.blocked)]], [data]);
-  const summary = t("fe2.charts.hours_summary", {
+  const summary = t("pages.charts.hours_summary", {
     queries: formatNumber(total), blocked: formatNumber(data.reduce((s, h) => s + h.blocked, 0)),
     hour: busiest ? formatTime(busiest.hour) : "", max: busiest ? formatNumber(busiest.queries) : 0,
   });
   return html`<section class="card chart-card" aria-labelledby="c3-h">
-    <h2 id="c3-h">${t("fe2.charts.hours_title")}</h2>
+    <h2 id="c3-h">${t("pages.charts.hours_title")}</h2>
     <p>${summary}</p>
-    <${Legend} items=${[{ label: t("fe2.charts.queries"), cls: "sw-query" }, { label: t("fe2.charts.blocked"), cls: "sw-block" }]} />
+    <${Legend} items=${[{ label: t("pages.charts.queries"), cls: "sw-query" }, { label: t("pages.charts.blocked"), cls: "sw-block" }]} />
     <${UChart} options=${opts} data=${rows} label=${summary} />
-    <${Table} caption=${t("fe2.charts.hours_title")} head=${[t("fe2.charts.hour"), t("fe2.charts.queries"), t("fe2.charts.blocked")]}
+    <${Table} caption=${t("pages.charts.hours_title")} head=${[t("pages.charts.hour"), t("pages.charts.queries"), t("pages.charts.blocked")]}
       rows=${data.map((h) => [formatTime(h.hour), formatNumber(h.queries), formatNumber(h.blocked)])} />
   </section>`;
 }

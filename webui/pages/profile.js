@@ -10,7 +10,7 @@ import { loadCatalog, tagLabel } from "../lib/catalog.js";
 import {
   LetterBadge, Switch, DaysPicker, tagOptions, tagCategory, categoryTitle, categoryDescription,
   daysText, SCHOOL_DAYS,
-} from "../lib/fe2-common.js";
+} from "../lib/pieces.js";
 
 const KINDS = ["block", "security", "optional", "neutral"];
 
@@ -31,12 +31,12 @@ export default function Page({ params }) {
   }
   const catalog = data[1];
   const p = local || data[0];
-  return html`<div class="fe2 profile-page">
-    <${PageTitle} sub=${t("fe2.profile.subtitle")}>${p.name}</${PageTitle}>
-    <nav class="sub-links" aria-label=${t("fe2.profile.related")}>
-      <a class="btn" href=${"#/schedule/" + p.id}>${t("fe2.profile.open_schedule")}</a>
-      <a class="btn" href=${"#/log?profile=" + p.id}>${t("fe2.profile.open_log")}</a>
-      <a class="btn" href="#/people">${t("fe2.profile.back_people")}</a>
+  return html`<div class="page-body profile-page">
+    <${PageTitle} sub=${t("pages.profile.subtitle")}>${p.name}</${PageTitle}>
+    <nav class="sub-links" aria-label=${t("pages.profile.related")}>
+      <a class="btn" href=${"#/schedule/" + p.id}>${t("pages.profile.open_schedule")}</a>
+      <a class="btn" href=${"#/log?profile=" + p.id}>${t("pages.profile.open_log")}</a>
+      <a class="btn" href="#/people">${t("pages.profile.back_people")}</a>
     </nav>
     <${ErrorBox} error=${error} retry=${reload} />
     <${Overrides} profile=${p} catalog=${catalog} setProfile=${setProfile} reload=${reload} />
@@ -54,12 +54,12 @@ export default function Page({ params }) {
 // --- right now: pause, extra time, allow one site --------------------------------
 
 function overrideText(o) {
-  if (o.kind === "pause") return t("fe2.override.pause");
+  if (o.kind === "pause") return t("pages.override.pause");
   if (o.kind === "grant") {
-    if (o.target && o.target.startsWith("rule:")) return t("fe2.override.grant_rule");
-    return t("fe2.override.grant", { tag: tagLabel(o.target) });
+    if (o.target && o.target.startsWith("rule:")) return t("pages.override.grant_rule");
+    return t("pages.override.grant", { tag: tagLabel(o.target) });
   }
-  return t("fe2.override.allow_name", { name: o.target || "" });
+  return t("pages.override.allow_name", { name: o.target || "" });
 }
 
 function Overrides({ profile, catalog, reload }) {
@@ -77,7 +77,7 @@ function Overrides({ profile, catalog, reload }) {
   });
   const [end] = useAction(async (o) => {
     await del(`/api/overrides/${o.id}`);
-    showToast(t("fe2.override.ended"));
+    showToast(t("pages.override.ended"));
     await reload();
   });
   const allowSite = async (e) => {
@@ -88,7 +88,7 @@ function Overrides({ profile, catalog, reload }) {
     try {
       await post(base, { kind: "allow_name", target: name, until: "tonight" });
       setSite("");
-      showToast(t("fe2.override.allowed_site", { name }));
+      showToast(t("pages.override.allowed_site", { name }));
       await reload();
     } catch (error) {
       if (error.code === "invalid") setSiteError(errorText(error));
@@ -97,54 +97,54 @@ function Overrides({ profile, catalog, reload }) {
   };
   const active = (profile.overrides || []).filter((o) => Date.parse(o.expires_at) > Date.now() - 60000);
   return html`<section class="card" aria-labelledby="ov-h">
-    <h2 id="ov-h">${t("fe2.override.title")}</h2>
+    <h2 id="ov-h">${t("pages.override.title")}</h2>
     <div class="ov-block">
-      <h3>${t("fe2.override.pause_title")}</h3>
-      <p class="muted">${t("fe2.override.pause_hint")}</p>
+      <h3>${t("pages.override.pause_title")}</h3>
+      <p class="muted">${t("pages.override.pause_hint")}</p>
       <div class="btn-row">
         <button type="button" class="btn" disabled=${busy}
-          onClick=${() => run({ kind: "pause", minutes: 30 }, t("fe2.override.paused"))}>${t("fe2.override.pause_30")}</button>
+          onClick=${() => run({ kind: "pause", minutes: 30 }, t("pages.override.paused"))}>${t("pages.override.pause_30")}</button>
         <button type="button" class="btn" disabled=${busy}
-          onClick=${() => run({ kind: "pause", minutes: 60 }, t("fe2.override.paused"))}>${t("fe2.override.pause_60")}</button>
+          onClick=${() => run({ kind: "pause", minutes: 60 }, t("pages.override.paused"))}>${t("pages.override.pause_60")}</button>
         <button type="button" class="btn" disabled=${busy}
-          onClick=${() => run({ kind: "pause", until: "tonight" }, t("fe2.override.paused"))}>${t("fe2.override.pause_tonight")}</button>
+          onClick=${() => run({ kind: "pause", until: "tonight" }, t("pages.override.paused"))}>${t("pages.override.pause_tonight")}</button>
       </div>
     </div>
     <div class="ov-block">
-      <h3>${t("fe2.override.grant_title")}</h3>
+      <h3>${t("pages.override.grant_title")}</h3>
       <div class="field">
-        <label for=${grantId}>${t("fe2.override.grant_for")}</label>
+        <label for=${grantId}>${t("pages.override.grant_for")}</label>
         <select id=${grantId} value=${grantTag} onChange=${(e) => setGrantTag(e.currentTarget.value)}>
           ${tagOptions(catalog)}
         </select>
       </div>
       <div class="btn-row">
         ${[15, 30, 60].map((m) => html`<button key=${m} type="button" class="btn" disabled=${busy}
-          aria-label=${t("fe2.override.grant_button_long", { n: m, min: t("fe2.common.min"), tag: tagLabel(grantTag) })}
+          aria-label=${t("pages.override.grant_button_long", { n: m, min: t("pages.common.min"), tag: tagLabel(grantTag) })}
           onClick=${() => run({ kind: "grant", target: grantTag, minutes: m },
-            t("fe2.override.granted", { n: m, tag: tagLabel(grantTag) }))}>+${m} ${t("fe2.common.min")}</button>`)}
+            t("pages.override.granted", { n: m, tag: tagLabel(grantTag) }))}>+${m} ${t("pages.common.min")}</button>`)}
       </div>
     </div>
     <form class="ov-block" onSubmit=${allowSite} novalidate>
-      <h3>${t("fe2.override.site_title")}</h3>
+      <h3>${t("pages.override.site_title")}</h3>
       <div class="field">
-        <label for=${siteId}>${t("fe2.override.site_label")}</label>
+        <label for=${siteId}>${t("pages.override.site_label")}</label>
         <div class="input-row">
           <input id=${siteId} type="text" inputmode="url" autocomplete="off" autocapitalize="off" spellcheck="false"
             placeholder="example.org" value=${site} onInput=${(e) => setSite(e.currentTarget.value)}
             aria-invalid=${siteError ? "true" : undefined} aria-describedby=${siteError ? siteId + "-err" : undefined} />
-          <button type="submit" class="btn">${t("fe2.override.site_button")}</button>
+          <button type="submit" class="btn">${t("pages.override.site_button")}</button>
         </div>
         ${siteError && html`<p id=${siteId + "-err"} class="field-error" role="alert">${siteError}</p>`}
       </div>
     </form>
-    <h3>${t("fe2.override.active")}</h3>
-    ${active.length === 0 ? html`<p class="muted">${t("fe2.override.none")}</p>` : html`<ul class="plain-list">
+    <h3>${t("pages.override.active")}</h3>
+    ${active.length === 0 ? html`<p class="muted">${t("pages.override.none")}</p>` : html`<ul class="plain-list">
       ${active.map((o) => html`<li key=${o.id} class="ov-item">
-        <span class=${"pill pill-" + (o.kind === "pause" ? "warn" : "ok")}>${t("fe2.override.kind." + o.kind)}</span>
+        <span class=${"pill pill-" + (o.kind === "pause" ? "warn" : "ok")}>${t("pages.override.kind." + o.kind)}</span>
         <span class="ov-text">${overrideText(o)}</span>
-        <span class="ov-time">${t("fe2.override.until", { time: formatTime(o.expires_at), left: countdown(o.expires_at) })}</span>
-        <button type="button" class="btn btn-small" onClick=${() => end(o)}>${t("fe2.override.end_now")}</button>
+        <span class="ov-time">${t("pages.override.until", { time: formatTime(o.expires_at), left: countdown(o.expires_at) })}</span>
+        <button type="button" class="btn btn-small" onClick=${() => end(o)}>${t("pages.override.end_now")}</button>
       </li>`)}
     </ul>`}
   </section>`;
@@ -160,35 +160,35 @@ function Budgets({ profile, catalog, reload }) {
     e.preventDefault();
     const minutes = parseInt(editing.minutes, 10);
     if (!(minutes >= 1 && minutes <= 1440)) {
-      showToast(t("fe2.budget.bad_minutes"), "error");
+      showToast(t("pages.budget.bad_minutes"), "error");
       return;
     }
     if (!editing.weekdays.length) {
-      showToast(t("fe2.days.pick_one"), "error");
+      showToast(t("pages.days.pick_one"), "error");
       return;
     }
     await put(`/api/profiles/${profile.id}/budgets`, { tag: editing.tag, minutes, weekdays: editing.weekdays });
-    showToast(t("fe2.budget.saved"));
+    showToast(t("pages.budget.saved"));
     setEditing(null);
     await reload();
   });
   const [remove] = useAction(async (b) => {
-    if (!confirm(t("fe2.budget.confirm_remove", { tag: tagLabel(b.tag) }))) return;
+    if (!confirm(t("pages.budget.confirm_remove", { tag: tagLabel(b.tag) }))) return;
     await del(`/api/budgets/${b.id}`);
-    showToast(t("fe2.budget.removed"));
+    showToast(t("pages.budget.removed"));
     await reload();
   });
   const budgets = profile.budgets || [];
   return html`<section class="card" aria-labelledby="bu-h">
-    <h2 id="bu-h">${t("fe2.budget.title")}</h2>
-    <p class="muted">${t("fe2.budget.hint")}</p>
-    ${budgets.length === 0 && html`<p class="muted">${t("fe2.budget.none")}</p>`}
+    <h2 id="bu-h">${t("pages.budget.title")}</h2>
+    <p class="muted">${t("pages.budget.hint")}</p>
+    ${budgets.length === 0 && html`<p class="muted">${t("pages.budget.none")}</p>`}
     <ul class="plain-list">
       ${budgets.map((b) => {
-        const label = t("fe2.budget.line", { tag: tagLabel(b.tag), time: formatMinutes(b.minutes), days: daysText(b.weekdays) });
-        const text = !b.applies_today ? t("fe2.budget.not_today")
-          : b.remaining_today === 0 ? t("fe2.budget.used_up", { used: formatMinutes(b.used_today) })
-          : t("fe2.budget.used_left", { used: formatMinutes(b.used_today), left: formatMinutes(b.remaining_today ?? 0) });
+        const label = t("pages.budget.line", { tag: tagLabel(b.tag), time: formatMinutes(b.minutes), days: daysText(b.weekdays) });
+        const text = !b.applies_today ? t("pages.budget.not_today")
+          : b.remaining_today === 0 ? t("pages.budget.used_up", { used: formatMinutes(b.used_today) })
+          : t("pages.budget.used_left", { used: formatMinutes(b.used_today), left: formatMinutes(b.remaining_today ?? 0) });
         return html`<li key=${b.id} class="budget-item">
           <div class="budget-head">
             <${LetterBadge} name=${tagLabel(b.tag)} category=${tagCategory(catalog, b.tag)} />
@@ -199,32 +199,32 @@ function Budgets({ profile, catalog, reload }) {
           <div class="btn-row">
             <button type="button" class="btn btn-small"
               onClick=${() => setEditing({ id: b.id, tag: b.tag, minutes: b.minutes, weekdays: b.weekdays })}
-              aria-label=${t("fe2.common.change_named", { name: tagLabel(b.tag) })}>${t("fe2.common.change")}</button>
+              aria-label=${t("pages.common.change_named", { name: tagLabel(b.tag) })}>${t("pages.common.change")}</button>
             <button type="button" class="btn btn-small btn-danger" onClick=${() => remove(b)}
-              aria-label=${t("fe2.common.remove_named", { name: tagLabel(b.tag) })}>${t("fe2.common.remove")}</button>
+              aria-label=${t("pages.common.remove_named", { name: tagLabel(b.tag) })}>${t("pages.common.remove")}</button>
           </div>
         </li>`;
       })}
     </ul>
     ${editing ? html`<form class="sub-form" onSubmit=${save}>
-      <h3>${editing.id ? t("fe2.budget.change_title") : t("fe2.budget.add_title")}</h3>
+      <h3>${editing.id ? t("pages.budget.change_title") : t("pages.budget.add_title")}</h3>
       <div class="field">
-        <label for=${tagId}>${t("fe2.budget.what")}</label>
+        <label for=${tagId}>${t("pages.budget.what")}</label>
         <select id=${tagId} value=${editing.tag} disabled=${!!editing.id}
           onChange=${(e) => setEditing({ ...editing, tag: e.currentTarget.value })}>${tagOptions(catalog)}</select>
       </div>
       <div class="field">
-        <label for=${minId}>${t("fe2.budget.minutes")}</label>
+        <label for=${minId}>${t("pages.budget.minutes")}</label>
         <input id=${minId} type="number" min="1" max="1440" step="5" inputmode="numeric" class="input-short"
           value=${editing.minutes} onInput=${(e) => setEditing({ ...editing, minutes: e.currentTarget.value })} />
       </div>
       <${DaysPicker} value=${editing.weekdays} onChange=${(w) => setEditing({ ...editing, weekdays: w })} />
       <div class="btn-row">
-        <button type="submit" class="btn btn-primary" disabled=${saving}>${t("fe2.common.save")}</button>
-        <button type="button" class="btn" onClick=${() => setEditing(null)}>${t("fe2.common.cancel")}</button>
+        <button type="submit" class="btn btn-primary" disabled=${saving}>${t("pages.common.save")}</button>
+        <button type="button" class="btn" onClick=${() => setEditing(null)}>${t("pages.common.cancel")}</button>
       </div>
     </form>` : html`<button type="button" class="btn"
-      onClick=${() => setEditing({ tag: "games", minutes: 60, weekdays: SCHOOL_DAYS })}>${t("fe2.budget.add")}</button>`}
+      onClick=${() => setEditing({ tag: "games", minutes: 60, weekdays: SCHOOL_DAYS })}>${t("pages.budget.add")}</button>`}
   </section>`;
 }
 
@@ -234,26 +234,26 @@ function Protection({ profile, setProfile }) {
   const name = useId();
   const [change] = useAction(async (body) => {
     setProfile(await patch(`/api/profiles/${profile.id}`, body));
-    showToast(t("fe2.common.saved"));
+    showToast(t("pages.common.saved"));
   });
   const radios = (field, options) => html`<div class="radio-list">
     ${options.map((v) => html`<label key=${v} class="radio-card">
       <input type="radio" name=${name + field} value=${v} checked=${profile[field] === v}
         onChange=${() => change({ [field]: v })} />
-      <span><strong>${t(`fe2.${field}.${v}`)}</strong><span class="muted block">${t(`fe2.${field}.${v}_hint`)}</span></span>
+      <span><strong>${t(`pages.${field}.${v}`)}</strong><span class="muted block">${t(`pages.${field}.${v}_hint`)}</span></span>
     </label>`)}
   </div>`;
   return html`<section class="card" aria-labelledby="pr-h">
-    <h2 id="pr-h">${t("fe2.protection.title")}</h2>
+    <h2 id="pr-h">${t("pages.protection.title")}</h2>
     <fieldset class="fs">
-      <legend>${t("fe2.safe_search.title")}</legend>
-      <p class="muted">${t("fe2.safe_search.hint")}</p>
+      <legend>${t("pages.safe_search.title")}</legend>
+      <p class="muted">${t("pages.safe_search.hint")}</p>
       ${radios("safe_search", ["off", "on", "strict"])}
     </fieldset>
-    <${Switch} checked=${profile.bypass_protection} label=${t("fe2.bypass.title")} hint=${t("fe2.bypass.hint")}
+    <${Switch} checked=${profile.bypass_protection} label=${t("pages.bypass.title")} hint=${t("pages.bypass.hint")}
       onChange=${(v) => change({ bypass_protection: v })} />
     <fieldset class="fs">
-      <legend>${t("fe2.block_mode.title")}</legend>
+      <legend>${t("pages.block_mode.title")}</legend>
       ${radios("block_mode", ["null_ip", "nxdomain"])}
     </fieldset>
   </section>`;
@@ -266,11 +266,11 @@ function Categories({ profile, catalog, setProfile }) {
   const [toggle] = useAction(async (tag, on) => {
     const p = await patch(`/api/profiles/${profile.id}/blocked`, on ? { add: [tag] } : { remove: [tag] });
     setProfile(p);
-    showToast(on ? t("fe2.cat.now_blocked", { name: tagLabel(tag) }) : t("fe2.cat.now_allowed", { name: tagLabel(tag) }));
+    showToast(on ? t("pages.cat.now_blocked", { name: tagLabel(tag) }) : t("pages.cat.now_allowed", { name: tagLabel(tag) }));
   });
   return html`<section class="card" aria-labelledby="cat-h">
-    <h2 id="cat-h">${t("fe2.cat.title")}</h2>
-    <p class="muted">${t("fe2.cat.hint")}</p>
+    <h2 id="cat-h">${t("pages.cat.title")}</h2>
+    <p class="muted">${t("pages.cat.hint")}</p>
     ${KINDS.map((kind) => {
       const cats = catalog.categories.filter((c) => c.kind === kind);
       if (!cats.length) return null;
@@ -280,16 +280,16 @@ function Categories({ profile, catalog, setProfile }) {
           hint=${categoryDescription(c)} badge=${html`<${LetterBadge} name=${categoryTitle(c)} category=${c.id} />`}
           onChange=${(v) => toggle(c.id, v)} />`)}
       </div>`;
-      const head = html`<span>${t("fe2.kind." + kind)}</span>
-        <span class="muted small">${t("fe2.cat.n_of_m_blocked", { n: count, m: cats.length })}</span>`;
+      const head = html`<span>${t("pages.kind." + kind)}</span>
+        <span class="muted small">${t("pages.cat.n_of_m_blocked", { n: count, m: cats.length })}</span>`;
       if (kind === "neutral") {
         return html`<details key=${kind} class="group">
           <summary><h3 class="inline-h">${head}</h3></summary>
-          <p class="muted">${t("fe2.kind.neutral_hint")}</p>${body}</details>`;
+          <p class="muted">${t("pages.kind.neutral_hint")}</p>${body}</details>`;
       }
       return html`<div key=${kind} class="group">
         <h3 class="group-h">${head}</h3>
-        <p class="muted">${t("fe2.kind." + kind + "_hint")}</p>
+        <p class="muted">${t("pages.kind." + kind + "_hint")}</p>
         ${body}
       </div>`;
     })}
@@ -309,7 +309,7 @@ function Services({ profile, catalog, setProfile }) {
   const blocked = new Set(profile.blocked);
   const [toggle] = useAction(async (tag, on) => {
     setProfile(await patch(`/api/profiles/${profile.id}/blocked`, on ? { add: [tag] } : { remove: [tag] }));
-    showToast(on ? t("fe2.cat.now_blocked", { name: tagLabel(tag) }) : t("fe2.cat.now_allowed", { name: tagLabel(tag) }));
+    showToast(on ? t("pages.cat.now_blocked", { name: tagLabel(tag) }) : t("pages.cat.now_allowed", { name: tagLabel(tag) }));
   });
   const groups = useMemo(() => {
     const byCat = new Map();
@@ -336,7 +336,7 @@ function Services({ profile, catalog, setProfile }) {
     const n = list.filter((s) => blocked.has(s.tag)).length;
     return html`<details key=${g.cat} class="group" open=${searching || undefined}>
       <summary><h3 class="inline-h"><span>${g.title}</span>
-        <span class="muted small">${t("fe2.cat.n_of_m_blocked", { n, m: list.length })}</span></h3></summary>
+        <span class="muted small">${t("pages.cat.n_of_m_blocked", { n, m: list.length })}</span></h3></summary>
       <div class="switch-grid compact">
         ${list.map((s) => html`<${Switch} key=${s.tag} checked=${blocked.has(s.tag)} label=${s.name}
           badge=${html`<${LetterBadge} name=${s.name} category=${s.category} />`} onChange=${(v) => toggle(s.tag, v)} />`)}
@@ -344,19 +344,19 @@ function Services({ profile, catalog, setProfile }) {
     </details>`;
   });
   return html`<section class="card" aria-labelledby="svc-h">
-    <h2 id="svc-h">${t("fe2.svc.title")}</h2>
-    <p class="muted">${t("fe2.svc.hint", { n: total })}</p>
+    <h2 id="svc-h">${t("pages.svc.title")}</h2>
+    <p class="muted">${t("pages.svc.hint", { n: total })}</p>
     <div class="filter-row">
       <div class="field grow">
-        <label for=${searchId}>${t("fe2.svc.search")}</label>
-        <input id=${searchId} type="search" value=${query} placeholder=${t("fe2.svc.search_placeholder")}
+        <label for=${searchId}>${t("pages.svc.search")}</label>
+        <input id=${searchId} type="search" value=${query} placeholder=${t("pages.svc.search_placeholder")}
           onInput=${(e) => setQuery(e.currentTarget.value)} />
       </div>
       <label class="check"><input type="checkbox" checked=${onlyBlocked}
-        onChange=${(e) => setOnlyBlocked(e.currentTarget.checked)} /> ${t("fe2.svc.only_blocked")}</label>
+        onChange=${(e) => setOnlyBlocked(e.currentTarget.checked)} /> ${t("pages.svc.only_blocked")}</label>
     </div>
-    <p class="sr-only" role="status">${searching ? t("fe2.svc.n_found", { n: shown }) : ""}</p>
-    ${shown === 0 && html`<p class="muted">${t("fe2.svc.nothing")}</p>`}
+    <p class="sr-only" role="status">${searching ? t("pages.svc.n_found", { n: shown }) : ""}</p>
+    ${shown === 0 && html`<p class="muted">${t("pages.svc.nothing")}</p>`}
     ${rendered}
   </section>`;
 }
@@ -378,7 +378,7 @@ function NameList({ profile, list, setProfile }) {
     try {
       setProfile(await post(`/api/profiles/${profile.id}/names`, { list, name: value }));
       setName("");
-      showToast(t(`fe2.names.added_${list}`, { name: value }));
+      showToast(t(`pages.names.added_${list}`, { name: value }));
     } catch (error) {
       if (error.code === "invalid") setFieldError(errorText(error));
       else showError(error);
@@ -388,27 +388,27 @@ function NameList({ profile, list, setProfile }) {
   };
   const [remove] = useAction(async (n) => {
     setProfile(await del(`/api/profiles/${profile.id}/names/${encodeURIComponent(n)}`));
-    showToast(t("fe2.names.removed", { name: n }));
+    showToast(t("pages.names.removed", { name: n }));
   });
   return html`<section class="card" aria-labelledby=${inputId + "-h"}>
-    <h2 id=${inputId + "-h"}>${t(`fe2.names.${list}_title`)}</h2>
-    <p class="muted">${t(`fe2.names.${list}_hint`)}</p>
+    <h2 id=${inputId + "-h"}>${t(`pages.names.${list}_title`)}</h2>
+    <p class="muted">${t(`pages.names.${list}_hint`)}</p>
     <form onSubmit=${add} novalidate>
       <div class="field">
-        <label for=${inputId}>${t("fe2.names.label")}</label>
+        <label for=${inputId}>${t("pages.names.label")}</label>
         <div class="input-row">
           <input id=${inputId} type="text" inputmode="url" autocomplete="off" autocapitalize="off" spellcheck="false"
             placeholder="example.org" value=${name} onInput=${(e) => setName(e.currentTarget.value)}
             aria-invalid=${fieldError ? "true" : undefined} aria-describedby=${fieldError ? inputId + "-err" : undefined} />
-          <button type="submit" class="btn" disabled=${busy}>${t("fe2.names.add")}</button>
+          <button type="submit" class="btn" disabled=${busy}>${t("pages.names.add")}</button>
         </div>
         ${fieldError && html`<p id=${inputId + "-err"} class="field-error" role="alert">${fieldError}</p>`}
       </div>
     </form>
-    ${names.length === 0 ? html`<p class="muted">${t("fe2.names.empty")}</p>` : html`<ul class="name-list">
+    ${names.length === 0 ? html`<p class="muted">${t("pages.names.empty")}</p>` : html`<ul class="name-list">
       ${names.map((n) => html`<li key=${n}><span class="mono wrap">${n}</span>
-        <button type="button" class="btn btn-small" aria-label=${t("fe2.common.remove_named", { name: n })}
-          onClick=${() => remove(n)}>${t("fe2.common.remove")}</button></li>`)}
+        <button type="button" class="btn btn-small" aria-label=${t("pages.common.remove_named", { name: n })}
+          onClick=${() => remove(n)}>${t("pages.common.remove")}</button></li>`)}
     </ul>`}
   </section>`;
 }

@@ -8,7 +8,7 @@ import { useLoader, useAction, Loading, ErrorBox, PageTitle } from "../lib/ui.js
 import { loadCatalog, tagLabel } from "../lib/catalog.js";
 import {
   DaysPicker, TagMultiSelect, Switch, daysText, weekdayNames, hhmmToMinutes, SCHOOL_DAYS,
-} from "../lib/fe2-common.js";
+} from "../lib/pieces.js";
 
 const DAY_MIN = 24 * 60;
 
@@ -29,9 +29,9 @@ export function rulePieces(rule) {
 }
 
 function ruleTitle(rule) {
-  if (rule.action === "allow_only") return t("fe2.sched.bedtime");
+  if (rule.action === "allow_only") return t("pages.sched.bedtime");
   const tags = (rule.tags || []).map(tagLabel);
-  return tags.length ? t("fe2.sched.block_list", { tags: tags.join(", ") }) : t("fe2.sched.block_nothing");
+  return tags.length ? t("pages.sched.block_list", { tags: tags.join(", ") }) : t("pages.sched.block_nothing");
 }
 
 function ruleClass(rule) {
@@ -64,23 +64,23 @@ export default function Page({ params }) {
 
   const [copyMonday, copying] = useAction(async () => {
     const rules = data[0].rules.filter((r) => r.weekdays.includes(0) && !SCHOOL_DAYS.every((d) => r.weekdays.includes(d)));
-    if (!rules.length) { showToast(t("fe2.sched.copy_nothing"), "info"); return; }
-    if (!confirm(t("fe2.sched.copy_confirm", { n: rules.length }))) return;
+    if (!rules.length) { showToast(t("pages.sched.copy_nothing"), "info"); return; }
+    if (!confirm(t("pages.sched.copy_confirm", { n: rules.length }))) return;
     for (const r of rules) {
       await patch(`/api/rules/${r.id}`, { weekdays: [...new Set([...r.weekdays, ...SCHOOL_DAYS])].sort() });
     }
-    showToast(t("fe2.sched.copied", { n: rules.length }));
+    showToast(t("pages.sched.copied", { n: rules.length }));
     await reload();
   });
   const [toggle] = useAction(async (rule, on) => {
     await patch(`/api/rules/${rule.id}`, { enabled: on });
-    showToast(on ? t("fe2.sched.now_on") : t("fe2.sched.now_off"));
+    showToast(on ? t("pages.sched.now_on") : t("pages.sched.now_off"));
     await reload();
   });
   const [remove] = useAction(async (rule) => {
-    if (!confirm(t("fe2.sched.confirm_delete", { what: ruleTitle(rule), days: daysText(rule.weekdays) }))) return;
+    if (!confirm(t("pages.sched.confirm_delete", { what: ruleTitle(rule), days: daysText(rule.weekdays) }))) return;
     await del(`/api/rules/${rule.id}`);
-    showToast(t("fe2.sched.deleted"));
+    showToast(t("pages.sched.deleted"));
     if (editing && editing.id === rule.id) setEditing(null);
     await reload();
   });
@@ -102,44 +102,44 @@ export default function Page({ params }) {
     tags: r.tags || [], allow: (r.allow || []).join("\n"), enabled: r.enabled,
   });
 
-  return html`<div class="fe2 schedule-page">
-    <${PageTitle} sub=${t("fe2.sched.subtitle")}>${t("fe2.sched.title", { name: profile.name })}</${PageTitle}>
-    <nav class="sub-links" aria-label=${t("fe2.profile.related")}>
-      <a class="btn" href=${"#/profile/" + profile.id}>${t("fe2.sched.back_profile")}</a>
+  return html`<div class="page-body schedule-page">
+    <${PageTitle} sub=${t("pages.sched.subtitle")}>${t("pages.sched.title", { name: profile.name })}</${PageTitle}>
+    <nav class="sub-links" aria-label=${t("pages.profile.related")}>
+      <a class="btn" href=${"#/profile/" + profile.id}>${t("pages.sched.back_profile")}</a>
     </nav>
     <${ErrorBox} error=${error} retry=${reload} />
     <section class="card" aria-labelledby="wk-h">
-      <h2 id="wk-h">${t("fe2.sched.week")}</h2>
+      <h2 id="wk-h">${t("pages.sched.week")}</h2>
       <${Legend} />
       <${WeekGrid} rules=${rules} onPick=${edit} onEmpty=${startNew} />
       <${DayBars} rules=${rules} onPick=${edit} />
-      <p class="muted small">${t("fe2.sched.grid_hint")}</p>
+      <p class="muted small">${t("pages.sched.grid_hint")}</p>
     </section>
     <section class="card" aria-labelledby="ls-h">
-      <h2 id="ls-h">${t("fe2.sched.windows")}</h2>
+      <h2 id="ls-h">${t("pages.sched.windows")}</h2>
       <div class="btn-row">
-        <button type="button" class="btn btn-primary" onClick=${() => startNew()}>${t("fe2.sched.add")}</button>
-        <button type="button" class="btn" disabled=${copying} onClick=${copyMonday}>${t("fe2.sched.copy_monday")}</button>
+        <button type="button" class="btn btn-primary" onClick=${() => startNew()}>${t("pages.sched.add")}</button>
+        <button type="button" class="btn" disabled=${copying} onClick=${copyMonday}>${t("pages.sched.copy_monday")}</button>
       </div>
-      ${rules.length === 0 ? html`<p class="muted">${t("fe2.sched.none")}</p>` : html`<ul class="plain-list rule-list">
+      ${rules.length === 0 ? html`<p class="muted">${t("pages.sched.none")}</p>` : html`<ul class="plain-list rule-list">
         ${rules.map((r) => html`<li key=${r.id} class=${"rule-item" + (r.enabled ? "" : " is-off")}>
           <div class="rule-main">
             <span class=${"win-swatch " + ruleClass(r)} aria-hidden="true"></span>
             <div>
               <p class="rule-title"><strong>${r.start}–${r.end}</strong> · ${daysText(r.weekdays)}
-                ${hhmmToMinutes(r.end) <= hhmmToMinutes(r.start) && html` <span class="muted small">${t("fe2.sched.next_day")}</span>`}</p>
+                ${hhmmToMinutes(r.end) <= hhmmToMinutes(r.start) && html` <span class="muted small">${t("pages.sched.next_day")}</span>`}</p>
               <p>${ruleTitle(r)}</p>
               ${r.action === "allow_only" && html`<p class="muted small">${(r.allow || []).length
-                ? t("fe2.sched.still_allowed", { names: r.allow.join(", ") }) : t("fe2.sched.nothing_allowed")}</p>`}
-              ${!r.enabled && html`<p class="pill pill-muted">${t("fe2.sched.disabled")}</p>`}
+                ? t("pages.sched.still_allowed", { names: r.allow.join(", ") }) : t("pages.sched.nothing_allowed")}</p>`}
+              ${!r.enabled && html`<p class="pill pill-muted">${t("pages.sched.disabled")}</p>`}
             </div>
           </div>
           <div class="btn-row">
-            <${Switch} checked=${r.enabled} label=${t("fe2.sched.enabled")} onChange=${(v) => toggle(r, v)} />
+            <${Switch} checked=${r.enabled} label=${t("pages.sched.enabled")} onChange=${(v) => toggle(r, v)} />
             <button type="button" class="btn btn-small" onClick=${() => edit(r)}
-              aria-label=${t("fe2.sched.edit_named", { what: ruleTitle(r), days: daysText(r.weekdays) })}>${t("common.edit")}</button>
+              aria-label=${t("pages.sched.edit_named", { what: ruleTitle(r), days: daysText(r.weekdays) })}>${t("common.edit")}</button>
             <button type="button" class="btn btn-small btn-danger" onClick=${() => remove(r)}
-              aria-label=${t("fe2.sched.delete_named", { what: ruleTitle(r), days: daysText(r.weekdays) })}>${t("common.delete")}</button>
+              aria-label=${t("pages.sched.delete_named", { what: ruleTitle(r), days: daysText(r.weekdays) })}>${t("common.delete")}</button>
           </div>
         </li>`)}
       </ul>`}
@@ -152,10 +152,10 @@ export default function Page({ params }) {
 }
 
 function Legend() {
-  return html`<ul class="legend" aria-label=${t("fe2.sched.legend")}>
-    <li><span class="win-swatch win win-bed" aria-hidden="true"></span>${t("fe2.sched.bedtime")}</li>
-    <li><span class="win-swatch win win-block" aria-hidden="true"></span>${t("fe2.sched.block_some")}</li>
-    <li><span class="win-swatch win win-block win-off" aria-hidden="true"></span>${t("fe2.sched.disabled")}</li>
+  return html`<ul class="legend" aria-label=${t("pages.sched.legend")}>
+    <li><span class="win-swatch win win-bed" aria-hidden="true"></span>${t("pages.sched.bedtime")}</li>
+    <li><span class="win-swatch win win-block" aria-hidden="true"></span>${t("pages.sched.block_some")}</li>
+    <li><span class="win-swatch win win-block win-off" aria-hidden="true"></span>${t("pages.sched.disabled")}</li>
   </ul>`;
 }
 
@@ -164,7 +164,7 @@ function WeekGrid({ rules, onPick, onEmpty }) {
   const names = weekdayNames("short");
   const long = weekdayNames("long");
   const pieces = rules.flatMap((r) => rulePieces(r).map((p) => ({ ...p, rule: r })));
-  return html`<div class="week-grid" role="group" aria-label=${t("fe2.sched.week")}>
+  return html`<div class="week-grid" role="group" aria-label=${t("pages.sched.week")}>
     <div class="wg-hours" aria-hidden="true">
       <div class="wg-head"></div>
       <div class="wg-body">${Array.from({ length: 24 }, (_, h) => html`<span key=${h} class="wg-hour">${String(h).padStart(2, "0")}</span>`)}</div>
@@ -173,12 +173,12 @@ function WeekGrid({ rules, onPick, onEmpty }) {
       <div class="wg-head">${n}</div>
       <div class="wg-body">
         ${Array.from({ length: 24 }, (_, h) => html`<button key=${"c" + h} type="button" class="wg-cell" tabindex="-1"
-          aria-label=${t("fe2.sched.add_at", { day: long[day], hour: String(h).padStart(2, "0") + ":00" })}
+          aria-label=${t("pages.sched.add_at", { day: long[day], hour: String(h).padStart(2, "0") + ":00" })}
           onClick=${() => onEmpty(day, h)}></button>`)}
         ${pieces.filter((p) => p.day === day).map((p, i) => html`<button key=${p.rule.id + "-" + i} type="button"
           class=${ruleClass(p.rule) + " wg-win"} ref=${place(true, p)} onClick=${() => onPick(p.rule)}
           title=${p.rule.start + "–" + p.rule.end + " " + ruleTitle(p.rule)}
-          aria-label=${t("fe2.sched.edit_named", { what: ruleTitle(p.rule), days: long[day] + " " + p.rule.start + "–" + p.rule.end })}>
+          aria-label=${t("pages.sched.edit_named", { what: ruleTitle(p.rule), days: long[day] + " " + p.rule.start + "–" + p.rule.end })}>
           <span class="win-text">${p.morning ? "…" + p.rule.end : p.rule.start + (p.evening ? "…" : "–" + p.rule.end)}</span>
         </button>`)}
       </div>
@@ -199,11 +199,11 @@ function DayBars({ rules, onPick }) {
           ${mine.map((p, i) => html`<span key=${i} class=${ruleClass(p.rule) + " db-win"} ref=${place(false, p)}></span>`)}
         </div>
         <div class="db-scale" aria-hidden="true"><span>0</span><span>6</span><span>12</span><span>18</span><span>24</span></div>
-        ${mine.length === 0 ? html`<p class="muted small">${t("fe2.sched.free_day")}</p>` : html`<ul class="db-list">
+        ${mine.length === 0 ? html`<p class="muted small">${t("pages.sched.free_day")}</p>` : html`<ul class="db-list">
           ${mine.map((p, i) => html`<li key=${i}><button type="button" class="linklike" onClick=${() => onPick(p.rule)}>
             ${String(Math.floor(p.from / 60)).padStart(2, "0")}:${String(p.from % 60).padStart(2, "0")}–${p.to === DAY_MIN ? "24:00"
               : String(Math.floor(p.to / 60)).padStart(2, "0") + ":" + String(p.to % 60).padStart(2, "0")}
-            ${" " + ruleTitle(p.rule)}${p.rule.enabled ? "" : " (" + t("fe2.sched.disabled") + ")"}
+            ${" " + ruleTitle(p.rule)}${p.rule.enabled ? "" : " (" + t("pages.sched.disabled") + ")"}
           </button></li>`)}
         </ul>`}
       </li>`;
@@ -220,9 +220,9 @@ function RuleForm({ initial, profile, catalog, onDone, onCancel }) {
   const submit = async (e) => {
     e.preventDefault();
     setProblem(null);
-    if (!v.weekdays.length) { setProblem({ field: "days", text: t("fe2.days.pick_one") }); return; }
-    if (!v.start || !v.end || v.start === v.end) { setProblem({ field: "end", text: t("fe2.sched.same_times") }); return; }
-    if (v.action === "block_tags" && !v.tags.length) { setProblem({ field: "tags", text: t("fe2.sched.pick_tags") }); return; }
+    if (!v.weekdays.length) { setProblem({ field: "days", text: t("pages.days.pick_one") }); return; }
+    if (!v.start || !v.end || v.start === v.end) { setProblem({ field: "end", text: t("pages.sched.same_times") }); return; }
+    if (v.action === "block_tags" && !v.tags.length) { setProblem({ field: "tags", text: t("pages.sched.pick_tags") }); return; }
     const body = {
       weekdays: v.weekdays, start: v.start, end: v.end, action: v.action, enabled: v.enabled,
       tags: v.action === "block_tags" ? v.tags : [],
@@ -232,7 +232,7 @@ function RuleForm({ initial, profile, catalog, onDone, onCancel }) {
     try {
       if (v.id) await patch(`/api/rules/${v.id}`, body);
       else await post(`/api/profiles/${profile.id}/rules`, body);
-      showToast(t("fe2.sched.saved"));
+      showToast(t("pages.sched.saved"));
       await onDone();
     } catch (error) {
       if (error.code === "invalid") setProblem({ field: error.field, text: errorText(error) });
@@ -243,41 +243,41 @@ function RuleForm({ initial, profile, catalog, onDone, onCancel }) {
   };
   const crosses = v.start && v.end && hhmmToMinutes(v.end) <= hhmmToMinutes(v.start);
   return html`<form class="card rule-form" onSubmit=${submit} novalidate>
-    <h2 tabindex="-1">${v.id ? t("fe2.sched.change_title") : t("fe2.sched.add_title")}</h2>
+    <h2 tabindex="-1">${v.id ? t("pages.sched.change_title") : t("pages.sched.add_title")}</h2>
     <${DaysPicker} value=${v.weekdays} onChange=${(w) => setV({ ...v, weekdays: w })} />
     <div class="time-row">
       <div class="field">
-        <label for=${ids.start}>${t("fe2.sched.from")}</label>
+        <label for=${ids.start}>${t("pages.sched.from")}</label>
         <input id=${ids.start} type="time" required value=${v.start} onInput=${set("start")} />
       </div>
       <div class="field">
-        <label for=${ids.end}>${t("fe2.sched.to")}</label>
+        <label for=${ids.end}>${t("pages.sched.to")}</label>
         <input id=${ids.end} type="time" required value=${v.end} onInput=${set("end")}
           aria-describedby=${ids.end + "-hint"} />
       </div>
     </div>
-    <p id=${ids.end + "-hint"} class="muted small">${crosses ? t("fe2.sched.crosses_midnight") : ""}</p>
+    <p id=${ids.end + "-hint"} class="muted small">${crosses ? t("pages.sched.crosses_midnight") : ""}</p>
     <fieldset class="fs">
-      <legend>${t("fe2.sched.what")}</legend>
+      <legend>${t("pages.sched.what")}</legend>
       <div class="radio-list">
         <label class="radio-card"><input type="radio" name=${ids.act} checked=${v.action === "block_tags"}
           onChange=${() => setV({ ...v, action: "block_tags" })} />
-          <span><strong>${t("fe2.sched.block_some")}</strong><span class="muted block">${t("fe2.sched.block_some_hint")}</span></span></label>
+          <span><strong>${t("pages.sched.block_some")}</strong><span class="muted block">${t("pages.sched.block_some_hint")}</span></span></label>
         <label class="radio-card"><input type="radio" name=${ids.act} checked=${v.action === "allow_only"}
           onChange=${() => setV({ ...v, action: "allow_only" })} />
-          <span><strong>${t("fe2.sched.bedtime")}</strong><span class="muted block">${t("fe2.sched.bedtime_hint")}</span></span></label>
+          <span><strong>${t("pages.sched.bedtime")}</strong><span class="muted block">${t("pages.sched.bedtime_hint")}</span></span></label>
       </div>
     </fieldset>
     ${v.action === "block_tags" ? html`<${TagMultiSelect} catalog=${catalog} value=${v.tags}
-        label=${t("fe2.sched.tags")} onChange=${(tags) => setV({ ...v, tags })} />`
+        label=${t("pages.sched.tags")} onChange=${(tags) => setV({ ...v, tags })} />`
       : html`<div class="field">
-        <label for=${ids.allow}>${t("fe2.sched.allow_label")}</label>
+        <label for=${ids.allow}>${t("pages.sched.allow_label")}</label>
         <textarea id=${ids.allow} rows="3" autocapitalize="off" spellcheck="false" placeholder="olm.vn"
           value=${v.allow} onInput=${set("allow")} aria-describedby=${ids.allow + "-hint"}></textarea>
-        <p id=${ids.allow + "-hint"} class="muted small">${t("fe2.sched.allow_hint")}</p>
+        <p id=${ids.allow + "-hint"} class="muted small">${t("pages.sched.allow_hint")}</p>
       </div>`}
     <label class="check"><input type="checkbox" checked=${v.enabled}
-      onChange=${(e) => setV({ ...v, enabled: e.currentTarget.checked })} /> ${t("fe2.sched.enabled")}</label>
+      onChange=${(e) => setV({ ...v, enabled: e.currentTarget.checked })} /> ${t("pages.sched.enabled")}</label>
     ${problem && html`<p class="field-error" role="alert">${problem.text}</p>`}
     <div class="btn-row">
       <button type="submit" class="btn btn-primary" disabled=${busy}>${t("common.save")}</button>

@@ -1,4 +1,4 @@
-// Pieces shared by the profile, schedule, log and charts pages (FE-2):
+// Pieces shared by the profile, schedule, log and charts pages:
 // category colours, weekday names and pickers, a tag picker, small form bits.
 import { html, useState, useId } from "./html.js";
 import { t, lang } from "./i18n.js";
@@ -64,10 +64,10 @@ function same(a, b) {
 /** [0,1,2,3,4] -> "Mon–Fri" / "Thứ Hai–Thứ Sáu"; others listed. */
 export function daysText(weekdays) {
   const days = [...new Set(weekdays || [])].sort();
-  if (same(days, EVERY_DAY)) return t("fe2.days.every_day");
-  if (same(days, SCHOOL_DAYS)) return t("fe2.days.school_days");
-  if (same(days, WEEKEND)) return t("fe2.days.weekend");
-  if (!days.length) return t("fe2.days.none");
+  if (same(days, EVERY_DAY)) return t("pages.days.every_day");
+  if (same(days, SCHOOL_DAYS)) return t("pages.days.school_days");
+  if (same(days, WEEKEND)) return t("pages.days.weekend");
+  if (!days.length) return t("pages.days.none");
   const names = weekdayNames("short");
   return days.map((d) => names[d]).join(", ");
 }
@@ -92,10 +92,10 @@ export function DaysPicker({ value, onChange, legend }) {
     onChange([...set].sort());
   };
   return html`<fieldset class="days-picker">
-    <legend>${legend || t("fe2.days.legend")}</legend>
+    <legend>${legend || t("pages.days.legend")}</legend>
     <div class="seg">
-      ${[["every", "fe2.days.every_day"], ["school", "fe2.days.school_days"], ["weekend", "fe2.days.weekend"],
-        ["custom", "fe2.days.custom"]].map(([p, key]) => html`<label key=${p} class="seg-item">
+      ${[["every", "pages.days.every_day"], ["school", "pages.days.school_days"], ["weekend", "pages.days.weekend"],
+        ["custom", "pages.days.custom"]].map(([p, key]) => html`<label key=${p} class="seg-item">
         <input type="radio" name=${id + "-preset"} value=${p} checked=${shown === p}
           onChange=${() => choose(p)} /><span>${t(key)}</span></label>`)}
     </div>
@@ -118,10 +118,10 @@ export function tagOptions(catalog, { services = true } = {}) {
   const byKind = KIND_ORDER.map((kind) => cats.filter((c) => c.kind === kind))
     .flat()
     .map((c) => html`<option key=${c.id} value=${c.id}>${categoryTitle(c)}</option>`);
-  const out = [html`<optgroup key="cats" label=${t("fe2.tags.categories")}>${byKind}</optgroup>`];
+  const out = [html`<optgroup key="cats" label=${t("pages.tags.categories")}>${byKind}</optgroup>`];
   if (services) {
     const sorted = [...catalog.services].sort((a, b) => a.name.localeCompare(b.name, lang()));
-    out.push(html`<optgroup key="apps" label=${t("fe2.tags.apps")}>
+    out.push(html`<optgroup key="apps" label=${t("pages.tags.apps")}>
       ${sorted.map((s) => html`<option key=${s.tag} value=${s.tag}>${s.name}</option>`)}
     </optgroup>`);
   }
@@ -140,12 +140,12 @@ export function TagMultiSelect({ catalog, value, onChange, label }) {
       ${value.map((tag) => html`<li key=${tag} class="chip">
         <${LetterBadge} name=${tagLabel(tag)} category=${tagCategory(catalog, tag)} />
         <span>${tagLabel(tag)}</span>
-        <button type="button" class="chip-x" aria-label=${t("fe2.common.remove_named", { name: tagLabel(tag) })}
+        <button type="button" class="chip-x" aria-label=${t("pages.common.remove_named", { name: tagLabel(tag) })}
           onClick=${() => onChange(value.filter((x) => x !== tag))}>×</button>
       </li>`)}
     </ul>`}
     <select id=${id} value="" onChange=${(e) => { add(e.currentTarget.value); e.currentTarget.value = ""; }}>
-      <option value="">${t("fe2.tags.add")}</option>
+      <option value="">${t("pages.tags.add")}</option>
       ${tagOptions(catalog)}
     </select>
   </div>`;
@@ -214,7 +214,7 @@ export function Switch({ checked, onChange, label, hint, disabled, badge }) {
     <label for=${id} class="switch-label">
       ${badge}
       <span class="switch-text">${label}</span>
-      <span class="switch-state" aria-hidden="true">${checked ? t("fe2.common.on") : t("fe2.common.off")}</span>
+      <span class="switch-state" aria-hidden="true">${checked ? t("pages.common.on") : t("pages.common.off")}</span>
     </label>
     ${hint && html`<p id=${id + "-hint"} class="switch-hint muted">${hint}</p>`}
   </div>`;
