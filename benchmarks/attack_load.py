@@ -240,6 +240,13 @@ def start_child(target: Callable[..., None], *args: Any) -> tuple[BaseProcess, C
     return child, ours
 
 
+def start_flood(
+    port: int, names: list[str], rate: int, seconds: int, start_at: float
+) -> tuple[BaseProcess, Connection]:
+    """A flood process: ``rate`` new names a second (drawn from ``names``) for ``seconds``."""
+    return start_child(flood_main, port, new_names(names, rate * seconds), rate, start_at, seconds)
+
+
 def receive(child: BaseProcess, conn: Connection, timeout: float) -> Any:
     """The child's one message (None if it sent nothing in time); the child is ended either way."""
     result = conn.recv() if conn.poll(timeout) else None

@@ -26,13 +26,12 @@ from attack_load import (
     SlowStats,
     ask_on_schedule,
     ask_tcp,
-    flood_main,
-    new_names,
     probe_main,
     receive,
     sample_open_files,
     slow_client,
     start_child,
+    start_flood,
 )
 from bench_servers import (
     HOST,
@@ -258,14 +257,7 @@ def silent_upstream(target: Target, names: list[str]) -> list[str]:
         )
         limit = open_files_limit(server.pid)
         start_at = time.monotonic() + 1.0
-        flood, flood_conn = start_child(
-            flood_main,
-            port,
-            new_names(names, s.silent_rate * s.seconds),
-            s.silent_rate,
-            start_at,
-            s.seconds,
-        )
+        flood, flood_conn = start_flood(port, names, s.silent_rate, s.seconds, start_at)
 
         async def blocked_queries() -> tuple[Counter[str], int, tuple[str, bytes | None]]:
             stop_sampling = asyncio.Event()
@@ -349,14 +341,7 @@ def flood(target: Target, names: list[str], upstream_port: int, probe_name: str)
         )
         reference = receive(quiet, quiet_conn, QUIET_PROBE_SECONDS + GRACE_SECONDS + 10)
         start_at = time.monotonic() + 1.0
-        load, load_conn = start_child(
-            flood_main,
-            port,
-            new_names(names, s.flood_rate * s.seconds),
-            s.flood_rate,
-            start_at,
-            s.seconds,
-        )
+        load, load_conn = start_flood(port, names, s.flood_rate, s.seconds, start_at)
         probe, probe_conn = start_child(
             probe_main, port, probe_name, s.probe_rate, start_at + 0.5, s.seconds - 1
         )

@@ -14,7 +14,7 @@ from dnsfilter.errors import ConfigError
 from dnsfilter.lists.catalog import BLOCKLISTS_DIR, Catalog, load_catalog
 from dnsfilter.service.defaultprofile import unknown_name
 from dnsfilter.yamlread import compose
-from dnsfilter.yamlschema import STR_TAG, Invalid, Problems
+from dnsfilter.yamlschema import STR_TAG, Invalid, Problems, mapping_value
 
 
 def check_config(path: Path, catalog_dir: Path = BLOCKLISTS_DIR) -> str:
@@ -50,7 +50,7 @@ def unknown_catalog_names(path: Path, catalog: Catalog) -> Problems:
     except (OSError, UnicodeDecodeError, Invalid):
         return found
     for key in ("categories", "services"):
-        names = _value(_value(root, "blocking"), key)
+        names = mapping_value(mapping_value(root, "blocking"), key)
         if not isinstance(names, yaml.SequenceNode):
             continue
         for index, item in enumerate(names.value):
@@ -63,16 +63,6 @@ def unknown_catalog_names(path: Path, catalog: Catalog) -> Problems:
             if message is not None:
                 found.add(f"blocking.{key}[{index}]", item, message)
     return found
-
-
-def _value(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    """The value of ``key`` in a mapping node (the first, as load_config reads it)."""
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
-                found: yaml.Node = value_node
-                return found
-    return None
 
 
 def _line(problem: str) -> int:

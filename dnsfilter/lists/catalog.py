@@ -31,6 +31,7 @@ from dnsfilter.yamlschema import (
     Convert,
     Invalid,
     Problems,
+    mapping_value,
 )
 
 __all__ = [
@@ -283,10 +284,5 @@ def _repeated(key: str, known: dict[str, T], path: str, node: yaml.Node, problem
 
 
 def _value_node(mapping: yaml.Node, key: str) -> yaml.Node:
-    """The node of ``key``'s value in a mapping node (for its line), else the mapping itself."""
-    if isinstance(mapping, yaml.MappingNode):
-        for key_node, value_node in mapping.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
-                found: yaml.Node = value_node
-                return found
-    return mapping
+    """The node of ``key``'s value (for its line), else the mapping itself."""
+    return mapping_value(mapping, key) or mapping
