@@ -17,6 +17,7 @@ from typing import Final, TypeVar
 
 import yaml
 
+from dnsfilter import shipped_folder
 from dnsfilter.errors import CatalogError
 from dnsfilter.lists.catalogfiles import (
     KINDS,
@@ -48,7 +49,7 @@ __all__ = [
 # The repository's blocklists/ folder, next to the package. dnsfilter runs
 # from its source tree (an editable install, as bootstrap.sh sets up), so the
 # folder is found relative to this file rather than installed as package data.
-BLOCKLISTS_DIR: Final = Path(__file__).resolve().parent.parent.parent / "blocklists"
+BLOCKLISTS_DIR: Final = shipped_folder("blocklists")
 
 CATALOG_FILE: Final = "catalog.yaml"
 SERVICES_DIR: Final = "services"

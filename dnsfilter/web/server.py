@@ -17,6 +17,7 @@ from typing import Final
 
 from aiohttp import web
 
+from dnsfilter import shipped_folder
 from dnsfilter.config import Config
 from dnsfilter.errors import DnsFilterError, ListenError
 from dnsfilter.service.accounts import new_setup_code
@@ -32,7 +33,7 @@ from dnsfilter.web.security import CONTEXT, HOSTS, guard, require_session
 log = logging.getLogger(__name__)
 
 # The front-end, next to the package (like blocklists/).
-WEBUI_DIR: Final = Path(__file__).resolve().parent.parent.parent / "webui"
+WEBUI_DIR: Final = shipped_folder("webui")
 SELF_SIGNED_DAYS: Final = 3650
 
 
