@@ -96,6 +96,7 @@ COMPONENTS: Final[dict[str, Schema]] = {
             "profile_name": MAYBE_TEXT, "name": TEXT, "type": TEXT, "action": TEXT, "reason": TEXT,
             "category": MAYBE_TEXT, "tags": TEXTS, "list_id": MAYBE_TEXT, "rule": MAYBE_TEXT, "upstream": TEXT,
             "response_ms": {"type": "number"}, "rcode": INT, "answer": TEXT, "repeats": INT,
+            "instance": TEXT,
         }
     ),
     "Catalog": obj(

@@ -108,7 +108,7 @@ def log_row_view(record: LogRecord, device_names: Mapping[str, str], profile_nam
         "name": record.name, "type": type_name, "action": record.action, "reason": record.reason,
         "category": record.category, "tags": list(record.tags), "list_id": record.list_id, "rule": record.rule,
         "upstream": record.upstream, "response_ms": round(record.response_us / 1000, 1), "rcode": record.rcode,
-        "answer": record.answer, "repeats": record.repeats,
+        "answer": record.answer, "repeats": record.repeats, "instance": record.instance,
     }
 
 
