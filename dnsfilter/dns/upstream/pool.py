@@ -25,12 +25,13 @@ only) and, when none answers, the question fails with ``LocalProblem``.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import math
 import ssl
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 
@@ -38,12 +39,8 @@ from dnsfilter.dns import wire
 from dnsfilter.dns.upstream.localerrors import LOCAL_ERRORS, LocalProblem, local_problem
 from dnsfilter.dns.upstream.servers import UpstreamServer
 from dnsfilter.dns.upstream.streams import StreamTransport
-from dnsfilter.dns.upstream.transports import (
-    HttpsTransport,
-    Transport,
-    UdpTransport,
-    client_ssl_context,
-)
+from dnsfilter.dns.upstream.transports import HttpsTransport, Transport, client_ssl_context
+from dnsfilter.dns.upstream.udp import UdpTransport
 from dnsfilter.errors import UpstreamError
 
 log = logging.getLogger(__name__)
@@ -55,6 +52,9 @@ _TRY_ANOTHER = frozenset({wire.SERVFAIL, wire.REFUSED})
 _FAILURES = (UpstreamError, OSError, aiohttp.ClientError)
 # Seconds between two log lines for the same local error: once per episode, not per query.
 _LOCAL_LOG_EVERY = 600.0
+# Upper bounds (milliseconds) of the answer-time buckets counted per upstream, for metrics;
+# the last bucket counts the answers slower than all of them.
+LATENCY_BOUNDS_MS = (1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,11 @@ class UpstreamStatus:
     consecutive_failures: int
     last_error: str | None
     last_rtt_ms: float | None
+    answers: int = 0  # since the pool was made (at start and at each reload)
+    failures: int = 0
+    # Answers by time taken: one count per bound of LATENCY_BOUNDS_MS, then the slower ones.
+    latency_buckets: tuple[int, ...] = ()
+    latency_sum_ms: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,10 @@ class _Health:
     backoff: float = 0.0
     last_error: str | None = None
     last_rtt_ms: float | None = None
+    answers: int = 0
+    failures_total: int = 0
+    latency: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BOUNDS_MS) + 1))
+    latency_sum_ms: float = 0.0
 
 
 class _Server:
@@ -268,6 +277,7 @@ class UpstreamPool:
     def _failed(self, server: _Server, error: str, problems: list[str]) -> None:
         health = server.health
         health.failures += 1
+        health.failures_total += 1
         health.last_error = error
         problems.append(f"{server.name}: {error}")
         now = self._clock()
@@ -296,6 +306,9 @@ class UpstreamPool:
         health.down_until = None
         health.backoff = 0.0
         health.last_rtt_ms = rtt_ms
+        health.answers += 1
+        health.latency[bisect.bisect_left(LATENCY_BOUNDS_MS, rtt_ms)] += 1
+        health.latency_sum_ms += rtt_ms
 
     def status(self) -> list[UpstreamStatus]:
         return [
@@ -305,6 +318,10 @@ class UpstreamPool:
                 consecutive_failures=server.health.failures,
                 last_error=server.health.last_error,
                 last_rtt_ms=server.health.last_rtt_ms,
+                answers=server.health.answers,
+                failures=server.health.failures_total,
+                latency_buckets=tuple(server.health.latency),
+                latency_sum_ms=server.health.latency_sum_ms,
             )
             for server in self._servers
         ]

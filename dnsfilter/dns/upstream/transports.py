@@ -5,12 +5,12 @@ Each transport sends a query and returns an ``Answer`` it has checked with
 ``OSError`` for network trouble. None of them time out by themselves: the
 pool wraps every attempt in a deadline, and cancellation cleans up here.
 
-TCP and DoT connections live in ``dnsfilter.dns.upstream.streams``.
+UDP sockets live in ``dnsfilter.dns.upstream.udp``, TCP and DoT connections
+in ``dnsfilter.dns.upstream.streams``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import ssl
@@ -168,105 +168,6 @@ def mixed_case(question: bytes) -> bytes:
     size = len(name)
     flips = int.from_bytes(name.translate(_LETTER_BITS)) & secrets.randbits(8 * size)
     return (int.from_bytes(name) ^ flips).to_bytes(size) + question[-4:]
-
-
-# --- UDP ------------------------------------------------------------------------
-
-
-class UdpTransport:
-    """One connected socket per query: the kernel gives each a fresh random
-    source port (Linux picks ephemeral ports at random) and drops datagrams
-    from any other address. The question's letters are in random case (DNS
-    0x20) and must come back exactly so; TC=1 goes to ``tcp``.
-
-    An upstream that answers our question in another case (a few forwarders
-    lower-case it) is asked again over ``tcp``, where nobody off-path can
-    forge an answer, and from then on always over TCP. Comparing without case
-    instead would let one forged answer with the right ID and port switch the
-    0x20 check off for good; going to TCP gives a forger nothing.
-    """
-
-    def __init__(self, host: str, port: int, udp_size: int, tcp: Transport) -> None:
-        self.host = host
-        self.port = port
-        self.udp_size = udp_size
-        self.tcp = tcp
-        self.keeps_case = True  # False once the upstream changed a question's case
-
-    async def exchange(self, question: bytes, do: bool, cd: bool) -> Answer:
-        if not self.keeps_case:
-            return await self.tcp.exchange(question, do, cd)
-        try:
-            answer = await self._udp(question, do, cd)
-        except CaseChanged:
-            self.keeps_case = False
-            log.warning(
-                "upstream %s:%d does not keep the letter case of questions (DNS 0x20); "
-                "asking it over TCP from now on, so forged answers cannot get in",
-                self.host,
-                self.port,
-            )
-            return await self.tcp.exchange(question, do, cd)
-        if answer.truncated:
-            return await self.tcp.exchange(question, do, cd)
-        return answer
-
-    async def _udp(self, question: bytes, do: bool, cd: bool) -> Answer:
-        loop = asyncio.get_running_loop()
-        qid = new_id()
-        sent = mixed_case(question)
-        waiter: asyncio.Future[Answer] = loop.create_future()
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _UdpExchange(waiter, qid, sent), remote_addr=(self.host, self.port)
-        )
-        try:
-            transport.sendto(replies.build_upstream_query(qid, sent, self.udp_size, do, cd))
-            return await waiter
-        finally:
-            transport.close()
-
-    async def aclose(self) -> None:
-        await self.tcp.aclose()
-
-
-class _UdpExchange(asyncio.DatagramProtocol):
-    """Waits for the one datagram that answers our query; everything else is ignored.
-
-    The answer must carry ``question`` exactly, letter case included; one
-    that differs only in case ends the wait with CaseChanged, unused.
-    """
-
-    def __init__(self, waiter: asyncio.Future[Answer], qid: int, question: bytes) -> None:
-        self.waiter = waiter
-        self.qid = qid
-        self.question = question
-        self.peer: tuple[str, int] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        peer = transport.get_extra_info("peername")
-        self.peer = (peer[0], peer[1]) if peer else None
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        if self.waiter.done() or self.peer is None or (addr[0], addr[1]) != self.peer:
-            return
-        try:
-            answer = check_reply(data, self.qid, self.question)
-        except wire.MalformedPacket as error:
-            # Someone who guessed the ID must not be able to end our wait
-            # with junk: keep listening for the real answer.
-            log.debug("ignored an unusable answer from %s: %s", addr[0], error)
-            return
-        if answer is None:
-            return
-        if data[12 : 12 + len(self.question)] != self.question:
-            self.waiter.set_exception(CaseChanged())
-        else:
-            self.waiter.set_result(answer)
-
-    def error_received(self, exc: Exception) -> None:
-        # ICMP port unreachable on a connected socket: nobody is listening there.
-        if not self.waiter.done():
-            self.waiter.set_exception(exc)
 
 
 # --- DNS over HTTPS -------------------------------------------------------------

@@ -13,7 +13,7 @@ from aiohttp import web
 from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 
 from dnsfilter.config import parse_upstream
-from dnsfilter.dns.upstream import transports
+from dnsfilter.dns.upstream import transports, udp
 from dnsfilter.dns.upstream.pool import Backoff, UpstreamPool
 from dnsfilter.dns.upstream.streams import StreamTransport
 from dnsfilter.dns.upstream.transports import DNS_MESSAGE, check_reply, matches
@@ -454,20 +454,22 @@ def _reply_to(query: bytes, *records: RR) -> bytes:
     return bytes(reply.pack())
 
 
-async def test_udp_exchange_ignores_everything_but_the_answer() -> None:
+async def test_udp_socket_ignores_everything_but_the_answer() -> None:
     """Fed datagrams by hand: only the last one, from the right place, is ours."""
-    query = make_query("example.org", qid=0x4242)
-    good = _reply_to(query, RR("example.org", QTYPE.A, rdata=A("192.0.2.1"), ttl=60))
+    sock = udp.UdpSocket(retire_at=float("inf"))
+    sock.peer = ("127.0.0.1", 53)
     waiter: asyncio.Future[transports.Answer] = asyncio.get_running_loop().create_future()
-    exchange = transports._UdpExchange(waiter, 0x4242, QUESTION)
-    exchange.peer = ("127.0.0.1", 53)
-    exchange.datagram_received(good, ("127.0.0.1", 5353))  # another port
-    exchange.datagram_received(good, ("127.0.0.2", 53))  # another address
-    exchange.datagram_received(b"\x42\x42\x81\x80" + bytes(40), ("127.0.0.1", 53))  # right ID, junk
-    exchange.datagram_received(struct.pack(">H", 0x4243) + good[2:], ("127.0.0.1", 53))
-    exchange.datagram_received(query, ("127.0.0.1", 53))  # QR not set
+    qid = sock.add(waiter, QUESTION)
+    query = make_query("example.org", qid=qid)
+    good = _reply_to(query, RR("example.org", QTYPE.A, rdata=A("192.0.2.1"), ttl=60))
+    sock.datagram_received(good, ("127.0.0.1", 5353))  # another port
+    sock.datagram_received(good, ("127.0.0.2", 53))  # another address
+    sock.datagram_received(struct.pack(">H", qid) + b"\x81\x80" + bytes(40), ("127.0.0.1", 53))  # right ID, junk
+    sock.datagram_received(struct.pack(">H", qid ^ 1) + good[2:], ("127.0.0.1", 53))
+    sock.datagram_received(query, ("127.0.0.1", 53))  # QR not set
+    sock.datagram_received(good[:11], ("127.0.0.1", 53))  # shorter than a header
     assert not waiter.done()
-    exchange.datagram_received(good, ("127.0.0.1", 53))
+    sock.datagram_received(good, ("127.0.0.1", 53))
     assert waiter.result().data == good
 
 
