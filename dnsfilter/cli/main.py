@@ -126,6 +126,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     passwd.add_argument("-c", "--config", type=Path, help=CONFIG_HELP)
     passwd.add_argument("--data-dir", type=Path, metavar="DIR", help="where state is kept (replaces data_dir)")
+
+    router = commands.add_parser(
+        "router-rules", help="print firewall rules for an OpenWrt router that keep every device on this filter"
+    )
+    router.add_argument(
+        "--format", choices=("nft", "iptables"), default="nft",
+        help="nft: OpenWrt 22.03 or newer (firewall4, /etc/nftables.d/); iptables: older OpenWrt (default: nft)",
+    )
+    router.add_argument(
+        "--filter-address", action="append", default=[], metavar="ADDR",
+        help="this box's LAN address, IPv4 or IPv6 (repeatable; default: the LAN addresses in dns.listen)",
+    )
+    router.add_argument(
+        "--lan-interface", action="append", default=[], metavar="NAME",
+        help="the router's LAN interface (repeatable; default: br-lan)",
+    )
+    _add_config_options(router)
     return parser
 
 
@@ -205,10 +222,12 @@ def _loader(args: argparse.Namespace) -> Callable[[], Config]:
 def _stored(args: argparse.Namespace, *, data_dir: bool = False) -> Config:
     """The configuration of a command that works on what the filter stored (``data_dir``: its
     lists too); says which database, and stops early when the filter has stored nothing there."""
+    from dnsfilter.cli.privileges import act_as_data_owner
     from dnsfilter.cli.where import require_data_dir, require_sqlite_file, using
 
     config = _loader(args)()
     print(using(config, args.choice), file=sys.stderr)
+    act_as_data_owner(config.data_dir)  # run by root: the service's user, before anything is opened
     require_sqlite_file(config)
     if data_dir:
         require_data_dir(config)
@@ -319,6 +338,21 @@ def _command_passwd(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _command_router_rules(args: argparse.Namespace) -> int:
+    from dnsfilter.cli import routerrules
+
+    config = _loader(args)()
+    print(f"dnsfilter: settings from {args.choice.describe()}", file=sys.stderr)
+    given = routerrules.Request(args.format, tuple(args.filter_address), tuple(args.lan_interface), args.choice.path)
+    try:
+        text = routerrules.rules_text(config, args.choice.describe(), given, args.blocklists)
+    except UsageError as error:
+        print(f"dnsfilter router-rules: {error}", file=sys.stderr)
+        return EXIT_CONFIG  # a wrong option, as for argparse's own usage errors
+    print(text, end="")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from dnsfilter.cli.where import choose_config, nothing_there
 
@@ -333,6 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "log": _command_log,
         "stats": _command_stats,
         "passwd": _command_passwd,
+        "router-rules": _command_router_rules,
     }
     try:
         return handlers[args.command](args)
