@@ -1,6 +1,7 @@
 """The asyncio main of ``dnsfilter run``: the service and its add-ons (the
 web page) started in order, SIGHUP re-reading the config without dropping
-queries, readiness told to systemd, and a clean stop on SIGTERM or Ctrl-C."""
+queries, readiness and watchdog pings told to systemd, and a clean stop on
+SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
@@ -48,6 +49,23 @@ async def run(
 ) -> None:
     """Run until SIGTERM/SIGINT; SIGHUP re-reads the config through ``load``."""
     raise_open_file_limit()
+    # From the first moment: a start that hangs the loop is restarted too.
+    watchdog = readiness.Watchdog.from_environment()
+    if watchdog is not None:
+        watchdog.start()
+    try:
+        await _serve(load, config_source, blocklists_dir, add_ons)
+    finally:
+        if watchdog is not None:
+            watchdog.stop()
+
+
+async def _serve(
+    load: Callable[[], Config],
+    config_source: str,
+    blocklists_dir: Path,
+    add_ons: Callable[[Service], Sequence[AddOn]],
+) -> None:
     service = Service(load(), blocklists_dir, config_source)
     await service.start()
     warn_if_following_utc(service)
@@ -57,7 +75,7 @@ async def run(
     started: list[AddOn] = []
 
     async def reload() -> None:
-        readiness.notify("RELOADING=1")
+        readiness.notify(readiness.reloading())
         try:
             # Reading and checking a big file takes a while: DNS keeps answering meanwhile.
             config = await asyncio.to_thread(load)

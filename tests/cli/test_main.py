@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -139,18 +140,49 @@ async def test_sighup_applies_a_good_config_and_keeps_the_running_one_on_a_bad_o
         assert await asyncio.wait_for(running.process.wait(), 10) == 0
 
 
-async def test_tells_systemd_when_ready(fake_upstream: FakeUpstream, tmp_path: Path, data_dir: Path) -> None:
+async def test_tells_systemd_when_ready_alive_reloading_and_stopping(
+    fake_upstream: FakeUpstream, tmp_path: Path, data_dir: Path
+) -> None:
+    # A fake systemd: the datagram socket it passes in NOTIFY_SOCKET, and a
+    # watchdog of 2 seconds (WatchdogSec=2), so WATCHDOG=1 is due every second.
     notify_path = tmp_path / "notify.sock"
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
         notify.bind(str(notify_path))
         notify.setblocking(False)
         loop = asyncio.get_running_loop()
+        received: list[tuple[float, str]] = []
+
+        async def until(state: str) -> list[tuple[float, str]]:
+            """The messages up to the first that starts with ``state``, with the time each arrived."""
+            start = len(received)
+            while True:
+                message = (await asyncio.wait_for(loop.sock_recv(notify, 256), 10)).decode()
+                received.append((loop.time(), message))
+                if message.startswith(state):
+                    return received[start:]
+
         async with dnsfilter_process(
             "--listen", "127.0.0.1:0", "--upstream", fake_upstream.address, "--data-dir", str(data_dir),
-            env={"NOTIFY_SOCKET": str(notify_path)},
-        ):
-            message = await asyncio.wait_for(loop.sock_recv(notify, 256), 10)
-    assert message == b"READY=1"
+            env={"NOTIFY_SOCKET": str(notify_path), "WATCHDOG_USEC": "2000000"},
+        ) as running:
+            await until("READY=1")
+            pings = [await until("WATCHDOG=1") for _ in range(4)]
+            gaps = [later[-1][0] - earlier[-1][0] for earlier, later in zip(pings, pings[1:])]
+            assert all(0.6 < gap < 1.9 for gap in gaps), gaps  # every half interval, within systemd's limit
+
+            running.process.send_signal(signal.SIGHUP)
+            reloading = (await until("RELOADING=1"))[-1][1]
+            assert reloading.startswith("RELOADING=1\nMONOTONIC_USEC=")
+            told = int(reloading.split("MONOTONIC_USEC=")[1]) / 1e6
+            assert abs(told - time.monotonic()) < 5  # the clock systemd pairs it with its reload
+            await until("READY=1")
+            await until("WATCHDOG=1")  # still alive after the reload
+
+            running.process.send_signal(signal.SIGTERM)
+            await until("STOPPING=1")
+            assert await asyncio.wait_for(running.process.wait(), 10) == 0
+    states = {message.split("\n")[0] for _, message in received}
+    assert states == {"READY=1", "WATCHDOG=1", "RELOADING=1", "STOPPING=1"}, states
 
 
 async def test_a_port_in_use_is_reported_plainly(fake_upstream: FakeUpstream, data_dir: Path) -> None:
