@@ -299,12 +299,16 @@ def _command_explain(args: argparse.Namespace) -> int:
 
 def _command_policy(args: argparse.Namespace) -> int:
     from dnsfilter.cli import policy
+    from dnsfilter.store.policyfile import read_policy_file
 
+    # Read with the caller's own rights (a file in a parent's home folder), before
+    # a command run by root acts as the service's user.
+    text = read_policy_file(args.file) if args.policy_action == "import" else ""
     config = _stored(args)
     if args.policy_action == "export":
         policy.export(config, None if args.output in (None, Path("-")) else args.output)
     else:
-        print(policy.import_file(config, args.file, args.blocklists))
+        print(policy.import_text(config, text, args.file, args.blocklists))
     return EXIT_OK
 
 

@@ -25,9 +25,9 @@ def export(config: Config, output: Path | None) -> None:
         policyfile.write_policy_file(output, exported)
 
 
-def import_file(config: Config, file: Path, catalog_dir: Path = BLOCKLISTS_DIR) -> str:
-    """Replace the whole policy with ``file`` if all of it is valid; the summary of what was imported."""
-    text = policyfile.read_policy_file(file)
+def import_text(config: Config, text: str, file: Path, catalog_dir: Path = BLOCKLISTS_DIR) -> str:
+    """Replace the whole policy with ``text`` (read from ``file``) if all of it is valid;
+    the summary of what was imported."""
     catalog = load_catalog(catalog_dir)
     # Restoring onto a new machine: the filter runs once first, so the import goes where it reads.
     database = open_database(config.database_url, data_dir=config.data_dir, create=False)
