@@ -23,6 +23,7 @@ from dnsfilter.config.system import machine_time_zone
 from dnsfilter.config.values import (
     ListenAddress,
     Network,
+    Secret,
     parse_blocked_name,
     parse_certificate_name,
     parse_database_url,
@@ -31,6 +32,7 @@ from dnsfilter.config.values import (
     parse_instance_name,
     parse_ip,
     parse_listen,
+    parse_metrics_token,
     parse_network,
     parse_router,
     parse_time_zone,
@@ -43,6 +45,7 @@ from dnsfilter.policy.safesearch import SafeSearchLevel
 from dnsfilter.yamlschema import (
     BOOL_TAG,
     STR_TAG,
+    Invalid,
     Problems,
     boolean,
     choice,
@@ -51,6 +54,7 @@ from dnsfilter.yamlschema import (
     number,
     optional,
     required,
+    scalar,
     section,
     sequence,
     setting,
@@ -279,6 +283,21 @@ class QueryLogSettings:
 def _check_web(web: WebSettings) -> Iterator[tuple[str, str]]:
     if web.tls == "files" and (web.certificate is None or web.key is None):
         yield "tls", "is files, so give certificate: and key: (the paths of the PEM files) too"
+    if web.metrics and not web.metrics_allow and web.metrics_token is None:
+        yield (
+            "metrics",
+            "is on, so say who may read them: metrics_allow (the address of the Prometheus server, "
+            "like [192.168.1.10]) or metrics_token",
+        )
+
+
+def _metrics_token(node: yaml.Node, path: str, problems: Problems) -> Secret:
+    # The value is never quoted back, even in part; digits alone are a token too.
+    scalar(node)
+    try:
+        return parse_metrics_token(node.value)
+    except ValueError as error:
+        raise Invalid(str(error)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +310,11 @@ class WebSettings:
     tls: str = setting("off", choice("off", "self_signed", "files"))
     certificate: str | None = setting(None, optional(from_text(parse_file_path)))
     key: str | None = setting(None, optional(from_text(parse_file_path)))
+    # /metrics for Prometheus: off, or open to the addresses in metrics_allow
+    # and to whoever sends metrics_token as "Authorization: Bearer TOKEN".
+    metrics: bool = setting(False, boolean)
+    metrics_allow: tuple[Network, ...] = setting((), sequence(from_text(parse_network)))
+    metrics_token: Secret | None = setting(None, optional(_metrics_token))
 
 
 @dataclass(frozen=True, slots=True)

@@ -267,6 +267,37 @@ def parse_instance_name(text: str) -> str:
     return name
 
 
+class Secret(str):
+    """Text that must not be shown: printed or logged, it reads ``<hidden>``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<hidden>"
+
+    __str__ = __repr__
+
+
+_TOKEN: Final = re.compile(r"[A-Za-z0-9._~+/-]+=*\Z")
+TOKEN_MIN: Final = 16
+TOKEN_MAX: Final = 256
+
+
+def parse_metrics_token(text: str) -> Secret:
+    """A bearer token (RFC 6750 letters), long enough not to be guessed. Messages never repeat it."""
+    token = text.strip()
+    make_one = "make a random one, for example with: openssl rand -hex 32"
+    if len(token) < TOKEN_MIN:
+        raise ValueError(f"is too short to keep the metrics private (at least {TOKEN_MIN} characters); {make_one}")
+    if len(token) > TOKEN_MAX:
+        raise ValueError(f"is longer than {TOKEN_MAX} characters; {make_one}")
+    if not _TOKEN.match(token):
+        raise ValueError(
+            "may hold only letters, digits and - . _ ~ + / (and = at the end), no spaces or quotes; " + make_one
+        )
+    return Secret(token)
+
+
 def parse_file_path(text: str) -> str:
     if not text.strip():
         raise ValueError("is empty; write a file path such as /var/lib/misc/dnsmasq.leases")

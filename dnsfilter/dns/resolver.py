@@ -86,6 +86,8 @@ class AnswerSettings:
 
 @dataclass(slots=True)
 class ResolverStats:
+    """Plain counts since start, read by ``dnsfilter.dns.counts`` (what they add up to)."""
+
     queries: int = 0
     refused: int = 0
     malformed: int = 0
@@ -94,6 +96,14 @@ class ResolverStats:
     answered_locally: int = 0  # bypass protection
     forwarded: int = 0
     upstream_failures: int = 0
+    tcp_queries: int = 0
+    unsupported: int = 0  # answered with an error whatever the name (opcode, EDNS version, class, transfer)
+    # Allowed queries are not counted where the cache already counts them (a hit):
+    allowed_uncached: int = 0  # allowed, answered without the cache (ANY, local names, upstream answers)
+    rewrite_hits: int = 0  # cache hits that were safe-search answers
+    chain_blocked_hits: int = 0  # cache hits stopped by a blocked name their CNAMEs lead to
+    # Queries by type: a list indexed by the 16-bit type, so counting one is an index.
+    by_type: list[int] = field(default_factory=lambda: [0] * 65536)
 
 
 class Resolver:
@@ -131,6 +141,7 @@ class Resolver:
         self.local_upstreams = local_upstreams
         self._acl = acl
         self.stats = ResolverStats()
+        self._by_type = self.stats.by_type
         self.clock = clock
         self.wall_clock = wall_clock
         self._parser = wire.QueryParser()
@@ -207,6 +218,9 @@ class Resolver:
 
     @cache.setter
     def cache(self, cache: AnswerCache) -> None:
+        old = self._cache
+        if cache is not old:  # its counts go on: they are counted since start
+            cache.hits, cache.misses, cache.stale_served = old.hits, old.misses, old.stale_served
         self._cache = cache
         self._recent.clear()
 
@@ -226,11 +240,14 @@ class Resolver:
                     self.stats.blocked += 1
                 else:
                     self.stats.answered_locally += 1
+                self._by_type[answered[2].qtype] += 1
                 query_log = self.query_log
                 if query_log is not None:
                     query_log.add_time(self.wall_clock())
                     query_log.add_answer(answered)
                 return data[:2] + recent[0]
+        else:
+            self.stats.tcp_queries += 1
         try:
             query = self._parser.parse(data)
         except wire.MalformedPacket as error:
@@ -238,12 +255,14 @@ class Resolver:
             if error.header is None or not self._acl.allows(client):
                 return None
             return wire.header_only_reply(error.header, wire.FORMERR)
+        self._by_type[query.qtype] += 1
         qid = data[:2]
         settings = self._settings
         if not self._acl.allows(client):
             self.stats.refused += 1
             return wire.build_reply(qid, query, settings.udp_size, wire.REFUSED)
         if query.error_rcode:
+            self.stats.unsupported += 1
             return wire.build_reply(qid, query, settings.udp_size, query.error_rcode)
 
         profiles = self._profiles
@@ -261,6 +280,7 @@ class Resolver:
                 self._recent.put(client, data[2:], tail, now + 1.0, answered)
             return reply
         if query.qtype == wire.TYPE_ANY:
+            self.stats.allowed_uncached += 1
             answer = wire.rfc8482_hinfo(_ANY_TTL)
             reply = wire.build_reply(qid, query, settings.udp_size, answers=answer, ancount=1)
             self._record((device.key, profile.id, query, decision, FROM_FILTER, 0, reply))
@@ -270,6 +290,7 @@ class Resolver:
             if entry.chain and decision.reason is not Reason.ALLOW_LIST:
                 blocked = self._chain_block(entry, query, policy, profile)
                 if blocked is not None:
+                    self.stats.chain_blocked_hits += 1
                     reply = qid + self._canned_reply(query, blocked.action, policy, profile)
                     self._record((device.key, profile.id, query, blocked, FROM_CACHE, 0, reply))
                     return reply
@@ -287,6 +308,7 @@ class Resolver:
         upstreams = self.upstreams
         if self.local_zones.covers(query.qname, query.qtype):
             if self.local_upstreams is None:
+                self.stats.allowed_uncached += 1
                 reply = wire.build_reply(qid, query, settings.udp_size, wire.NXDOMAIN)
                 self._record((device.key, profile.id, query, decision, FROM_FILTER, 0, reply))
                 return reply
@@ -356,6 +378,7 @@ class Resolver:
         key = f"{query.key}\x00{target}"
         entry = self._cache.get(key, now)
         if entry is not None:
+            self.stats.rewrite_hits += 1
             reply = entry.render(qid, query, now, self._settings.udp_size, 0, self._ttl_cap(policy, profile))
             reply = self._fit(reply, query, tcp)
             self._record((device_key, profile.id, query, decision, FROM_CACHE, 0, reply))
@@ -380,6 +403,8 @@ class Resolver:
         reply = await self._wait_for_answer(qid, answer, key, fetch, tcp)
         taken_us = int((self.clock() - answer.asked_at) * 1_000_000)
         logged = answer.logged_decision
+        if logged.action is _ALLOW:  # counted once answered: a CNAME target may still block it
+            self.stats.allowed_uncached += 1
         self._record((answer.device_key, answer.profile.id, answer.query, logged, answer.upstream, taken_us, reply))
         return reply
 

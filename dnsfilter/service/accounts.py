@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
+import threading
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -177,6 +178,10 @@ class Accounts:
     def __init__(self, store: AccountStore, forget_after: timedelta = FORGET_AFTER) -> None:
         self.store = store
         self.forget_after = forget_after
+        # Sign-ins refused since start (for metrics): a wrong password, or too many before it.
+        self.failed_sign_ins = 0
+        self.throttled_sign_ins = 0
+        self._counting = threading.Lock()  # sign-ins are checked in threads, several at once
 
     def has_password(self, account: str = DEFAULT_ACCOUNT) -> bool:
         return self.store.password_hash(account) is not None
@@ -204,21 +209,29 @@ class Accounts:
             before[key] = failures
             wait = max(wait, retry_after(failures, last, now))
         if wait > 0:
-            return LoginResult(ok=False, retry_after=wait, throttled=True)
+            return self._refused(LoginResult(ok=False, retry_after=wait, throttled=True))
         counted = {key: self.store.record_failure(key, now, forget_before) for key in keys}
         earned = max(delay_after(count) for count in counted.values())
         # Another attempt counted between our check and our count: it is that
         # attempt's turn, unless both were still among the free ones.
         if any(counted[key] != before[key] + 1 and delay_after(counted[key] - 1) > 0 for key in keys):
-            return LoginResult(ok=False, retry_after=earned, throttled=True)
+            return self._refused(LoginResult(ok=False, retry_after=earned, throttled=True))
         stored = self.store.password_hash(account)
         # Without a password there is nothing to sign in to, but it takes as long to say so.
         ok = verify_password(password, stored or _UNUSABLE_HASH) and stored is not None
         if not ok:
-            return LoginResult(ok=False, retry_after=earned, throttled=False)
+            return self._refused(LoginResult(ok=False, retry_after=earned, throttled=False))
         for key in keys:
             self.store.clear_failures(key)
         return LoginResult(ok=True, retry_after=0.0, throttled=False)
+
+    def _refused(self, result: LoginResult) -> LoginResult:
+        with self._counting:
+            if result.throttled:
+                self.throttled_sign_ins += 1
+            else:
+                self.failed_sign_ins += 1
+        return result
 
     def start_session(
         self,

@@ -19,6 +19,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from dnsfilter.lists.index import DomainIndex
@@ -30,6 +31,8 @@ from dnsfilter.store.database import ChangeListener
 from dnsfilter.store.policystore import PolicyStore
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # A device seen again with nothing new is written at most this often.
 DEVICE_REWRITE_INTERVAL = 60.0
@@ -74,24 +77,41 @@ class PolicyKeeper:
         self.devices_not_recorded = 0  # since start, for the parent's diagnostics
         self._aged_at: float | None = None
         self.woken = asyncio.Event()
+        # How the database answered the last read of the policy (its version is
+        # asked every poll_interval), for the health check: no query of its own.
+        self.read_at: float | None = None  # wall clock of the last read that worked
+        self.read_error: str | None = None  # why the last read failed; None once one works
+        self.snapshots_built = 0  # since start: on each change, each minute, each new index
 
     async def load(self, current_index: Callable[[], DomainIndex]) -> PolicySnapshot:
         """Read the whole policy now and build its snapshot on the index in
         use when the build is done (the lists may be swapped meanwhile)."""
         now = self._now()
         # With today's screen time (the family's calendar day), which budgets are judged by.
-        self._data = data = await asyncio.to_thread(self.store.load_all, now, local_day(now, self.zone))
+        self._data = data = await self._read(self.store.load_all, now, local_day(now, self.zone))
         index = current_index()
         # Off the loop: a big policy takes a second or more to build, and DNS answers meanwhile.
         snapshot = await asyncio.to_thread(self._build, data, index, now)
         if current_index() is not index:  # swapped during the build: build again on the lists in use
             snapshot = await asyncio.to_thread(self._build, data, current_index(), now)
+        self.snapshots_built += 1
         return self._reported_problems(snapshot)
+
+    async def _read(self, read: Callable[..., T], *args: object) -> T:
+        """``read(*args)`` in a thread, its outcome noted (``read_at``, ``read_error``)."""
+        try:
+            value = await asyncio.to_thread(read, *args)
+        except Exception as error:
+            self.read_error = str(error) or type(error).__name__
+            raise
+        self.read_at, self.read_error = self.wall_clock(), None
+        return value
 
     def rebuild(self, index: DomainIndex) -> PolicySnapshot:
         """The last policy read, on another index (the lists were recompiled)."""
         if self._data is None:
             raise RuntimeError("load() must run before rebuild()")
+        self.snapshots_built += 1
         return self._reported_problems(self._build(self._data, index, self._now()))
 
     def _build(self, data: PolicyData, index: DomainIndex, now: datetime) -> PolicySnapshot:
@@ -132,7 +152,7 @@ class PolicyKeeper:
             if left <= 0:
                 return False
             await self._pause(min(left, self.poll_interval))
-            if await asyncio.to_thread(self.store.policy_version) != version:
+            if await self._read(self.store.policy_version) != version:
                 return True
 
     async def _pause(self, seconds: float) -> None:

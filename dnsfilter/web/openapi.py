@@ -62,7 +62,8 @@ def document(routes: tuple[Route, ...] | None = None) -> dict[str, Any]:
             "description": (
                 "The parents' web page of dnsfilter. Sign in with POST /api/login; every change "
                 "(POST, PUT, PATCH, DELETE) needs the session's csrf_token in X-CSRF-Token and an Origin "
-                "of the page itself."
+                "of the page itself. Outside this API, without a session: GET /healthz (whether the filter "
+                "is well, 200 or 503) and GET /metrics (Prometheus text format, when web.metrics is on)."
             ),
         },
         "paths": paths,

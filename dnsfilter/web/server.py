@@ -25,7 +25,9 @@ from dnsfilter.service.app import Service
 from dnsfilter.web.api_home import UPDATES
 from dnsfilter.web.api_stats import PAST_DAYS, PastDays
 from dnsfilter.web.context import WebContext
+from dnsfilter.web.health import add_health
 from dnsfilter.web.hosts import HostAllowlist
+from dnsfilter.web.metrics import add_metrics
 from dnsfilter.web.openapi import OPENAPI_ROUTE
 from dnsfilter.web.routes import add_routes
 from dnsfilter.web.security import CONTEXT, HOSTS, guard, require_session
@@ -45,6 +47,8 @@ def build_app(context: WebContext, hosts: HostAllowlist, webui: Path = WEBUI_DIR
     app[PAST_DAYS] = PastDays()
     add_routes(app)
     add_routes(app, (OPENAPI_ROUTE,))
+    # Outside the API (no session, not in its document): for monitors and Prometheus.
+    add_metrics(app, context, add_health(app))
     index = webui / "index.html"
 
     async def page(request: web.Request) -> web.StreamResponse:

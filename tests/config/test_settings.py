@@ -20,6 +20,7 @@ from dnsfilter.config import (
     parse_upstream,
     system_upstreams,
 )
+from dnsfilter.config.values import Secret
 from dnsfilter.dns.upstream.servers import UpstreamServer
 from dnsfilter.errors import ConfigError
 
@@ -122,6 +123,9 @@ DEFAULTS = [
     ("web.tls", "off"),
     ("web.certificate", None),
     ("web.key", None),
+    ("web.metrics", False),
+    ("web.metrics_allow", ()),
+    ("web.metrics_token", None),
     ("database.url", None),
     ("data_dir", Path("data")),
     ("time_zone", None),
@@ -312,6 +316,20 @@ VALID = [
     ("web.certificate", "/etc/dnsfilter/web.pem", "/etc/dnsfilter/web.pem"),
     ("web.key", "/etc/dnsfilter/web.key", "/etc/dnsfilter/web.key"),
     ("web.listen", '"[::]:8443"', ListenAddress("::", 8443)),
+    # On needs metrics_allow or metrics_token too (see test_metrics_on_needs_who_may_read_them).
+    ("web.metrics", "off", False),
+    ("web.metrics", "false", False),
+    (
+        "web.metrics_allow",
+        "[192.168.1.10, 10.0.0.0/8]",
+        (ipaddress.ip_network("192.168.1.10/32"), ipaddress.ip_network("10.0.0.0/8")),
+    ),
+    ("web.metrics_allow", '["fd00::/8"]', (ipaddress.ip_network("fd00::/8"),)),
+    ("web.metrics_allow", "[]", ()),
+    ("web.metrics_token", "0123456789abcdef0123456789abcdef", Secret("0123456789abcdef0123456789abcdef")),
+    ("web.metrics_token", '"Zm9vYmFyYmF6cXV1eA=="', Secret("Zm9vYmFyYmF6cXV1eA==")),
+    ("web.metrics_token", "12345678901234567890", Secret("12345678901234567890")),
+    ("web.metrics_token", "~", None),
     (
         "database.url",
         "sqlite:////var/lib/dnsfilter/dnsfilter.db",
@@ -485,6 +503,16 @@ INVALID = [
     ("web.certificate", "[a.pem]", None, "must be a single value, not a list"),
     ("web.key", '""', None, "is empty; write a file path"),
     ("web.key", "[a.pem]", None, "must be a single value, not a list"),
+    ("web.metrics", "sometimes", None, "must be true or false"),
+    ("web.metrics", "[on]", None, "must be a single value, not a list"),
+    ("web.metrics", "on", None, "is on, so say who may read them: metrics_allow"),
+    ("web.metrics_allow", "192.168.1.10", None, "must be a list; write it in brackets: [192.168.1.10]"),
+    ("web.metrics_allow", "[prometheus.lan]", "web.metrics_allow[0]", '"prometheus.lan" is not a network'),
+    ("web.metrics_allow", "[192.168.1.10/24]", "web.metrics_allow[0]", "write 192.168.1.0/24 for the whole network"),
+    ("web.metrics_token", "[abcdefghijklmnopqrstuvwxyz]", None, "must be a single value, not a list"),
+    ("web.metrics_token", "hunter2", None, "is too short to keep the metrics private (at least 16 characters)"),
+    ("web.metrics_token", '"hunter2 hunter2 hunter2"', None, "may hold only letters, digits and - . _ ~ + /"),
+    ("web.metrics_token", "x" * 257, None, "is longer than 256 characters"),
     ("database.url", "5", None, "must be text, not the number 5"),
     ("database.url", "mysql://db/dnsfilter", None, 'a database URL starting "mysql://" is not supported'),
     ("database.url", "sqlite://", None, "an SQLite URL is sqlite:/// followed by the file"),
@@ -1023,6 +1051,36 @@ def test_time_zone_suggests_the_closest_name() -> None:
     assert only_problem("time_zone: Europe/Berln\n") == (
         'time_zone (line 1): "Europe/Berln" is not a time zone name; did you mean Europe/Berlin?'
     )
+
+
+def test_metrics_on_needs_who_may_read_them() -> None:
+    allowed = parse_config("web:\n  metrics: on\n  metrics_allow: [192.168.1.10]\n").web
+    assert (allowed.metrics, allowed.metrics_token) == (True, None)
+    with_token = parse_config("web:\n  metrics: on\n  metrics_token: 0123456789abcdef0123\n").web
+    assert (with_token.metrics, with_token.metrics_allow, with_token.metrics_token) == (True, (), "0123456789abcdef0123")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "hunter2hunter",
+        "hunter2 hunter2 hunter2 hunter2",
+        "hunter2hunter2" * 20,
+        "[hunter2hunter2hunter2]",
+        "!tag hunter2hunter2hunter2",
+    ],
+    ids=["short", "space", "long", "list", "tag"],
+)
+def test_metrics_token_errors_do_not_repeat_the_token(token: str) -> None:
+    problem = only_problem(f"web:\n  metrics_token: {token}\n")
+    assert problem.startswith("web.metrics_token (line 2): "), problem
+    assert "hunter2" not in problem
+
+
+def test_metrics_token_is_hidden_when_printed() -> None:
+    config = parse_config("web:\n  metrics: on\n  metrics_token: hunter2hunter2hunter2\n")
+    assert config.web.metrics_token == "hunter2hunter2hunter2"
+    assert "hunter2" not in repr(config) and "hunter2" not in f"{config.web.metrics_token} {config}"
 
 
 def test_database_url_error_does_not_repeat_the_password() -> None:
