@@ -78,6 +78,8 @@ async def test_searching_the_log_and_asking_why_shows_the_list_line(site: Page, 
     why = page.get_by_role("dialog", name=say("pages.why.title"))
     await why.wait_for()
     await why.get_by_text(say("pages.why.because", reason=say("pages.log.reason.category", category="Games"))).wait_for()
+    # Which filter answered: two filters may share one log.
+    await why.get_by_text(say("pages.log.answered_by", name=site.config.instance_name)).wait_for()
     matches = why.locator("table").filter(has=page.get_by_role("columnheader", name=say("pages.why.line")))
     line = matches.locator("tr").filter(has_text="||games.example^")
     await expect(line).to_contain_text("2")  # the second line of tests/fixtures/blocklists/lists/games.adblock.txt

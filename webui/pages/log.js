@@ -240,8 +240,8 @@ function WhyPanel({ row, onClose }) {
       <button type="button" class="btn btn-small" onClick=${onClose}>${t("common.close")}</button>
     </div>
     <p class="mono wrap why-name">${row.name} <span class="muted">${row.type}</span></p>
-    <p class="muted small">${row.device_name || row.device} · ${formatFull(row.at)} ·
-      ${t("pages.log.answered_by", { name: row.instance })}</p>
+    <p class="muted small">${row.device_name || row.device} · ${formatFull(row.at)}
+      ${" · " + t("pages.log.answered_by", { name: row.instance })}</p>
     ${loading && !data && html`<${Loading} />`}
     <${ErrorBox} error=${error} retry=${reload} />
     ${data && html`<${Explanation} x=${data} />`}
