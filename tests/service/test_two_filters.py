@@ -14,24 +14,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
 from dnsfilter.service.timings import Timings
-from dnsfilter.store import PolicyStore, open_database
+from dnsfilter.store import PolicyStore
 from dnsfilter.store.querylog.models import QueryLogRow, UsageMinute
 from tests.fakes import FakeUpstream
 from tests.running import make_config, running_service
 from tests.service.test_querylog_outages import through
 from tests.service.test_querylog_running import Asker, LogReader, names, parts, until
-from tests.service.test_running_policy import Filter
+from tests.service.test_running_policy import Filter, mia, store  # noqa: F401 - fixtures
+from tests.service.test_service_database import proxy  # noqa: F401 - a fixture
 from tests.tcpproxy import TcpProxy
-from tests.webpage import DEVICE, REAL, answer_test_names, utcnow
+from tests.webpage import REAL, answer_test_names, utcnow
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -44,25 +44,6 @@ BOXES = ("box-a", "box-b")
 async def upstream(fake_upstream: FakeUpstream) -> FakeUpstream:
     answer_test_names(fake_upstream)
     return fake_upstream
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[PolicyStore]:
-    """The database as `dnsfilter policy import` on a third machine sees it."""
-    database = open_database(database_url)
-    try:
-        yield PolicyStore(database)
-    finally:
-        database.close()
-
-
-@pytest.fixture
-def mia(store: PolicyStore) -> int:
-    """A profile for the device 127.0.0.1, which asks both filters."""
-    profile = store.create_profile("Mia", now=utcnow())
-    seen = store.record_seen(DEVICE, ip="127.0.0.1", mac=None, name=None, now=utcnow())
-    store.assign_device(seen.device_id, profile.id)
-    return profile.id
 
 
 TwoFilters = Callable[[str], AbstractAsyncContextManager[tuple[Filter, Filter]]]
@@ -153,14 +134,6 @@ async def test_one_log_says_which_filter_answered_and_a_minute_counts_once(
         ).scalars().all()
     assert games_rows == list(BOXES)  # each filter logged its own answer...
     assert games_minutes == 1  # ...and the minute of play counts once
-
-
-@pytest.fixture
-async def proxy(database_url: str) -> AsyncIterator[TcpProxy]:
-    target = urlsplit(database_url)
-    started = await TcpProxy(target.hostname or "127.0.0.1", target.port or 5432).start()
-    yield started
-    await started.close()
 
 
 async def test_both_keep_filtering_while_the_database_is_away_and_catch_up_after(
