@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/dns_cached.py [--duration 10] [--rate 5000]
         [--names PATH] [--count 2000] [--only ours|dnsmasq] [--before PATH] [--keep]
-        [--tcp-queries-per-conn N]
+        [--tcp-queries-per-conn N] [--misses]
 
 What is measured
     A fake authoritative upstream (fake_upstream.py) answers A queries for N
@@ -17,6 +17,11 @@ What is measured
                loss and p99 latency at an ordinary load, and the CPU cost of
                exactly the same work for both servers.
     dnsperf runs on one CPU and the server on the other (taskset).
+
+    --misses measures the other end: no warm-up, every name of the list
+    (99,557 by default) is asked once, in order, over UDP at --rate (2000 q/s
+    by default), so every query is a cache miss that goes to the upstream and
+    back. CPU µs/query is then the cost of a miss.
 
 How to read the table
     queries/s      answers per second dnsperf received (at N q/s: ~N if no loss)
@@ -106,6 +111,7 @@ class Settings:
     servers: tuple[ServerSpec, ...]
     keep: bool
     tcp_queries_per_connection: int | None  # None: dnsperf keeps its connections
+    misses: bool  # every query a new name, no warm-up
 
 
 def parse_settings(argv: Sequence[str]) -> Settings:
@@ -116,8 +122,7 @@ def parse_settings(argv: Sequence[str]) -> Settings:
     parser.add_argument(
         "--rate",
         type=positive,
-        default=5000,
-        help="queries/s of the fixed-load runs (default 5000)",
+        help="queries/s of the fixed-load runs (default 5000; 2000 with --misses)",
     )
     parser.add_argument(
         "--names",
@@ -126,7 +131,12 @@ def parse_settings(argv: Sequence[str]) -> Settings:
         help="names list, text or .gz, one per line",
     )
     parser.add_argument(
-        "--count", type=positive, default=2000, help="how many names to use (default 2000)"
+        "--count", type=positive, help="how many names to use (default 2000; all with --misses)"
+    )
+    parser.add_argument(
+        "--misses",
+        action="store_true",
+        help="every query a new name (no warm-up, UDP at a fixed rate): the cost of a cache miss",
     )
     parser.add_argument(
         "--only",
@@ -149,12 +159,13 @@ def parse_settings(argv: Sequence[str]) -> Settings:
         servers = (*servers[:-1], before_spec(args.before), servers[-1])
     return Settings(
         duration=args.duration,
-        rate=args.rate,
+        rate=args.rate or (2000 if args.misses else 5000),
         names_source=args.names,
-        name_count=args.count,
+        name_count=args.count or (10**9 if args.misses else 2000),
         servers=servers,
         keep=args.keep,
         tcp_queries_per_connection=args.tcp_queries_per_conn,
+        misses=args.misses,
     )
 
 
@@ -171,9 +182,14 @@ def describe_tcp(queries_per_connection: int | None) -> str:
 
 
 def describe_run(settings: Settings, names: list[str], pinning: Pinning) -> str:
+    what = (
+        f"cache misses: {len(names)} distinct A names, each asked once"
+        if settings.misses
+        else f"{len(names)} cached A names"
+    )
     return "\n".join(
         [
-            f"dns_cached: {len(names)} cached A names from {settings.names_source}",
+            f"dns_cached: {what} from {settings.names_source}",
             (
                 f"dnsperf {tool_version(['dnsperf', '-h'])}, dnsmasq {tool_version(['dnsmasq', '--version'])}, "
                 f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.node()}"
@@ -211,7 +227,8 @@ def benchmark_server(
         wait_until_answering(
             server, port, read_first_name(files), spec.start_deadline_seconds
         )
-        warm_up(server, port, files, pinning)
+        if not settings.misses:
+            warm_up(server, port, files, pinning)
         rows = []
         for load in loads:
             row = measure_load(server, port, load, settings, files, pinning, quiet_wait)
@@ -290,6 +307,13 @@ def run(settings: Settings) -> int:
         for transport in ("udp", "tcp")
         for rate in (None, settings.rate)
     ]
+    if settings.misses:
+        if settings.duration * settings.rate > len(names):
+            raise SetupError(
+                f"{settings.duration} s at {settings.rate} q/s asks {settings.duration * settings.rate} names, "
+                f"more than the {len(names)} in the list: some would be cache hits"
+            )
+        loads = [Load("udp", settings.rate)]
     rows: list[Measurement] = []
     unavailable: list[str] = []
     failed_to_start: ServerStartError | None = None
