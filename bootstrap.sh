@@ -356,19 +356,25 @@ uninstall_service() {
     fi
 }
 
+# The linked (editable) install of this clone; setuptools' notice that the
+# package's shipped folders are mapped is not for the person running it.
+install_editable() {
+    PYTHONWARNINGS=ignore "$venv/bin/python" -m pip install --quiet -e "$1"
+}
+
 case "$mode" in
     run)
         check_python
         make_venv
         say "installing dnsfilter into $venv"
-        "$venv/bin/python" -m pip install --quiet -e "$here"
+        install_editable "$here"
         exec "$venv/bin/dnsfilter" run "$@"
         ;;
     test)
         check_python
         make_venv
         say "installing dnsfilter and its test tools into $venv"
-        "$venv/bin/python" -m pip install --quiet -e "$here[test]"
+        install_editable "${here}[test]"
         cd "$here"
         exec "$venv/bin/python" -m pytest "$@"
         ;;
