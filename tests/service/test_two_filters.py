@@ -162,4 +162,5 @@ async def test_both_keep_filtering_while_the_database_is_away_and_catch_up_after
     assert dropped == [0, 0]
     assert sorted(name for name in logged if name in everything) == sorted(everything)  # each once
     assert instances_of(store, everything) == {name: box for box in BOXES for name in during[box]}
-    assert max(asker.slowest for asker in askers.values()) < 0.5
+    # Not held up by the failing writes (a lock or a connection is waited for in seconds).
+    assert max(asker.slowest for asker in askers.values()) < 1.0
