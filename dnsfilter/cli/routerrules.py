@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Final
 
 from dnsfilter.config import Config, ListenAddress
+from dnsfilter.config.values import ip_or_none
 from dnsfilter.errors import DnsFilterError, UsageError, shown
 from dnsfilter.lists.catalog import BLOCKLISTS_DIR, Source, load_catalog
 from dnsfilter.lists.liststore import ListStore
@@ -113,7 +114,7 @@ class RouterSetup:
 
 def home_address(text: str) -> Address:
     """``text`` as the filter's address on the home network; UsageError says what to give instead."""
-    address = _ip(text.strip())
+    address = ip_or_none(text.strip())
     if address is None:
         raise UsageError(
             f'"{shown(text)}" is not an IP address. Give this box\'s address on the home network, like '
@@ -136,7 +137,7 @@ def filter_targets(
     ``given`` (--filter-address) wins; else the home-network addresses in ``dns.listen``. The port
     is the one the filter listens on at that address (or on every address), else 53.
     """
-    ports = {address: entry.port for entry in listen if (address := _ip(entry.host)) is not None}
+    ports = {address: entry.port for entry in listen if (address := ip_or_none(entry.host)) is not None}
     if given:
         filters = tuple(dict.fromkeys(home_address(text) for text in given))
         origin = "--filter-address"
@@ -167,13 +168,6 @@ def lan_interfaces(given: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(given)) or (DEFAULT_LAN_INTERFACE,)
 
 
-def _ip(text: str) -> Address | None:
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
-
-
 def _at_home(address: Address) -> bool:
     return any(address in network for network in HOME_NETWORKS)
 
@@ -192,7 +186,7 @@ def addresses_in_list(lines: Iterable[str], fmt: str) -> set[Address]:
             continue
         words = text.split("#", 1)[0].split()
         for word in words[1:] if fmt == "hosts" else words:
-            address = _ip(word.strip("|^").removeprefix("*.").removeprefix("."))
+            address = ip_or_none(word.strip("|^").removeprefix("*.").removeprefix("."))
             if address is not None and address.is_global:
                 found.add(address)
     return found

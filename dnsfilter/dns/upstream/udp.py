@@ -164,12 +164,13 @@ class UdpSocket(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         if self.peer is None or (addr[0], addr[1]) != self.peer or len(data) < 12:
             return
-        waiting = self.waiting.get((data[0] << 8) | data[1])
+        qid = (data[0] << 8) | data[1]
+        waiting = self.waiting.get(qid)
         if waiting is None or waiting[0].done():
             return
         waiter, question = waiting
         try:
-            answer = check_reply(data, (data[0] << 8) | data[1], question)
+            answer = check_reply(data, qid, question)
         except wire.MalformedPacket as error:
             # Someone who guessed the ID must not be able to end our wait
             # with junk: keep listening for the real answer.
