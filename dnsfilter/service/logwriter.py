@@ -7,7 +7,8 @@ the screen-time minutes. Few, large transactions are what an SD card likes.
 
 The rows are made on the event loop, a few dozen entries at a time with
 DNS answered between two steps; only the transaction runs in a thread
-(the database blocks, and the driver lets go of the GIL while it works).
+(the database blocks, and the driver lets go of the GIL while it works),
+a thread of the writer's own that the kernel weighs less than the loop's.
 Python work in that thread would hold the GIL in 5 ms turns, and every
 time the loop wanted it back it would wait a turn: under a flood of new
 names a cached answer then waited up to 100 ms behind the log.
@@ -23,7 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from dnsfilter.dns.logbuffer import Entries, LogBuffer
@@ -39,6 +43,23 @@ log = logging.getLogger(__name__)
 # answering without closing the connection); the buffer stays bounded meanwhile.
 SLOW_WRITE_SECONDS = 3.0
 _BUFFER_CHECK = 0.25  # seconds between looks at the buffer's size
+# How much less the write's thread weighs with the kernel than the thread
+# answering DNS: added to its nice value (19 at most).
+WRITER_NICENESS = 10
+
+
+def _yield_to_dns() -> None:
+    """Make the calling thread (the writer's own) give way to DNS when both want a CPU.
+
+    On a box with one or two cores the database's work in this thread
+    otherwise takes its full time slice while an answer waits for the CPU.
+    """
+    try:
+        # On Linux a thread's own ID names it alone here.
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + WRITER_NICENESS))
+    except OSError:  # not allowed: the writer still writes
+        pass
 
 
 class LogWriter:
@@ -68,6 +89,8 @@ class LogWriter:
         self.last_error: str | None = None
         self._dropped_reported = 0  # buffer.dropped already added to the database's counter
         self._stopping = asyncio.Event()
+        # One thread of its own, kept for the writer's life, at a lower priority.
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="query log writer", initializer=_yield_to_dns)
 
     async def run(self) -> None:
         """Flush until ``finish``; failures wait a little longer each time (up to
@@ -108,6 +131,8 @@ class LogWriter:
             await self.flush()
         except StoreError as error:
             log.warning("the last %d queries could not be logged: %s", len(self.buffer), error)
+        finally:
+            self._thread.shutdown(wait=False)
 
     async def _wait(self, seconds: float) -> None:
         """Until ``seconds`` pass or a full batch is waiting (not while backing off)."""
@@ -160,8 +185,8 @@ class LogWriter:
         """The write, waited for without end (a thread cannot be stopped, and a write
         abandoned half way could later land twice), the buffer kept bounded and a
         slow database reported meanwhile."""
-        writing = asyncio.ensure_future(asyncio.to_thread(self._write, database, batch))
         loop = asyncio.get_running_loop()
+        writing = loop.run_in_executor(self._thread, self._write, database, batch)
         slow_at = loop.time() + SLOW_WRITE_SECONDS
         while not writing.done():
             await asyncio.wait({writing}, timeout=_BUFFER_CHECK)

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import threading
 import weakref
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import event
 
 from dnsfilter.dns.logbuffer import Entries, LogBuffer
 from dnsfilter.service.collector import YOUNG, Collector
 from dnsfilter.service.logbatches import STEP_SIZE, BatchBuilder
-from dnsfilter.service.logwriter import LogWriter
+from dnsfilter.service.logwriter import WRITER_NICENESS, LogWriter
 from dnsfilter.store import Database
 from tests.service.test_logwriter import AT, BERLIN, builder, entry, stored_rows
 
@@ -72,6 +74,32 @@ async def test_rows_are_made_on_the_loop_with_dns_served_between_two_steps(datab
     assert {thread for thread, _ in seen} == {threading.get_ident()}
     assert len({turn for _, turn in seen}) >= NEW_NAMES // STEP_SIZE
     assert len(stored_rows(database)) == NEW_NAMES
+
+
+async def test_the_database_work_runs_in_a_thread_that_gives_way_to_dns(database: Database) -> None:
+    """The driver's work for a write (SQLite's own, outside the GIL) happens in a
+    thread the kernel weighs less than the loop's: on a one- or two-core box
+    the loop gets the CPU back as soon as a query arrives."""
+    writing_threads: set[int] = set()
+
+    def record_thread(*_: object) -> None:
+        writing_threads.add(threading.get_native_id())
+
+    event.listen(database.engine, "before_cursor_execute", record_thread)
+    buffer = LogBuffer()
+    for at, answered in flood():
+        buffer.add(at, answered)
+    writer = LogWriter(lambda: database, buffer, builder(), flush_seconds=1.0, batch_size=NEW_NAMES)
+    try:
+        assert await writer.flush() == NEW_NAMES
+        assert threading.get_native_id() not in writing_threads
+        loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        assert [os.getpriority(os.PRIO_PROCESS, thread) for thread in writing_threads] == [
+            min(loop_priority + WRITER_NICENESS, 19)
+        ]
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record_thread)
+        await writer.finish(asyncio.create_task(asyncio.sleep(0)))
 
 
 class Node:
