@@ -7,6 +7,8 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Final
 
+from dnsfilter.policy.memo import make_room
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _MEMO_LIMIT: Final = 4096
@@ -26,7 +28,7 @@ class ClientAcl:
         if allowed is None:
             allowed = self._check(address)
             if len(self._memo) >= _MEMO_LIMIT:
-                self._memo.clear()
+                make_room(self._memo, _MEMO_LIMIT)
             self._memo[address] = allowed
         return allowed
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 from dnsfilter.dns import wire
+from dnsfilter.policy.memo import make_room
 
 # How an answer of our own reads:
 NULL_IP: Final = "null_ip"  # 0.0.0.0 / :: (NODATA for other types)
@@ -16,7 +17,7 @@ NXDOMAIN: Final = "nxdomain"  # no such name
 NODATA: Final = "nodata"  # the name exists, no records of this type
 
 _NULL_RDATA: Final = {wire.TYPE_A: b"\x00" * 4, wire.TYPE_AAAA: b"\x00" * 16}
-# Bound against a device making up names: clear and start again.
+# Bound against a device making up names: the oldest are forgotten (policy/memo.py).
 _MEMO_LIMIT: Final = 8192
 
 
@@ -38,7 +39,7 @@ class CannedReplies:
         if reply is None:
             reply = self.build(query, form)
             if len(memo) >= _MEMO_LIMIT:
-                memo.clear()
+                make_room(memo, _MEMO_LIMIT)
             memo[query] = reply
         return reply
 

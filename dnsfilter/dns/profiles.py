@@ -20,10 +20,11 @@ from dnsfilter.dns.edns import identify
 from dnsfilter.dns.wire import Query
 from dnsfilter.policy.decision import Decision
 from dnsfilter.policy.identity import ClientId, ClientTable
+from dnsfilter.policy.memo import make_room
 from dnsfilter.policy.precedence import ProfilePolicy
 from dnsfilter.policy.snapshot import PolicySnapshot
 
-# Bounds against a device making up addresses or names: clear and start again.
+# Bounds against a device making up addresses or names: the oldest are forgotten.
 _ADDRESS_LIMIT = 4096
 _DECISION_LIMIT = 65536
 # Devices not yet recorded noted per round, at most (the service records only a few
@@ -67,7 +68,7 @@ class ClientProfiles:
         if decision is None:
             decision = self.policy.decide(query.qname, query.qtype, profile)
             if len(decisions) >= _DECISION_LIMIT:
-                decisions.clear()
+                make_room(decisions, _DECISION_LIMIT)
             decisions[query] = decision
         return device, profile, decision
 
@@ -84,7 +85,7 @@ class ClientProfiles:
         known = (device, profile, decisions)
         if not forwarded:  # the router speaks for many devices: never memoised by address
             if len(self._by_address) >= _ADDRESS_LIMIT:
-                self._by_address.clear()
+                make_room(self._by_address, _ADDRESS_LIMIT)
             self._by_address[address] = known
         return known
 
@@ -94,7 +95,7 @@ class ClientProfiles:
         if known is None:
             known = self._identify(query, address)
             if len(self._by_options) >= _ADDRESS_LIMIT:
-                self._by_options.clear()
+                make_room(self._by_options, _ADDRESS_LIMIT)
             self._by_options[key] = known
         return known
 

@@ -10,7 +10,10 @@ whenever the resolver's configuration or rules change.
 
 from __future__ import annotations
 
+import math
 from typing import Generic, TypeVar
+
+from dnsfilter.policy.memo import FORGET_SHARE, forget_oldest
 
 _DEFAULT_LIMIT = 8192
 
@@ -39,7 +42,7 @@ class RecentReplies(Generic[Note]):
 
     def put(self, client: str, packet_after_id: bytes, reply_after_id: bytes, until: float, note: Note) -> None:
         if self._size >= self._limit:
-            self.clear()  # bounded: start again rather than track ages
+            self._forget_oldest()
         replies = self._by_client.get(client)
         if replies is None:
             replies = self._by_client[client] = {}
@@ -49,3 +52,13 @@ class RecentReplies(Generic[Note]):
     def clear(self) -> None:
         self._by_client.clear()
         self._size = 0
+
+    def _forget_oldest(self) -> None:
+        """Bounded: every client's oldest replies go (most of them are out of date
+        anyway), about an eighth of the limit in all; clients left with none go."""
+        share = max(1, self._limit // FORGET_SHARE) / self._size
+        for client, replies in list(self._by_client.items()):
+            forget_oldest(replies, math.ceil(len(replies) * share))
+            if not replies:
+                del self._by_client[client]
+        self._size = sum(len(replies) for replies in self._by_client.values())

@@ -15,6 +15,8 @@ import re
 import struct
 from typing import Final
 
+from dnsfilter.policy.memo import make_room
+
 # Header flag bits (RFC 1035 4.1.1, RFC 4035 for AD/CD).
 QR: Final = 0x8000
 OPCODE_MASK: Final = 0x7800
@@ -168,7 +170,7 @@ class QueryParser:
     A home network asks the same few hundred names over and over, with the
     same flags and EDNS, so most packets differ from one seen before only in
     their ID. The memo is safe because a Query is a pure function of those
-    bytes, and bounded: when full it starts again.
+    bytes, and bounded: when full it forgets its oldest entries.
     """
 
     __slots__ = ("_memo", "_limit")
@@ -183,7 +185,7 @@ class QueryParser:
         if query is None:
             query = parse_query(data)
             if len(self._memo) >= self._limit:
-                self._memo.clear()
+                make_room(self._memo, self._limit)
             self._memo[body] = query
         return query
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol, TypeVar
 
 from dnsfilter.errors import shown
+from dnsfilter.policy.memo import make_room
 
 __all__ = [
     "CACHE_LIMIT",
@@ -60,7 +61,7 @@ IP_KEY_EXAMPLE: Final = "ip:192.168.1.23"
 
 # Every address seen gets an entry; IPv6 privacy addresses (or a child
 # making up addresses) could otherwise grow it forever. A LAN has far fewer
-# devices, so clearing it when full costs a few slow lookups at most.
+# devices, so forgetting the oldest when full costs a few slow lookups at most.
 CACHE_LIMIT: Final = 4096
 
 _K = TypeVar("_K")
@@ -297,7 +298,7 @@ class ClientTable:
 
 def _remember(cache: dict[_K, _V], key: _K, value: _V) -> None:
     if len(cache) >= CACHE_LIMIT:
-        cache.clear()
+        make_room(cache, CACHE_LIMIT)
     cache[key] = value
 
 

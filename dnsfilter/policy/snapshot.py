@@ -47,6 +47,7 @@ from dnsfilter.policy.budgets import local_day, use_on
 from dnsfilter.policy.decision import Action, Decision, Reason
 from dnsfilter.policy.domains import DomainMap
 from dnsfilter.policy.identity import ClientId
+from dnsfilter.policy.memo import make_room
 from dnsfilter.policy.precedence import Check, ProfilePolicy, decide
 from dnsfilter.policy.records import (
     NEW_DEVICES_PROFILE,
@@ -139,7 +140,7 @@ class PolicySnapshot:
         if decision is None:
             decision = decide(qname, qtype, profile, self.index)
             if len(self._memo) >= _MEMO_LIMIT:
-                self._memo.clear()
+                make_room(self._memo, _MEMO_LIMIT)
             self._memo[key] = decision
         return decision
 
@@ -151,7 +152,7 @@ class PolicySnapshot:
         if decision is None:
             decision = decide(qname, qtype, profile, self.index, alias=True)
             if len(self._alias_memo) >= _MEMO_LIMIT:
-                self._alias_memo.clear()
+                make_room(self._alias_memo, _MEMO_LIMIT)
             self._alias_memo[key] = decision
         return decision
 

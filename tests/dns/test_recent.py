@@ -28,6 +28,17 @@ def test_bounded() -> None:
     assert recent.get("c", bytes([0]), 0.0) is None
 
 
+def test_when_full_every_client_keeps_its_newest_replies() -> None:
+    recent: RecentReplies[None] = RecentReplies(limit=80)
+    for i in range(40):
+        recent.put("tablet", bytes([i]), b"t", until=1e9, note=None)
+        recent.put("phone", bytes([i]), b"p", until=1e9, note=None)
+    recent.put("laptop", b"q", b"l", until=1e9, note=None)  # the 81st: the oldest go
+    kept = {client: [i for i in range(40) if recent.get(client, bytes([i]), 0.0)] for client in ("tablet", "phone")}
+    assert kept["tablet"] == kept["phone"] == list(range(5, 40))  # an eighth of the limit went, half each
+    assert recent.get("laptop", b"q", 0.0) == (b"l", 1e9, None)
+
+
 async def test_a_rule_change_applies_to_the_very_next_query(
     fake_upstream: FakeUpstream, dns_client: DnsClient, tmp_path: Path
 ) -> None:
