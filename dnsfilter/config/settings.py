@@ -266,7 +266,8 @@ class QueryLogSettings:
     # and the screen-time minutes are kept aggregate_days.
     retention_days: int = setting(7, integer(1, 365))
     aggregate_days: int = setting(400, integer(1, 3650))
-    # Queries are written together, every flush_seconds or batch_size queries.
+    # Queries are written together, every flush_seconds or batch_size queries,
+    # or once half of the queue's bounds below are used.
     flush_seconds: float = setting(2.0, number(0.2, 60))
     # Large enough that a second at the filter's full rate is one write:
     # repeats of an answer are one row only when they are written together,

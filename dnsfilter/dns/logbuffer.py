@@ -104,6 +104,10 @@ class LogBuffer:
         """Estimated bytes of the entries waiting, at the last trim."""
         return self._bytes
 
+    def half_full(self) -> bool:
+        """Whether half of either bound is used, as of the last trim."""
+        return 2 * self._bytes >= self.limit_bytes or 2 * self._measured >= self.limit
+
     def add(self, at: float, answered: Answered) -> None:
         """One entry, for callers off the query path."""
         self.add_time(at)

@@ -135,14 +135,18 @@ class LogWriter:
             self._thread.shutdown(wait=False)
 
     async def _wait(self, seconds: float) -> None:
-        """Until ``seconds`` pass or a full batch is waiting (not while backing off)."""
+        """Until ``seconds`` pass or a batch is ready (not while backing off): a full
+        batch, or the buffer half way to its bounds, so that a high rate is written
+        before the bounds drop anything."""
         backing_off = self.last_error is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while (left := deadline - loop.time()) > 0:
-            if self._stopping.is_set() or (not backing_off and len(self.buffer) >= self.batch_size):
-                return
             self.buffer.trim()  # bounded even while nothing can be written
+            if self._stopping.is_set():
+                return
+            if not backing_off and (len(self.buffer) >= self.batch_size or self.buffer.half_full()):
+                return
             await asyncio.sleep(min(left, _BUFFER_CHECK))
 
     async def flush(self) -> int:

@@ -375,3 +375,20 @@ async def test_writer_backs_off_while_failing_and_recovers_by_itself(database: D
         await asyncio.gather(task, return_exceptions=True)
     assert writer.last_error is None
     assert logged_times(database) == list(range(30))
+
+
+async def test_a_rate_that_would_fill_the_bounds_between_two_flushes_is_written_whole(database: Database) -> None:
+    """The bounds are for a database that cannot be written: while it can, the
+    writer writes once the buffer is half way to them, however long the flush
+    interval and however large the batch size (the defaults at 20,000 q/s fill
+    the 8 MiB bound in under a second, the interval is 2 s)."""
+    buffer = LogBuffer(limit=1_000)  # a second of this rate, some 50 ms of such a rate
+    writer = LogWriter(lambda: database, buffer, builder(), flush_seconds=60, batch_size=100_000)
+    running = asyncio.get_running_loop().create_task(writer.run())
+    for first in range(0, 2_000, 40):  # 2,000 queries at 1,000 a second
+        for item in numbered(first, first + 40):
+            buffer.add(*item)
+        await asyncio.sleep(0.04)
+    await writer.finish(running)
+    assert buffer.dropped == 0
+    assert logged_times(database) == list(range(2_000))
