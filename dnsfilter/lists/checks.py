@@ -6,13 +6,14 @@ copy, and the plain messages a parent reads when one fails.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import zlib
 
 from dnsfilter.errors import DnsFilterError
 from dnsfilter.lists.catalog import Source
 from dnsfilter.lists.entries import ParseReport
-from dnsfilter.lists.listfile import parse_text
+from dnsfilter.lists.listfile import read_entries
 from dnsfilter.lists.liststore import describe_reasons
 
 MiB = 1024 * 1024
@@ -37,7 +38,8 @@ def examine(body: bytes, source: Source, max_bytes: int) -> tuple[bytes, ParseRe
             "The download was empty. The list server may be having trouble; the next update will try again."
         )
     # Only the counts are needed here; the entries are read again when the index is compiled.
-    _, report = parse_text(text, source.format, source.subdomains)
+    entries, report = read_entries(text, source.format, source.subdomains)
+    collections.deque(entries, maxlen=0)  # read to the end, keeping none
     if report.looks_like_html:
         raise ListRefused(CAPTIVE_PORTAL)
     if report.rejected.get("binary") or report.rejected.get("bad-gzip"):

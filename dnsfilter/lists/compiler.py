@@ -9,6 +9,7 @@ new file replaces the old one atomically; the running filter then maps it.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import hashlib
 import multiprocessing
 import time
@@ -21,10 +22,13 @@ from typing import Any
 from dnsfilter.lists.catalog import Catalog, load_catalog
 from dnsfilter.lists.formats import ListParser
 from dnsfilter.lists.index import IndexBuilder
-from dnsfilter.lists.listfile import parse_text
+from dnsfilter.lists.listfile import read_entries
 from dnsfilter.policy.tags import service_tag
 
 INDEX_FILE = "index.bin"
+# glibc's mallopt parameter, and the size from which blocks get mappings of their own.
+_M_MMAP_THRESHOLD = -3
+_OWN_MAPPING_BYTES = 128 * 1024
 NOT_BLOCKING_KINDS = frozenset({"allow"})  # allowlist data must never block
 
 
@@ -55,6 +59,7 @@ def fingerprint(catalog_dir: Path, source_paths: Mapping[str, Path]) -> str:
 def compile_index(catalog_dir: Path, source_paths: Mapping[str, Path], out: Path) -> CompileReport:
     """Parse every source and service and write the index to ``out``."""
     started = time.monotonic()
+    _give_back_large_blocks()
     catalog = load_catalog(catalog_dir)
     names = tag_names(catalog)
     bit = {name: 1 << position for position, name in enumerate(names)}
@@ -67,7 +72,8 @@ def compile_index(catalog_dir: Path, source_paths: Mapping[str, Path], out: Path
         path = source_paths.get(source.id)
         if path is None:
             continue
-        entries, report = parse_text(path.read_bytes(), source.format, source.subdomains)
+        # Entries go to the builder as they are read: a list is never all in memory.
+        entries, report = read_entries(path.read_bytes(), source.format, source.subdomains)
         tags = bit[source.category]
         for entry in entries:
             builder.add(entry.name, tags, subdomains=entry.subdomains, exception=entry.exception)
@@ -82,6 +88,21 @@ def compile_index(catalog_dir: Path, source_paths: Mapping[str, Path], out: Path
     version = fingerprint(catalog_dir, source_paths)
     stats = builder.write(out, {"fingerprint": version, "built_at": time.time(), "sources": sources})
     return CompileReport(out, stats.entries, time.monotonic() - started, version)
+
+
+def _give_back_large_blocks() -> None:
+    """Let the compile's big arrays live in mappings of their own, returned to the
+    system when freed.
+
+    glibc raises its mapping threshold after the first big block is freed,
+    and later blocks then come from the heap, which keeps freed space: the
+    sort's copies would then add up instead of replacing each other (a peak a
+    quarter higher for a million names). Elsewhere (no glibc) nothing changes.
+    """
+    try:
+        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, _OWN_MAPPING_BYTES)
+    except (OSError, AttributeError):
+        pass
 
 
 async def compile_in_background(catalog_dir: Path, source_paths: Mapping[str, Path], out: Path) -> CompileReport:

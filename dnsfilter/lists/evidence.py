@@ -14,7 +14,7 @@ from pathlib import Path
 from dnsfilter.lists.blocklists import Blocklists
 from dnsfilter.lists.entries import ListEntry
 from dnsfilter.lists.formats import ListParser
-from dnsfilter.lists.listfile import parse_text
+from dnsfilter.lists.listfile import read_entries
 from dnsfilter.policy.tags import SERVICE_PREFIX
 
 
@@ -56,7 +56,7 @@ def _source_matches(name: str, tag: str, blocklists: Blocklists) -> list[RuleMat
     for source in blocklists.catalog.sources_of(tag):
         path = blocklists.store.path_for(source)
         data = path.read_bytes()
-        entries, _report = parse_text(data, source.format, source.subdomains)
+        entries, _report = read_entries(data, source.format, source.subdomains)
         hits = [entry for entry in entries if _covers(entry, name)]
         if hits:
             lines = _text_lines(path, data)

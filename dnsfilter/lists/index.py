@@ -188,18 +188,18 @@ class IndexBuilder:
             counts[(key >> shift) + 1] += 1
         starts = array("I", accumulate(counts))
         del counts
+        # Where each entry goes; then one array at a time is moved there and
+        # its unsorted copy freed, so at most one sorted copy is made at once
+        # (the compile's peak memory on a small box).
         next_free = array("I", starts)
-        sorted_his = array("I", bytes(4 * len(his)))
-        sorted_los = array("I", sorted_his)
-        sorted_ids = array("I", sorted_his)
-        for key, check, tag_set in zip(his, los, ids):
+        places = array("I", bytes(4 * len(his)))
+        for entry, key in enumerate(his):
             bucket = key >> shift
-            at = next_free[bucket]
-            next_free[bucket] = at + 1
-            sorted_his[at] = key
-            sorted_los[at] = check
-            sorted_ids[at] = tag_set
-        del his, los, ids, next_free
+            places[entry] = next_free[bucket]
+            next_free[bucket] += 1
+        del next_free
+        sorted_his, sorted_los, sorted_ids = (_placed(values, places) for values in (his, los, ids))
+        del his, los, ids, places
         self._merge_buckets(sorted_his, sorted_los, sorted_ids, starts)
         return sorted_his, sorted_los, sorted_ids, sort_bits, starts
 
@@ -238,6 +238,15 @@ class IndexBuilder:
         narrow = array("H" if len(used) <= 1 << 16 else "I", map(renumber.__getitem__, ids))
         self._single_labels = {name: renumber[old] for name, old in self._single_labels.items()}
         return [tag_sets[old] for old in used], narrow
+
+
+def _placed(values: array[int], places: array[int]) -> array[int]:
+    """``values`` moved to their ``places``; ``values`` is emptied on the way."""
+    moved = array("I", bytes(4 * len(values)))
+    for value, place in zip(values, places):
+        moved[place] = value
+    del values[:]
+    return moved
 
 
 def _bucket_bits(entries: int, most: int) -> int:
