@@ -1,13 +1,14 @@
 """Command-line options the benchmark entry scripts share.
 
 Each script keeps its own options and help texts; what they have in common
-(whole positive numbers, --list, --duration, --rounds, --keep, --before and
+(whole positive numbers, comma lists, --list, --duration, --rounds, --keep, --before and
 the big log's options) is declared here once.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from blocked_files import DEFAULT_LIST
@@ -23,6 +24,18 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not positive")
     return value
+
+
+def comma_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
+    """argparse type: one or more of ``choices``, comma-separated."""
+
+    def parse(text: str) -> list[str]:
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        if not items or any(item not in choices for item in items):
+            raise argparse.ArgumentTypeError(f"{text!r}: choose from {','.join(choices)}")
+        return items
+
+    return parse
 
 
 def add_list(parser: argparse.ArgumentParser, help_text: str) -> None:

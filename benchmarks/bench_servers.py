@@ -7,6 +7,8 @@ one spec; the driver treats them all alike.
 
 from __future__ import annotations
 
+import os
+import platform
 import select
 import shutil
 import signal
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from dns_probe import query_tcp, query_udp
 from process_usage import descendants, kill_if_unchanged
+from tool_install import tool_version
 
 HOST = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -158,7 +161,13 @@ def dnsmasq_executable() -> str | None:
     return shutil.which("dnsmasq") or shutil.which("dnsmasq", path="/usr/sbin:/sbin")
 
 
-def dnsmasq_command(port: int, upstream_port: int, data_dir: Path) -> list[str]:
+DNSMASQ_CACHE_SIZE = 10_000
+
+
+def dnsmasq_command(
+    port: int, upstream_port: int, data_dir: Path, cache_size: int = DNSMASQ_CACHE_SIZE
+) -> list[str]:
+    """dnsmasq in the foreground; it refuses an option given twice, hence ``cache_size``."""
     executable = dnsmasq_executable() or "dnsmasq"
     return [
         executable,
@@ -169,7 +178,7 @@ def dnsmasq_command(port: int, upstream_port: int, data_dir: Path) -> list[str]:
         f"--listen-address={HOST}",
         f"--port={port}",
         f"--server={HOST}#{upstream_port}",
-        "--cache-size=10000",
+        f"--cache-size={cache_size}",
         "--user=root",  # the default "nobody" works too, but root skips the privilege drop
         "--pid-file=",  # none
         "--log-facility=-",  # startup messages and errors to our log file
@@ -261,6 +270,16 @@ SERVERS = (OURS, DNSMASQ)
 UNBOUND = ServerSpec(
     "unbound", unbound_command, unbound_missing, start_deadline_seconds=30.0
 )
+
+
+def reference_versions() -> str:
+    """dnsperf's, unbound's and dnsmasq's versions and the machine, for a report's header."""
+    return (
+        f"dnsperf {tool_version(['dnsperf', '-h'])}, "
+        f"unbound {tool_version([unbound_executable() or 'unbound', '-V'])}, "
+        f"dnsmasq {tool_version([dnsmasq_executable() or 'dnsmasq', '--version'])}, "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.node()}"
+    )
 
 
 def pinned(command: Sequence[str], cpu: int | None) -> list[str]:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from answer_check import NO_ADDRESS
 from bench_servers import REPO_ROOT
 from run_files import read_names
 from tool_install import SBIN_PATH
@@ -121,6 +122,11 @@ def unbound_zone_type() -> str:
         except (OSError, subprocess.SubprocessError):
             return "static"
     return "always_null" if result.returncode == 0 else "static"
+
+
+def unbound_block_answer(zone_type: str) -> str:
+    """What unbound answers a listed name with, given ``unbound_zone_type()``."""
+    return BLOCK_ADDRESS if zone_type == "always_null" else NO_ADDRESS
 
 
 @dataclass(frozen=True, slots=True)

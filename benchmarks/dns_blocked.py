@@ -51,8 +51,6 @@ dns_blocked/ (see benchmarks/README.md). Exit status 0 whatever the numbers;
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
 import sys
 from collections.abc import Sequence
@@ -60,7 +58,6 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
-from answer_check import NO_ADDRESS
 from bench_options import add_before, add_duration, add_keep, add_list, positive
 from bench_servers import (
     DNSMASQ,
@@ -69,10 +66,9 @@ from bench_servers import (
     ProcessGroup,
     ServerStartError,
     before_spec,
-    dnsmasq_executable,
+    reference_versions,
     start_fake_upstream,
     unbound_command,
-    unbound_executable,
 )
 from blocked_files import (
     BLOCK_ADDRESS,
@@ -80,6 +76,7 @@ from blocked_files import (
     NameSamples,
     OursCatalog,
     sample_names,
+    unbound_block_answer,
     unbound_zone_type,
     write_dnsmasq_addresses,
     write_ours_catalog,
@@ -94,6 +91,7 @@ from blocked_report import (
     format_table,
 )
 from blocked_runs import (
+    LIST_START_DEADLINE_SECONDS,
     MAX_LOAD,
     Bench,
     benchmark_other,
@@ -113,17 +111,9 @@ from run_files import (
     save_report,
 )
 from server_measurement import Pinning, QuietWait, choose_pinning
-from tool_install import ensure_installed, tool_version
+from tool_install import REFERENCE_PACKAGES, ensure_installed
 
-REQUIRED_PACKAGES = {
-    "dnsperf": "dnsperf",
-    "dnsmasq": "dnsmasq-base",
-    "unbound": "unbound",
-    "unbound-checkconf": "unbound",
-    "taskset": "util-linux",
-}
 SERVER_NAMES = ("dnsmasq", "unbound", "ours")  # the order they run in
-LIST_START_DEADLINE_SECONDS = 240.0  # unbound reads a million local zones
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,12 +198,6 @@ def parse_settings(argv: Sequence[str]) -> Settings:
 def describe_run(
     settings: Settings, samples: NameSamples, pinning: Pinning, zone_type: str
 ) -> str:
-    versions = (
-        f"dnsperf {tool_version(['dnsperf', '-h'])}, "
-        f"unbound {tool_version([unbound_executable() or 'unbound', '-V'])}, "
-        f"dnsmasq {tool_version([dnsmasq_executable() or 'dnsmasq', '--version'])}, "
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.node()}"
-    )
     return "\n".join(
         [
             (
@@ -226,7 +210,7 @@ def describe_run(
                 f"www.<listed name> (seed {SEED}); dnsperf -c {CLIENTS} -q {OUTSTANDING} "
                 f"-t {TIMEOUT_SECONDS} over UDP, {settings.duration} s at max"
             ),
-            versions,
+            reference_versions(),
             pinning.describe(),
         ]
     )
@@ -272,7 +256,7 @@ def prepare(
 
 
 def run(settings: Settings) -> int:
-    ensure_installed(REQUIRED_PACKAGES)
+    ensure_installed(REFERENCE_PACKAGES)
     pinning = choose_pinning()
     samples, files, catalog, zones, addresses, zone_type = prepare(settings)
     try:
@@ -296,7 +280,7 @@ def measure_all(
 ) -> int:
     header = describe_run(settings, samples, pinning, zone_type)
     print(header, flush=True)
-    unbound_answer = BLOCK_ADDRESS if zone_type == "always_null" else NO_ADDRESS
+    unbound_answer = unbound_block_answer(zone_type)
     specs = {
         "dnsmasq": with_arguments(
             DNSMASQ, [f"--conf-file={addresses}"], LIST_START_DEADLINE_SECONDS

@@ -90,6 +90,7 @@ from server_measurement import (
     QuietWait,
     choose_pinning,
     measure,
+    misses_load,
     summarize,
     warm_up,
 )
@@ -308,12 +309,7 @@ def run(settings: Settings) -> int:
         for rate in (None, settings.rate)
     ]
     if settings.misses:
-        if settings.duration * settings.rate > len(names):
-            raise SetupError(
-                f"{settings.duration} s at {settings.rate} q/s asks {settings.duration * settings.rate} names, "
-                f"more than the {len(names)} in the list: some would be cache hits"
-            )
-        loads = [Load("udp", settings.rate)]
+        loads = [misses_load(settings.duration, settings.rate, len(names))]
     rows: list[Measurement] = []
     unavailable: list[str] = []
     failed_to_start: ServerStartError | None = None

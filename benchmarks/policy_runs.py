@@ -53,9 +53,12 @@ class RunningSide:
     idle_percent: float = 0.0  # the most CPU it used during the other side's runs
 
 
-def compile_once(spec: ServerSpec, sides: Sequence[Side], bench: Bench) -> str:
+def compile_once(
+    spec: ServerSpec, sides: Sequence[Side], bench: Bench, who: str = "both sides start"
+) -> str:
     """Start ours on an empty data dir, which compiles before it answers, then
-    hard-link its index into each side's data dir: one compile, one file."""
+    hard-link its index into each side's data dir: one compile, one file.
+    ``who`` starts on it, in the line returned."""
     group = ProcessGroup()
     try:
         server, _, seconds = start_timed(group, spec, spec.name, bench)
@@ -78,7 +81,7 @@ def compile_once(spec: ServerSpec, sides: Sequence[Side], bench: Bench) -> str:
     )
     return (
         f"index: compiled once by a first start of ours ({seconds:.1f} s to the "
-        f"first answer{compiled}); both sides start on that {INDEX_FILE} (hard link)"
+        f"first answer{compiled}); {who} on that {INDEX_FILE} (hard link)"
     )
 
 

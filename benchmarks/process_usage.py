@@ -1,4 +1,5 @@
-"""CPU time, peak memory, disk writes and descendants of a running process, read from /proc (Linux only).
+"""CPU time, peak memory, disk writes and descendants of a running process, read from /proc
+(Linux only), and waiting until it is idle again.
 
 CPU time counts the process itself (all its threads), the children it has
 already reaped (dnsmasq forks one child per TCP connection) and the children
@@ -12,6 +13,8 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
@@ -85,6 +88,46 @@ def cpu_seconds(pid: int) -> float:
         except ProcessLookupError:
             pass  # exited between the listing and the read; counted once reaped
     return seconds
+
+
+@dataclass(frozen=True, slots=True)
+class IdleWait:
+    """How long a process kept working after a load ended (see ``wait_until_idle``)."""
+
+    seconds: float  # from the call to the start of the first quiet window
+    idle: bool  # False: still busy at the deadline
+
+
+def wait_until_idle(
+    pid: int,
+    *,
+    poll_seconds: float = 0.25,
+    window_seconds: float = 1.0,
+    busy_percent: float = 2.0,
+    deadline_seconds: float = 60.0,
+) -> IdleWait:
+    """Poll ``cpu_seconds(pid)`` until it used under ``busy_percent`` of a CPU
+    over ``window_seconds``; ProcessLookupError if it exits meanwhile.
+
+    Work a server defers past its answers (ours writes its query log in
+    batches, in a thread) belongs to the queries it answered: waiting for it
+    lets a CPU-per-query figure include it.
+    """
+    started = time.monotonic()
+    samples = deque([(started, cpu_seconds(pid))])
+    while True:
+        time.sleep(poll_seconds)
+        now, used = time.monotonic(), cpu_seconds(pid)
+        samples.append((now, used))
+        # The oldest sample kept is the newest one at least a window old.
+        while len(samples) > 2 and now - samples[1][0] >= window_seconds:
+            samples.popleft()
+        first_time, first_used = samples[0]
+        span = now - first_time
+        if span >= window_seconds and used - first_used < busy_percent / 100 * span:
+            return IdleWait(first_time - started, True)
+        if now - started >= deadline_seconds:
+            return IdleWait(now - started, False)
 
 
 def wait_for_children_to_exit(pid: int, timeout: float) -> bool:

@@ -42,6 +42,9 @@ class Measurement:
     dnsperf_cpu_percent: float | None
     other_cpu_percent: float | None  # everything else on the machine meanwhile
     problem: str | None = None
+    # measure(until_idle=True): seconds the server kept working after dnsperf
+    # ended; its CPU then is in cpu_us_per_query.
+    tail_seconds: float | None = None
 
 
 COLUMNS = (
@@ -58,7 +61,8 @@ COLUMNS = (
 )
 
 
-def _fmt(value: float | None, digits: int) -> str:
+def number_cell(value: float | None, digits: int) -> str:
+    """``value`` with thousands separators and ``digits`` decimals; "-" when missing."""
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
@@ -68,13 +72,13 @@ def _cells(row: Measurement) -> list[str]:
         row.server,
         row.load.transport.upper(),
         row.load.label,
-        _fmt(report.queries_per_second if report else None, 0),
+        number_cell(report.queries_per_second if report else None, 0),
         str(report.lost) if report else "-",
-        _fmt(report.percentile_ms(P99) if report else None, 2),
-        _fmt(row.cpu_us_per_query, 1),
-        _fmt(row.peak_rss_mib, 1),
-        _fmt(row.server_cpu_percent, 0),
-        _fmt(row.dnsperf_cpu_percent, 0),
+        number_cell(report.percentile_ms(P99) if report else None, 2),
+        number_cell(row.cpu_us_per_query, 1),
+        number_cell(row.peak_rss_mib, 1),
+        number_cell(row.server_cpu_percent, 0),
+        number_cell(row.dnsperf_cpu_percent, 0),
     ]
 
 
@@ -133,7 +137,8 @@ def _find(rows: Sequence[Measurement], server: str, load: Load) -> Measurement |
     )
 
 
-def _ratio(numerator: float | None, denominator: float | None) -> str:
+def ratio_cell(numerator: float | None, denominator: float | None) -> str:
+    """``numerator / denominator`` to two decimals; "n/a" when either is missing."""
     if numerator is None or not denominator:
         return "n/a"
     return f"{numerator / denominator:.2f}"
@@ -152,7 +157,7 @@ def format_ratios(
             mine, theirs = _find(rows, ours, load), _find(rows, reference, load)
             lines.append(
                 f"{ours}/{reference} queries/s ({load.transport.upper()} {load.label}): "
-                + _ratio(
+                + ratio_cell(
                     mine.report.queries_per_second if mine and mine.report else None,
                     theirs.report.queries_per_second
                     if theirs and theirs.report
@@ -163,7 +168,7 @@ def format_ratios(
         mine, theirs = _find(rows, ours, load), _find(rows, reference, load)
         lines.append(
             f"{ours}/{reference} CPU µs/query ({load.transport.upper()} {load.label}): "
-            + _ratio(
+            + ratio_cell(
                 mine.cpu_us_per_query if mine else None,
                 theirs.cpu_us_per_query if theirs else None,
             )
@@ -176,6 +181,6 @@ def format_memory_ratio(
 ) -> str:
     """``ours RSS / reference RSS`` after ``load`` (below 1: ours used less memory)."""
     mine, theirs = _find(rows, ours, load), _find(rows, reference, load)
-    return f"{ours} RSS / {reference} RSS: " + _ratio(
+    return f"{ours} RSS / {reference} RSS: " + ratio_cell(
         mine.peak_rss_mib if mine else None, theirs.peak_rss_mib if theirs else None
     )

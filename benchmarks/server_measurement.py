@@ -15,17 +15,23 @@ from dataclasses import dataclass
 from bench_servers import ManagedProcess
 from dnsperf_run import dnsperf_command, run_dnsperf, time_limit
 from process_usage import (
+    IdleWait,
     cpu_seconds,
     foreign_cpu_seconds,
     peak_rss_mib,
     wait_for_children_to_exit,
+    wait_until_idle,
 )
 from results_table import BUSY_MACHINE_PERCENT, Load, Measurement
-from run_files import RunFiles
+from run_files import RunFiles, SetupError
 
 CHILD_REAP_SECONDS = 5.0
 QUIET_WAIT_SECONDS = 30.0  # longest wait for other processes to calm down
 QUIET_SAMPLE_SECONDS = 1.0
+# A quiet window (under 2% of a CPU) that says a server is idle again. Longer
+# than ours' query-log flush interval (2 s by default): a shorter window can
+# fall between two flushes and stop counting before the last batch is written.
+IDLE_WINDOW_SECONDS = 2.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +115,7 @@ def measure(
     dnsperf_options: Sequence[str] = (),
     output_name: str | None = None,
     per_query_lines: bool | None = None,
+    until_idle: bool = False,
 ) -> Measurement:
     """One dnsperf run against ``server`` with its CPU and memory around it.
 
@@ -116,7 +123,9 @@ def measure(
     address, an EDNS option); its output goes to ``<output_name>.txt`` in the
     results directory, by default ``<server>-<load>.txt``. dnsperf prints a
     line per query (for p99) at a fixed rate unless ``per_query_lines`` is
-    False: a long run would print millions.
+    False: a long run would print millions. With ``until_idle`` the CPU
+    counted runs on after dnsperf until the server is idle again
+    (``process_usage.wait_until_idle``): work it deferred past its answers.
     """
     if per_query_lines is None:
         per_query_lines = load.rate is not None
@@ -140,6 +149,12 @@ def measure(
         run = run_dnsperf(command, output_path, duration, time_limit(duration))
         # dnsmasq forks a child per TCP connection: its CPU counts once reaped.
         wait_for_children_to_exit(server.pid, CHILD_REAP_SECONDS)
+        cpu_in_run = cpu_seconds(server.pid) - cpu_before
+        tail: IdleWait | None = (
+            wait_until_idle(server.pid, window_seconds=IDLE_WINDOW_SECONDS)
+            if until_idle
+            else None
+        )
         cpu_used = cpu_seconds(server.pid) - cpu_before
         foreign_used = foreign_cpu_seconds(os.getpid()) - foreign_before
         elapsed = time.monotonic() - started
@@ -151,17 +166,33 @@ def measure(
     report = run.report
     completed = report.completed if report else 0
     run_seconds = report.run_seconds if report else 0.0
+    notes = [run.error] if run.error else []
+    if tail is not None and not tail.idle:
+        notes.append(f"still busy {tail.seconds:.0f} s after dnsperf ended; CPU counted until then")
     return Measurement(
         server=server.name,
         load=load,
         report=report,
         cpu_us_per_query=cpu_used / completed * 1e6 if completed else None,
         peak_rss_mib=peak_rss_mib(server.pid),
-        server_cpu_percent=100 * cpu_used / run_seconds if run_seconds else None,
+        server_cpu_percent=100 * cpu_in_run / run_seconds if run_seconds else None,
         dnsperf_cpu_percent=run.cpu_percent,
         other_cpu_percent=100 * foreign_used / elapsed,
-        problem=run.error,
+        problem="; ".join(notes) or None,
+        tail_seconds=tail.seconds if tail is not None else None,
     )
+
+
+def misses_load(duration: int, rate: int, name_count: int) -> Load:
+    """UDP at ``rate``, each name of a ``name_count``-line query file asked once:
+    dnsperf reads the file in order and must stop before it loops, or some
+    queries would be cache hits."""
+    if duration * rate > name_count:
+        raise SetupError(
+            f"{duration} s at {rate} q/s asks {duration * rate} names, "
+            f"more than the {name_count} in the list: some would be cache hits"
+        )
+    return Load("udp", rate)
 
 
 def summarize(row: Measurement) -> str:

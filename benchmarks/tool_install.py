@@ -11,6 +11,15 @@ from pathlib import Path
 
 SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin"
 APT_TIMEOUT_SECONDS = 600
+# dnsperf and both reference servers: what a run of ours next to unbound and
+# dnsmasq needs (binary -> Debian package).
+REFERENCE_PACKAGES = {
+    "dnsperf": "dnsperf",
+    "dnsmasq": "dnsmasq-base",
+    "unbound": "unbound",
+    "unbound-checkconf": "unbound",
+    "taskset": "util-linux",
+}
 
 
 class ToolInstallError(RuntimeError):
