@@ -64,8 +64,9 @@ from dnsfilter.policy.tags import SERVICE_PREFIX, NoTags, TagIndex, mask_of
 __all__ = ["Explanation", "PolicySnapshot", "build_snapshot", "configured_snapshot", "empty_snapshot"]
 
 # A home asks a few thousand names a day; the bound only stops a device that
-# makes up names from growing the memo without end.
-_MEMO_LIMIT = 65536
+# makes up names from growing the memo without end (sized with the resolver's
+# decision memo, dns/profiles.py).
+_MEMO_LIMIT = 16384
 
 # A grant whose target is "rule:<id>" lifts that whole rule; any other target
 # is a tag ("adult", "service:tiktok").
