@@ -48,7 +48,7 @@ class CachedAnswer:
 
     __slots__ = (
         "flags", "counts", "body", "ttl_offsets", "ttls", "stored_at", "lifetime", "rcode",
-        "expires_at", "longest_ttl", "used", "chain", "source", "_aged_for", "_aged_body", "_capped", "_frames",
+        "expires_at", "longest_ttl", "used", "chain", "source", "_aged_for", "_aged_body", "_capped", "_form", "_framing", "_more_frames",
     )
 
     def __init__(
@@ -81,8 +81,12 @@ class CachedAnswer:
         self._aged_for = 0
         self._aged_body = body
         self._capped: tuple[int, int, bytes] | None = None  # (elapsed, cap, body)
-        # Header (after the ID) and OPT record per reply form: few clients, few forms.
-        self._frames: dict[int, tuple[bytes, bytes]] = {}
+        # Header (after the ID) and OPT record per reply form: nearly always one
+        # form, kept in slots; a dict only for the others (a dict per answer would
+        # be a fifth of a big cache's memory).
+        self._form = -1
+        self._framing: tuple[bytes, bytes] = (b"", b"")
+        self._more_frames: dict[int, tuple[bytes, bytes]] | None = None
 
     def next_change(self, now: float) -> float:
         """When a rendering of this answer stops being valid: TTLs tick, or it expires."""
@@ -128,11 +132,19 @@ class CachedAnswer:
         # udp_size above every reply_form bit (RD is 0x100): an odd size must
         # not read as RD and hand an RD=0 client a reply with RD=1.
         form = query.reply_form | udp_size << 16
-        frame = self._frames.get(form)
-        if frame is None:
-            frame = self._frames[form] = self._frame(query, udp_size)
-        header, opt = frame
+        header, opt = self._framing if form == self._form else self._frame_for(form, query, udp_size)
         return b"".join((qid, header, query.question, body, opt))
+
+    def _frame_for(self, form: int, query: wire.Query, udp_size: int) -> tuple[bytes, bytes]:
+        if self._form < 0:
+            self._form, self._framing = form, self._frame(query, udp_size)
+            return self._framing
+        if self._more_frames is None:
+            self._more_frames = {}
+        frame = self._more_frames.get(form)
+        if frame is None:
+            frame = self._more_frames[form] = self._frame(query, udp_size)
+        return frame
 
     def _frame(self, query: wire.Query, udp_size: int) -> tuple[bytes, bytes]:
         # RD and CD follow the client's query; the rest is the upstream's.

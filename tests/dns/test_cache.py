@@ -57,6 +57,23 @@ class TestRender:
         reply = DNSRecord.parse(entry.render(b"\x00\x63", client_query(edns=True), 0.0, 1232))
         assert len(reply.ar) == 1 and reply.ar[0].rclass == 1232
 
+    def test_each_client_form_gets_its_own_header_and_opt_whatever_the_order(self) -> None:
+        """One cached answer served in turn to clients with and without EDNS, with
+        RD on and off and other buffer sizes: each reply is the one a fresh entry
+        renders for that client alone."""
+        data = upstream(["example.org. 300 IN A 192.0.2.1"])
+        shared = answer_from_upstream(data, 0.0, CacheLimits())
+        plain, edns = client_query(), client_query(edns=True)
+        no_rd = DNSRecord.question("example.org")
+        no_rd.header.rd = 0
+        clients = [(plain, 1232), (edns, 1232), (wire.parse_query(no_rd.pack()), 1232), (edns, 4096), (plain, 1232)]
+        for query, udp_size in clients * 2:
+            alone = answer_from_upstream(data, 0.0, CacheLimits())
+            assert shared.render(b"\x00\x63", query, 0.0, udp_size) == alone.render(b"\x00\x63", query, 0.0, udp_size)
+        reply = DNSRecord.parse(shared.render(b"\x00\x63", wire.parse_query(no_rd.pack()), 0.0, 1232))
+        assert (reply.header.rd, reply.ar) == (0, [])
+        assert DNSRecord.parse(shared.render(b"\x00\x63", edns, 0.0, 4096)).ar[0].rclass == 4096
+
     def test_stale_render_uses_stale_ttl(self) -> None:
         entry = answer_from_upstream(upstream(["example.org. 60 IN A 192.0.2.1"]), 0.0, CacheLimits())
         reply = DNSRecord.parse(entry.render(b"\x00\x63", client_query(), 5000.0, 1232, stale_ttl=30))
