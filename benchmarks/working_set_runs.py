@@ -28,6 +28,8 @@ from results_table import Load, Measurement, aligned, number_cell, problem_notes
 from server_measurement import IDLE_WINDOW_SECONDS, measure, misses_load, summarize, warm_up
 
 from dnsfilter.config.settings import CacheSettings
+from dnsfilter.store.database import open_database
+from dnsfilter.store.querylog.queries import counters
 
 CACHE_ENTRIES = 100_000  # every server's cache
 # unbound sizes its caches in bytes: an A answer takes a few hundred bytes in
@@ -69,6 +71,7 @@ class Row:
     measurement: Measurement
     checks: list[CheckResult]
     recompiled: bool  # ours logged a compile: the index was not used as linked
+    logged: tuple[int, int] | None = None  # ours with its log on: answers (written, dropped)
 
 
 def _thousands(count: int) -> str:
@@ -262,11 +265,41 @@ def measure_row(
         print(f"{summarize(row)}, {cpu} CPU µs/query, busy tail {tail}", flush=True)
         exited = process.exit_code() is not None
         results = [] if exited else check_answers(port, checks, CHECK_DEADLINE_SECONDS)
-        group.stop(process)
+        group.stop(process)  # ours writes the rest of its log as it stops
         recompiled = server.ours_like and bool(logged_compiles(process.log_path))
-        return Row(server.key, working_set.key, round_number, row, results, recompiled)
+        logged = log_counts(bench.files.scratch_dir / f"{name}-data") if server.ours_like else None
+        return Row(server.key, working_set.key, round_number, row, results, recompiled, logged)
     finally:
         group.close()
+
+
+def log_counts(data_dir: Path) -> tuple[int, int] | None:
+    """Answers ours' query log wrote and dropped (its writer fell behind), from
+    its database; None when it logged nothing (log off)."""
+    path = data_dir / "dnsfilter.db"
+    if not path.exists():
+        return None
+    database = open_database(f"sqlite:///{path}", create=False)
+    try:
+        found = counters(database)
+    finally:
+        database.close()
+    if not found:
+        return None
+    return sum(written for _, written, _, _ in found), sum(dropped for _, _, dropped, _ in found)
+
+
+def log_lines(rows: Sequence[Row]) -> list[str]:
+    """What each run with the query log on wrote and dropped."""
+    lines = []
+    for row in rows:
+        if row.logged is not None:
+            written, dropped = row.logged
+            share = dropped / (written + dropped) if written + dropped else 0.0
+            lines.append(
+                f"  {row.measurement.server:24} wrote {written:,} answers, dropped {dropped:,} ({share:.0%})"
+            )
+    return ["query log (read from each run's database after it stopped)", *lines] if lines else []
 
 
 def _median(values: Sequence[float | None]) -> float | None:

@@ -80,6 +80,7 @@ from working_set_runs import (
     compile_alone,
     cpu_table,
     draw_sets,
+    log_lines,
     make_servers,
     measure_row,
     row_name,
@@ -374,6 +375,7 @@ def measure_all(settings: Settings, prepared: Prepared, pinning: Pinning) -> int
         "\n".join(cpu_table(prepared.sets, columns, rows)),
         "\n".join(rss_table(prepared.sets, columns, rows)),
         "\n".join(figures) or "(ours not measured: no compile figures)",
+        "\n".join(log_lines(rows)) or "(no run with the query log on)",
         "\n".join(check_lines(columns, rows, checked)),
     ]
     problems = notes + row_notes(prepared.sets, rows)
