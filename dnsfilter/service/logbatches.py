@@ -40,7 +40,8 @@ class _Answer:
         self.profile_id = profile_id
         self.entries = 0
         self.hours: dict[int, int] | None = None  # entries per hour, when the batch spans two hours
-        self.minutes: set[int] = set()
+        # Minutes it was used in; only answers that count screen time get a set.
+        self.minutes: set[int] | None = set() if used_tags else None
 
 
 class BatchBuilder:
@@ -85,7 +86,7 @@ class BatchBuilder:
                 if answer is None:
                     answer = answers[id(answered)] = self._answer(answered, int(at * 1000), memo)
                 answer.entries += 1
-                if answer.used_tags:
+                if answer.minutes is not None:
                     answer.minutes.add(int(at // 60))
                 if not one_hour:
                     hours = answer.hours if answer.hours is not None else {}
@@ -108,7 +109,7 @@ class BatchBuilder:
                 for tag in ("", *tags):
                     key = (hour, device, profile_id, tag, action)
                     hourly[key] = hourly.get(key, 0) + count
-            for posix_minute in answer.minutes:
+            for posix_minute in answer.minutes or ():
                 day, minute = self._local_minute(posix_minute)
                 minutes.update((profile_id, tag, day, minute) for tag in answer.used_tags)
             if done % size == 0:
