@@ -1,7 +1,7 @@
 """Command-line options the benchmark entry scripts share.
 
 Each script keeps its own options and help texts; what they have in common
-(whole positive numbers, comma lists, --list, --duration, --rounds, --keep, --before and
+(whole positive numbers, comma lists, --list, --allowed, --duration, --rounds, --keep, --before and
 the big log's options) is declared here once.
 """
 
@@ -40,6 +40,10 @@ def comma_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
 
 def add_list(parser: argparse.ArgumentParser, help_text: str) -> None:
     parser.add_argument("--list", type=Path, default=DEFAULT_LIST, help=help_text)
+
+
+def add_allowed(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--allowed", type=Path, default=DEFAULT_NAMES, help=help_text)
 
 
 def add_duration(parser: argparse.ArgumentParser, what: str) -> None:

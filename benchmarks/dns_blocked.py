@@ -58,7 +58,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
-from bench_options import add_before, add_duration, add_keep, add_list, positive
+from bench_options import add_allowed, add_before, add_duration, add_keep, add_list, positive
 from bench_servers import (
     DNSMASQ,
     OURS,
@@ -102,7 +102,6 @@ from blocked_runs import (
 from dnsperf_run import CLIENTS, OUTSTANDING, TIMEOUT_SECONDS
 from index_timing import run_index_lookup
 from run_files import (
-    DEFAULT_NAMES,
     RunFiles,
     SetupError,
     prepare_files,
@@ -137,12 +136,7 @@ def parse_settings(argv: Sequence[str]) -> Settings:
         "(see the module docstring).",
     )
     add_list(parser, "names to block, text or .gz")
-    parser.add_argument(
-        "--allowed",
-        type=Path,
-        default=DEFAULT_NAMES,
-        help="names for the pass-through check, text or .gz",
-    )
+    add_allowed(parser, "names for the pass-through check, text or .gz")
     add_duration(parser, "of the max run")
     parser.add_argument(
         "--queries", type=positive, default=100_000, help="dnsperf query lines (100000)"

@@ -56,7 +56,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from answer_check import NO_ADDRESS, UPSTREAM, Expectation
-from bench_options import add_duration, add_keep, add_list, add_rounds, positive
+from bench_options import add_allowed, add_duration, add_keep, add_list, add_rounds, positive
 from bench_servers import (
     OURS,
     REPO_ROOT,
@@ -88,7 +88,6 @@ from policy_files import (
 from policy_report import SideResult, format_report
 from policy_runs import Side, compile_once, run_sides
 from run_files import (
-    DEFAULT_NAMES,
     RunFiles,
     SetupError,
     finish,
@@ -124,12 +123,7 @@ def parse_settings(argv: Sequence[str]) -> Settings:
         "(see the module docstring).",
     )
     add_list(parser, "names to block, text or .gz")
-    parser.add_argument(
-        "--allowed",
-        type=Path,
-        default=DEFAULT_NAMES,
-        help="allowed names (cached load, allow and deny lists), text or .gz",
-    )
+    add_allowed(parser, "allowed names (cached load, allow and deny lists), text or .gz")
     add_duration(parser, "per dnsperf run")
     parser.add_argument(
         "--queries",

@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from answer_check import Expectation
-from bench_options import add_before, add_duration, add_keep, add_list, comma_list, positive
+from bench_options import add_allowed, add_before, add_duration, add_keep, add_list, comma_list, positive
 from bench_servers import (
     REPO_ROOT,
     ProcessGroup,
@@ -63,7 +63,7 @@ from blocked_runs import Bench, expectations
 from dnsperf_run import CLIENTS, OUTSTANDING, TIMEOUT_SECONDS
 from policy_files import answered_plainly
 from policy_runs import Side, compile_once
-from run_files import DEFAULT_NAMES, RunFiles, SetupError, finish, prepare_files, require_files
+from run_files import RunFiles, SetupError, finish, prepare_files, require_files
 from run_files import run_benchmark
 from server_measurement import IDLE_WINDOW_SECONDS, Pinning, QuietWait, choose_pinning
 from tool_install import REFERENCE_PACKAGES, ensure_installed, source_state
@@ -116,10 +116,7 @@ def parse_settings(argv: Sequence[str]) -> Settings:
         "(see the module docstring).",
     )
     add_list(parser, "names to block, text or .gz")
-    parser.add_argument(
-        "--allowed", type=Path, default=DEFAULT_NAMES,
-        help="allowed names (cached, 2k, misses, checks), text or .gz",
-    )
+    add_allowed(parser, "allowed names (cached, 2k, misses, checks), text or .gz")
     parser.add_argument(
         "--sets", type=comma_list(SET_KEYS), default=list(SET_KEYS),
         help=f"working sets, comma-separated (default {','.join(SET_KEYS)})",
