@@ -132,7 +132,25 @@ def scan_response(data: bytes) -> ResponseInfo:
     return info
 
 
+_CNAME = TYPE_CNAME.to_bytes(2, "big")
 _ADDRESS_FAMILIES = {(TYPE_A, 4): socket.AF_INET, (TYPE_AAAA, 16): socket.AF_INET6}
+
+
+def summary_key(reply: bytes, question: bytes) -> bytes | None:
+    """What ``answer_summary`` reads of ``reply``, a reply to ``question``, apart
+    from the question: replies with equal keys have equal summaries, whatever
+    name they answer (every blocked name's reply differs only in its name).
+
+    None when the summary may depend on the name: the reply does not carry
+    ``question`` after its header, or its first answer is not owned by a
+    pointer to the question or is a CNAME (whose target may point into it).
+    """
+    end = 12 + len(question)
+    if not reply.startswith(question, 12):
+        return None
+    if reply[6:8] != b"\x00\x00" and (reply[end : end + 2] != b"\xc0\x0c" or reply[end + 2 : end + 4] == _CNAME):
+        return None
+    return reply[2:12] + reply[end:]
 
 
 def answer_summary(reply: bytes) -> tuple[int, str]:

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dnsfilter.dns.logbuffer import Answered, Entries
-from dnsfilter.dns.replies import answer_summary
+from dnsfilter.dns.replies import answer_summary, summary_key
 from dnsfilter.policy.decision import Action
 from dnsfilter.store.models import exact_text
 from dnsfilter.store.querylog.writer import Batch
@@ -134,10 +134,13 @@ class BatchBuilder:
     def _answer(self, answered: Answered, first_ms: int, memo: _BatchMemo) -> _Answer:
         device, profile_id, query, decision, upstream, response_us, reply = answered
         # Written straight to the driver (see write_batch), so ExactText columns are escaped here.
-        summary = memo.summaries.get(reply[2:])  # the ID differs between otherwise equal replies
+        key = summary_key(reply, query.question)
+        summary = memo.summaries.get(key) if key is not None else None
         if summary is None:
             rcode, text = answer_summary(reply)
-            summary = memo.summaries[reply[2:]] = (rcode, exact_text(text))
+            summary = (rcode, exact_text(text))
+            if key is not None:
+                memo.summaries[key] = summary
         named = memo.names.get(query.qname)
         if named is None:
             tags = self.tags_of(query.qname)

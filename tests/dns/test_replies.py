@@ -138,3 +138,48 @@ class TestCnameChain:
         struct.pack_into(">H", data, start - 2, len(rdata))
         with pytest.raises(MalformedPacket):
             replies.scan_response(bytes(data + rdata))
+
+
+class TestSummaryKey:
+    """Replies whose summaries may be shared in a batch of the query log."""
+
+    @staticmethod
+    def question_of(reply: bytes) -> bytes:
+        return reply[12 : replies.question_end(reply)]
+
+    def test_blocked_names_share_a_key_and_a_summary(self) -> None:
+        first = upstream_answer("one.example", ["one.example. 60 IN A 0.0.0.0"])
+        second = upstream_answer("other.example.net", ["other.example.net. 60 IN A 0.0.0.0"])
+        key = replies.summary_key(first, self.question_of(first))
+        assert key is not None
+        assert key == replies.summary_key(second, self.question_of(second))
+        assert replies.answer_summary(first) == replies.answer_summary(second) == (0, "0.0.0.0")
+
+    def test_a_cname_into_the_question_has_no_key(self) -> None:
+        # The target is a pointer into each question: equal bytes after the
+        # question, different targets.
+        first = upstream_answer("www.a.example", ["www.a.example. 60 IN CNAME a.example."])
+        second = upstream_answer("www.b.example", ["www.b.example. 60 IN CNAME b.example."])
+        assert replies.summary_key(first, self.question_of(first)) is None
+        assert replies.answer_summary(first) == (0, "a.example")
+        assert replies.answer_summary(second) == (0, "b.example")
+
+    def test_another_question_or_owner_has_no_key(self) -> None:
+        data = upstream_answer("example.org", ["example.org. 60 IN A 192.0.2.1"])
+        assert replies.summary_key(data, self.question_of(upstream_answer("example.net"))) is None
+        not_the_question = upstream_answer("example.org", ["other.example. 60 IN A 192.0.2.1"])
+        assert replies.summary_key(not_the_question, self.question_of(not_the_question)) is None
+        assert replies.summary_key(bytes(12), b"\x00\x00\x01\x00\x01") is None
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.lists(st.sampled_from(["a.example", "www.a.example", "b.example.org", "x.y.z"]), min_size=2, max_size=2),
+        st.lists(st.sampled_from(["A 192.0.2.1", "A 0.0.0.0", "AAAA ::", "CNAME a.example.", "CNAME cdn.example.",
+                                  "MX 10 a.example.", "TXT hello"]), min_size=2, max_size=2),
+        st.sampled_from([0, 3]),
+    )
+    def test_equal_keys_mean_equal_summaries(self, names: list[str], records: list[str], rcode: int) -> None:
+        made = [upstream_answer(name, [f"{name}. 60 IN {record}"], rcode=rcode) for name, record in zip(names, records)]
+        keys = [replies.summary_key(reply, self.question_of(reply)) for reply in made]
+        if keys[0] is not None and keys[0] == keys[1]:
+            assert replies.answer_summary(made[0]) == replies.answer_summary(made[1])

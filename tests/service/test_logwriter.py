@@ -173,6 +173,21 @@ async def test_answer_summaries(database: Database) -> None:
     assert dict(zip(SUMMARIES, summaries, strict=True)) == {case: summary for case, (_, summary) in SUMMARIES.items()}
 
 
+async def test_summaries_shared_in_a_batch_stay_each_answers_own(database: Database) -> None:
+    # Blocked names' replies differ only in the name: one summary serves them
+    # all. Aliases pointing into their own question look alike after it, yet
+    # each names its own target.
+    blocked = [entry(f"site{n}.example", BLOCKED_ADULT, answer=reply(f"site{n}.example", f"site{n}.example. 60 IN A 0.0.0.0"))
+               for n in range(3)]
+    aliases = [entry(f"www.{name}", answer=reply(f"www.{name}", f"www.{name}. 60 IN CNAME {name}."))
+               for name in ("a.example", "b.example")]
+    await store(database, [*blocked, *aliases])
+    assert [(row["name"], row["answer"]) for row in stored_rows(database)] == [
+        ("site0.example", "0.0.0.0"), ("site1.example", "0.0.0.0"), ("site2.example", "0.0.0.0"),
+        ("www.a.example", "a.example"), ("www.b.example", "b.example"),
+    ]
+
+
 def real_index(path: Path) -> DomainIndex:
     tag_names = ("adult", "games", "social", "service:chatapp")
     index = IndexBuilder(tag_names)
