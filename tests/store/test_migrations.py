@@ -74,7 +74,7 @@ def _columns(database: Database, table: str) -> set[str]:
 
 
 def test_a_new_database_is_at_the_newest_version(database: Database) -> None:
-    assert _schema_version(database) == LATEST == 5
+    assert _schema_version(database) == LATEST == 6
     assert latest_version(()) == 1
     assert set(LOG_TABLES + VERSION_3_TABLES + VERSION_4_TABLES) <= set(inspect(database.engine).get_table_names())
 
@@ -151,6 +151,44 @@ def test_upgrade_from_version_4_indexes_the_hourly_totals(open_db: Callable[...,
     assert _schema_version(upgraded) == LATEST
     indexes = {index["name"]: index["column_names"] for index in inspect(upgraded.engine).get_indexes("hourly_counts")}
     assert indexes["ix_hourly_counts_totals"] == ["tag", "hour", "profile_id", "action", "count"]
+
+
+def _name_count_rows(database: Database) -> list[tuple[object, ...]]:
+    with database.reading() as session:
+        rows = session.execute(text("SELECT hour, profile_id, action, name, count FROM name_counts ORDER BY count"))
+        return [tuple(row) for row in rows]
+
+
+def test_upgrade_from_version_5_keeps_the_name_counts_in_key_order(open_db: Callable[..., Database]) -> None:
+    old = open_db(migrations=MIGRATIONS[:4])
+    counted = [(500_000, 1, "allow", "example.org", 3), (500_001, 2, "block", "<b>x</b>\\000.example", 4)]
+    with old.writing() as session:
+        if not old.is_postgresql:  # as version 5 made it: with row ids
+            session.execute(text("DROP TABLE name_counts"))
+            session.execute(text(
+                "CREATE TABLE name_counts (hour INTEGER NOT NULL, profile_id INTEGER NOT NULL, "
+                "action VARCHAR(16) NOT NULL, name TEXT NOT NULL, count INTEGER NOT NULL, "
+                "PRIMARY KEY (hour, profile_id, action, name))"
+            ))
+        for row in counted:
+            session.execute(text("INSERT INTO name_counts VALUES (:h, :p, :a, :n, :c)"),
+                            dict(zip("hpanc", row, strict=True)))
+    old.close()
+    upgraded = open_db()
+    assert _schema_version(upgraded) == LATEST
+    assert _name_count_rows(upgraded) == counted
+    if not upgraded.is_postgresql:
+        with upgraded.reading() as session:
+            ddl = session.execute(text("SELECT sql FROM sqlite_master WHERE name = 'name_counts'")).scalar_one()
+            assert "WITHOUT ROWID" in ddl
+            assert "name_counts_before_6" not in inspect(session.connection()).get_table_names()
+    # Counts still add up on the new table, as the writer adds them.
+    with upgraded.writing() as session:
+        session.execute(text(
+            "INSERT INTO name_counts VALUES (500000, 1, 'allow', 'example.org', 2) "
+            "ON CONFLICT (hour, profile_id, action, name) DO UPDATE SET count = name_counts.count + excluded.count"
+        ))
+    assert _name_count_rows(upgraded)[-1] == (500_000, 1, "allow", "example.org", 5)
 
 
 def test_reopening_keeps_the_data(open_db: Callable[..., Database]) -> None:

@@ -1,5 +1,5 @@
 """The query log, its hourly counts, screen-time minutes and daily budgets
-(schema versions 2 and 3), as SQLAlchemy models sharing the policy's ``Base``.
+(schema versions 2, 3 and 6), as SQLAlchemy models sharing the policy's ``Base``.
 
 Rows are kept small because a Raspberry Pi writes them to an SD card: times
 are integer milliseconds, the hour and the day are integers, and only the
@@ -71,9 +71,15 @@ class HourlyCount(Base):
 
 class NameCount(Base):
     """Queries per hour, profile, name and action: a day's top sites without
-    reading the day's raw rows. Kept as long as the raw rows."""
+    reading the day's raw rows. Kept as long as the raw rows.
+
+    Without a row id on SQLite (schema version 6), as ``HomeNameCount``: the
+    writer adds to a row per new name in every batch, and then updates one
+    B-tree for it instead of two (a table and its key's index).
+    """
 
     __tablename__ = "name_counts"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     hour: Mapped[int] = mapped_column(Integer, primary_key=True)  # POSIX seconds // 3600
     profile_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0: none
