@@ -75,14 +75,14 @@ class LogBuffer:
     times a second, so between two trims the lists hold at most a quarter
     second of queries beyond it. What is over the bound then is dropped and
     counted: the oldest, since a parent looking at the log wants the newest.
-    The entries of a write under way are the writer's: bounded when taken,
-    and again with the newer ones if put back (so memory holds at most one
-    bound waiting and one a write under way).
+    The entries of a write under way count against the bounds until the
+    writer ``settle``s them (written) or puts them back (not written), so
+    the waiting and the written entries together stay within the bounds.
     """
 
     __slots__ = (
         "_entries", "add_time", "add_answer", "limit", "limit_bytes", "dropped", "taken",
-        "_measured", "_bytes",
+        "_measured", "_bytes", "_out", "_out_bytes",
     )
 
     def __init__(self, limit: int = DEFAULT_LIMIT, limit_bytes: int = DEFAULT_LIMIT_BYTES) -> None:
@@ -95,6 +95,7 @@ class LogBuffer:
         self.taken = 0  # entries handed to the writer
         self._measured = 0  # the oldest entries whose size is in _bytes (appends come after)
         self._bytes = 0
+        self._out = self._out_bytes = 0  # entries (and their bytes) taken and not yet settled
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -104,8 +105,13 @@ class LogBuffer:
         """Estimated bytes of the entries waiting, at the last trim."""
         return self._bytes
 
+    @property
+    def out_bytes(self) -> int:
+        """Estimated bytes of the entries taken and not yet settled or put back."""
+        return self._out_bytes
+
     def half_full(self) -> bool:
-        """Whether half of either bound is used, as of the last trim."""
+        """Whether half of either bound is used by waiting entries, as of the last trim."""
         return 2 * self._bytes >= self.limit_bytes or 2 * self._measured >= self.limit
 
     def add(self, at: float, answered: Answered) -> None:
@@ -114,15 +120,17 @@ class LogBuffer:
         self.add_answer(answered)
 
     def trim(self) -> None:
-        """Drop (and count) the oldest entries beyond the bounds."""
+        """Drop (and count) the oldest waiting entries beyond what the bounds
+        leave beside the entries taken and not yet settled."""
         answers = self._entries.answers
         count = len(answers)
         size = self._bytes
         for new in range(self._measured, count):  # what the query path added since
             size += ENTRY_OVERHEAD + len(answers[new][6])
-        overflow = max(0, count - self.limit)
+        overflow = min(count, max(0, count + self._out - self.limit))
         size -= _size_of(islice(answers, overflow))
-        while size > self.limit_bytes and overflow < count:
+        room = self.limit_bytes - self._out_bytes
+        while size > room and overflow < count:
             size -= ENTRY_OVERHEAD + len(answers[overflow][6])
             overflow += 1
         if overflow:
@@ -132,19 +140,40 @@ class LogBuffer:
         self._bytes = size
         self._measured = count - overflow
 
-    def take(self) -> Entries:
-        """Everything buffered (within the bounds), oldest first; the buffer starts empty again."""
+    def take(self, most: int | None = None, most_bytes: int | None = None) -> Entries:
+        """The oldest entries buffered (within the bounds): all, or up to ``most``
+        entries and ``most_bytes`` (at least one). They count against the bounds
+        until ``settle`` or ``put_back``; one batch is out at a time."""
         self.trim()
         buffered = self._entries
-        taken = Entries(buffered.times.copy(), buffered.answers.copy())
-        buffered.times.clear()
-        buffered.answers.clear()
-        self.taken += len(taken)
-        self._bytes = self._measured = 0
+        count = len(buffered) if most is None else min(most, len(buffered))
+        size = self._bytes
+        if count < len(buffered) or (most_bytes is not None and size > most_bytes):
+            room = size if most_bytes is None else most_bytes
+            taking = count
+            count = size = 0
+            for answered in islice(buffered.answers, taking):
+                entry_bytes = ENTRY_OVERHEAD + len(answered[6])
+                if count and size + entry_bytes > room:
+                    break
+                size += entry_bytes
+                count += 1
+        taken = Entries(buffered.times[:count], buffered.answers[:count])
+        del buffered.times[:count]
+        del buffered.answers[:count]
+        self.taken += count
+        self._bytes -= size
+        self._measured -= count
+        self._out, self._out_bytes = count, size
         return taken
+
+    def settle(self) -> None:
+        """The entries taken last are written: their room is free again."""
+        self._out = self._out_bytes = 0
 
     def put_back(self, entries: Entries) -> None:
         """Return entries the writer could not store, ahead of newer ones (within the bounds)."""
+        self.settle()
         self.taken -= len(entries)
         self._entries.times[:0] = entries.times
         self._entries.answers[:0] = entries.answers

@@ -128,7 +128,8 @@ class LogWriter:
         self._stopping.set()
         await running
         try:
-            await self.flush()
+            while await self.flush():
+                pass
         except StoreError as error:
             log.warning("the last %d queries could not be logged: %s", len(self.buffer), error)
         finally:
@@ -150,8 +151,15 @@ class LogWriter:
             await asyncio.sleep(min(left, _BUFFER_CHECK))
 
     async def flush(self) -> int:
-        """Write everything buffered now; StoreError (entries kept) when the database fails."""
-        entries = self.buffer.take()
+        """Write the oldest entries buffered now, at most half of each of the
+        buffer's bounds; StoreError (entries kept) when the database fails.
+
+        Half, so that what waits and what is being written stay within the
+        bounds together, the newer half waiting while a write is out, and the
+        rows made from a batch stay small beside them.
+        """
+        buffer = self.buffer
+        entries = buffer.take(max(1, buffer.limit // 2), max(1, buffer.limit_bytes // 2))
         dropped = self.buffer.dropped - self._dropped_reported
         if not entries and not dropped:
             return 0
@@ -165,6 +173,7 @@ class LogWriter:
             self.failures += 1
             self.buffer.put_back(entries)
             raise
+        self.buffer.settle()
         self._dropped_reported += dropped
         self.written += len(entries)
         return len(entries)

@@ -144,3 +144,54 @@ def test_the_estimate_is_close_to_the_memory_an_entry_takes() -> None:
     buffer.trim()
     estimated = buffer.waiting_bytes / count
     assert 0.9 * used <= estimated <= 1.5 * used, f"estimated {estimated:.0f} bytes an entry, used {used:.0f}"
+
+
+# --- a batch out with the writer ---------------------------------------------------------
+
+
+def test_take_gives_the_oldest_up_to_each_limit_and_the_rest_waits() -> None:
+    buffer = LogBuffer(limit=100, limit_bytes=100 * ENTRY_BYTES)
+    for item in numbered(0, 10, REPLY):
+        buffer.add(*item)
+    assert times(buffer.take(most=4)) == [0, 1, 2, 3]
+    buffer.settle()
+    assert times(buffer.take(most_bytes=3 * ENTRY_BYTES + 1)) == [4, 5, 6]
+    buffer.settle()
+    assert times(buffer.take(most=5, most_bytes=1)) == [7]  # at least one
+    assert (len(buffer), buffer.waiting_bytes, buffer.taken, buffer.dropped) == (2, 2 * ENTRY_BYTES, 8, 0)
+
+
+def test_a_batch_being_written_counts_against_both_bounds() -> None:
+    buffer = LogBuffer(limit=10, limit_bytes=8 * ENTRY_BYTES)
+    for item in numbered(0, 4, REPLY):
+        buffer.add(*item)
+    out = buffer.take(most=5, most_bytes=4 * ENTRY_BYTES)
+    assert (len(out), buffer.out_bytes) == (4, 4 * ENTRY_BYTES)
+    for item in numbered(4, 12, REPLY):
+        buffer.add(*item)
+    buffer.trim()  # four out, so four wait: the newest
+    assert (times(buffer.take()), buffer.dropped) == ([8, 9, 10, 11], 4)
+
+
+def test_a_settled_batch_frees_its_room() -> None:
+    buffer = LogBuffer(limit=6, limit_bytes=1_000_000)
+    for item in numbered(0, 3, REPLY):
+        buffer.add(*item)
+    buffer.take()
+    buffer.settle()  # written
+    for item in numbered(3, 9, REPLY):
+        buffer.add(*item)
+    buffer.trim()
+    assert (len(buffer), buffer.dropped, buffer.out_bytes) == (6, 0, 0)
+
+
+def test_a_failed_batch_comes_back_ahead_of_the_newest_within_the_bounds() -> None:
+    buffer = LogBuffer(limit=6, limit_bytes=1_000_000)
+    for item in numbered(0, 6, REPLY):
+        buffer.add(*item)
+    failed = buffer.take(most=3)  # 0-2 out, 3-5 wait
+    for item in numbered(6, 10, REPLY):
+        buffer.add(*item)
+    buffer.trim()  # room for three beside the batch: 7-9
+    buffer.put_back(failed)
+    assert (times(buffer.take()), buffer.dropped, buffer.taken) == ([0, 1, 2, 7, 8, 9], 4, 6)

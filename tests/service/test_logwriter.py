@@ -188,6 +188,19 @@ async def test_summaries_shared_in_a_batch_stay_each_answers_own(database: Datab
     ]
 
 
+async def test_a_write_takes_half_the_bounds_and_the_last_flush_writes_everything(database: Database) -> None:
+    buffer = LogBuffer(limit=40)
+    for n in range(25):
+        buffer.add(*entry(f"site{n}.example", at=AT + n))
+    writer = LogWriter(lambda: database, buffer, builder(), flush_seconds=60.0, batch_size=100_000)
+    assert await writer.flush() == 20  # half of 40: the other half is room for the newest meanwhile
+    for n in range(25, 60):
+        buffer.add(*entry(f"site{n}.example", at=AT + n))
+    await writer.finish(asyncio.create_task(asyncio.sleep(0)))  # at shutdown: all that is left, in batches
+    assert [row["name"] for row in stored_rows(database)] == [f"site{n}.example" for n in range(60)]
+    assert (buffer.dropped, len(buffer), writer.written) == (0, 0, 60)
+
+
 def real_index(path: Path) -> DomainIndex:
     tag_names = ("adult", "games", "social", "service:chatapp")
     index = IndexBuilder(tag_names)
@@ -344,7 +357,8 @@ async def test_writer_keeps_entries_it_cannot_write_and_counts_drops_once(databa
         await writer.flush()
     assert (len(buffer), buffer.dropped, writer.failures, writer.written) == (100, 50, 1, 0)
     reachable.append(database)
-    assert await writer.flush() == 100
+    assert await writer.flush() == 50  # half the bound at a time
+    assert await writer.flush() == 50
     assert logged_times(database) == list(range(50, 150))
     assert counter(database) == (100, 50)
     for item in numbered(150, 160):

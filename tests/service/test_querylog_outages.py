@@ -124,15 +124,19 @@ async def test_queue_overflow_drops_the_oldest_and_counts_them(
         asked = names("flood", 500)
         with SqliteLock(tmp_path / "policy.db"):
             await dns.ask_all(asked)
-            await until(lambda: buffer.dropped, lambda dropped: dropped == 400, "400 dropped")
+            await until(lambda: buffer.dropped, lambda dropped: dropped >= 400, "400 or more dropped")
         assert dns.answered == 500
         # 500 asked at once: on a loaded machine the last is answered after about 0.5 s,
         # still far from the 10 s the writer may wait on the lock.
         assert dns.slowest < 4 * QUICK
-        logged = await reader.wait_for_names(set(asked[400:]))
-        assert await until(reader.counter, lambda counted: counted == (100, 400), "the counter row") == (100, 400)
-    assert sorted(logged) == sorted(asked[400:])  # the newest hundred
-    assert buffer.dropped == 400 and writer.written == 100
+        # The bound holds the queries waiting and those being written together: the
+        # newest half of it waits while a write of at most the other half is out
+        # (and fails, here). Which older ones are kept depends on when that write began.
+        logged = await reader.wait_for_names(set(asked[450:]))
+        kept = len(logged)
+        assert await until(reader.counter, lambda counted: counted == (kept, 500 - kept), "the counter row")
+    assert set(logged) <= set(asked) and 50 <= kept <= 100
+    assert buffer.dropped == 500 - kept and writer.written == kept
 
 
 # --- PostgreSQL cut off and back --------------------------------------------------------
