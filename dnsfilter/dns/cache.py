@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import itertools
 import struct
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from dnsfilter.dns import replies, wire
 
@@ -48,7 +49,7 @@ class CachedAnswer:
 
     __slots__ = (
         "flags", "counts", "body", "ttl_offsets", "ttls", "stored_at", "lifetime", "rcode",
-        "expires_at", "longest_ttl", "used", "chain", "source", "_aged_for", "_aged_body", "_capped", "_form", "_framing", "_more_frames",
+        "expires_at", "longest_ttl", "used", "chain", "source", "_aged_for", "_capped", "_form", "_framing", "_more_frames",
     )
 
     def __init__(
@@ -64,9 +65,11 @@ class CachedAnswer:
         chain: tuple[str, ...] = (),
     ) -> None:
         self.flags = flags
-        self.counts = counts
+        self.counts = shared(counts)
+        # The body as last aged (see aged_body): every TTL field is rewritten
+        # whenever it is copied, so no pristine copy needs keeping beside it.
         self.body = body
-        self.ttl_offsets = ttl_offsets
+        self.ttl_offsets = shared(ttl_offsets)
         self.ttls = ttls
         self.stored_at = stored_at
         self.lifetime = lifetime
@@ -76,10 +79,9 @@ class CachedAnswer:
         self.used = False  # hit since it was last considered for eviction
         self.chain = chain
         self.source = ""  # the upstream server that gave it (for the query log)
-        # The body as last aged, and for how many seconds: a popular name is
-        # asked many times a second, so TTLs are rewritten once per second.
+        # For how many seconds the body is aged: a popular name is asked many
+        # times a second, so TTLs are rewritten once per second.
         self._aged_for = 0
-        self._aged_body = body
         self._capped: tuple[int, int, bytes] | None = None  # (elapsed, cap, body)
         # Header (after the ID) and OPT record per reply form: nearly always one
         # form, kept in slots; a dict only for the others (a dict per answer would
@@ -95,11 +97,12 @@ class CachedAnswer:
     def aged_body(self, now: float) -> bytes:
         elapsed = int(now - self.stored_at)
         if elapsed != self._aged_for:
-            self._aged_body = self._with_ttls(ttl - elapsed if ttl > elapsed else 0 for ttl in self.ttls)
+            self.body = self._with_ttls(ttl - elapsed if ttl > elapsed else 0 for ttl in self.ttls)
             self._aged_for = elapsed
-        return self._aged_body
+        return self.body
 
     def _with_ttls(self, ttls: Iterable[int]) -> bytes:
+        """The body with these TTLs, one for each offset (so every TTL field is written)."""
         patched = bytearray(self.body)
         for offset, ttl in zip(self.ttl_offsets, ttls):
             _TTL.pack_into(patched, offset, ttl)
@@ -137,7 +140,7 @@ class CachedAnswer:
 
     def _frame_for(self, form: int, query: wire.Query, udp_size: int) -> tuple[bytes, bytes]:
         if self._form < 0:
-            self._form, self._framing = form, self._frame(query, udp_size)
+            self._form, self._framing = form, shared(self._frame(query, udp_size))
             return self._framing
         if self._more_frames is None:
             self._more_frames = {}
@@ -154,6 +157,24 @@ class CachedAnswer:
             header = _HEADER_TAIL.pack(flags, 1, answers, authority, additional + 1)
             return header, wire.opt_record(udp_size, query.do, self.rcode >> 4)
         return _HEADER_TAIL.pack(flags, 1, answers, authority, additional), b""
+
+
+# Parts that many answers hold alike (their header and OPT record, counts,
+# where their TTLs are), kept once. Bounded: answers of odd shapes, however
+# many, are then kept as they are rather than growing the table.
+_SHARED: dict[object, object] = {}
+SHARED_LIMIT = 4096
+_Part = TypeVar("_Part", bound=Hashable)
+
+
+def shared(part: _Part) -> _Part:
+    """The copy of ``part`` already kept, or ``part`` itself."""
+    known = _SHARED.get(part)
+    if known is not None:
+        return known  # type: ignore[return-value]
+    if len(_SHARED) < SHARED_LIMIT:
+        _SHARED[part] = part
+    return part
 
 
 def answer_from_upstream(response: bytes, now: float, limits: CacheLimits) -> CachedAnswer:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 from dnslib import EDNS0, RCODE, RR, DNSRecord
+from hypothesis import given
+from hypothesis import strategies as st
 
+from dnsfilter.dns import cache as cache_module
 from dnsfilter.dns import wire
 from dnsfilter.dns.cache import AnswerCache, CacheLimits, answer_from_upstream
 
@@ -181,3 +186,60 @@ class TestAnswerCache:
         disabled = AnswerCache(CacheLimits(size=0))
         disabled.put("x", self.entry())
         assert len(disabled) == 0
+
+
+class TestCompactAnswers:
+    """A cached answer keeps one body (its TTLs rewritten as it ages) and shares
+    the parts many answers hold alike."""
+
+    DATA = upstream(["example.org. 300 IN CNAME www.example.org.", "www.example.org. 60 IN A 192.0.2.1"],
+                    authority=[SOA])
+
+    @given(st.lists(st.tuples(st.floats(1000.0, 1400.0), st.sampled_from([0, 5, 100]), st.sampled_from([0, 30])),
+                    min_size=1, max_size=12))
+    def test_any_order_of_ages_caps_and_stale_renders_as_a_fresh_entry_would(
+        self, renders: list[tuple[float, int, int]]
+    ) -> None:
+        kept = answer_from_upstream(self.DATA, 1000.0, CacheLimits())
+        query = client_query(edns=True)
+        for now, cap, stale in renders:
+            fresh = answer_from_upstream(self.DATA, 1000.0, CacheLimits())
+            expected = fresh.render(b"\x00\x01", query, now, 1232, stale, cap)
+            assert kept.render(b"\x00\x01", query, now, 1232, stale, cap) == expected
+
+    def test_answers_alike_share_their_framing_counts_and_ttl_offsets(self) -> None:
+        first = answer_from_upstream(upstream(["example.org. 300 IN A 192.0.2.1"]), 0.0, CacheLimits())
+        second = answer_from_upstream(
+            upstream(["other.example. 300 IN A 192.0.2.9"], qname="other.example"), 5.0, CacheLimits()
+        )
+        first.render(b"\x00\x01", client_query(edns=True), 1.0, 1232)
+        second.render(b"\x00\x02", client_query("other.example", edns=True), 6.0, 1232)
+        assert first.counts is second.counts and first.ttl_offsets is second.ttl_offsets
+        assert first._framing is second._framing
+
+    def test_sharing_is_bounded(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        table: dict[object, object] = {}
+        monkeypatch.setattr(cache_module, "_SHARED", table)
+        for n in range(cache_module.SHARED_LIMIT + 100):
+            cache_module.shared((n,))
+        assert len(table) == cache_module.SHARED_LIMIT
+        odd = (cache_module.SHARED_LIMIT + 500,)
+        assert cache_module.shared(odd) is odd  # kept as it is, not added
+
+    def test_a_cached_name_takes_about_half_a_kilobyte(self) -> None:
+        count = 5000
+        queries = [client_query(f"host{n}.example.org", edns=True) for n in range(count)]
+        answers = [upstream([f"host{n}.example.org. 3600 IN A 192.0.2.{n % 250}"], qname=f"host{n}.example.org")
+                   for n in range(count)]
+        cache = AnswerCache(CacheLimits(size=count))
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for query, data in zip(queries, answers, strict=True):
+                entry = answer_from_upstream(data, 1000.0, cache.limits)
+                cache.put(query.key, entry)
+                entry.render(b"\x00\x01", query, 1001.5, 1232)  # aged once, framed once
+            used = (tracemalloc.get_traced_memory()[0] - before) / count
+        finally:
+            tracemalloc.stop()
+        assert used < 600, f"{used:.0f} bytes a cached name"
