@@ -26,10 +26,11 @@ from dnsfilter.policy.snapshot import PolicySnapshot
 
 # Bounds against a device making up addresses or names: the oldest are forgotten.
 _ADDRESS_LIMIT = 4096
-# Decisions per profile: a home's few thousand names a day fit. Measured with
-# 100,000 names asked in turn at 20,000 q/s, 65,536 cost 20 MiB more peak
-# memory than 16,384 for the same CPU (a memo that size hits too rarely).
-_DECISION_LIMIT = 16384
+# Decisions per profile: a home's few thousand names a day fit. Measured at
+# 20,000 q/s for the same CPU (a memo that size hits too rarely): with 100,000
+# names asked in turn, 65,536 cost 20 MiB more peak memory than 16,384; with
+# 50,000 cached names, 16,384 cost 7-9 MiB more than 8,192.
+_DECISION_LIMIT = 8192
 # Devices not yet recorded noted per round, at most (the service records only a few
 # a minute anyway). Recorded ones are always noted, so that a flood of made-up
 # addresses does not stop their last_seen moving; there are only as many as the

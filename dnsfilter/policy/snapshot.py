@@ -66,7 +66,7 @@ __all__ = ["Explanation", "PolicySnapshot", "build_snapshot", "configured_snapsh
 # A home asks a few thousand names a day; the bound only stops a device that
 # makes up names from growing the memo without end (sized with the resolver's
 # decision memo, dns/profiles.py).
-_MEMO_LIMIT = 16384
+_MEMO_LIMIT = 8192
 
 # A grant whose target is "rule:<id>" lifts that whole rule; any other target
 # is a tag ("adult", "service:tiktok").
