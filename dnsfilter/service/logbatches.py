@@ -29,13 +29,15 @@ STEP_SIZE = 32
 class _Answer:
     """What every entry of one answer shares (repeats within the second share it)."""
 
-    __slots__ = ("first_ms", "rest", "group", "used_tags", "profile_id", "entries", "hours", "minutes")
+    __slots__ = ("first_ms", "rest", "tags", "used_tags", "profile_id", "entries", "hours", "minutes")
 
-    def __init__(self, first_ms: int, rest: tuple[Any, ...], group: tuple[str, int, str, tuple[str, ...], str],
-                 used_tags: tuple[str, ...], profile_id: int) -> None:
+    def __init__(self, first_ms: int, rest: tuple[Any, ...], tags: tuple[str, ...], used_tags: tuple[str, ...],
+                 profile_id: int) -> None:
         self.first_ms = first_ms
-        self.rest = rest  # the row after at_ms, without repeats
-        self.group = group  # (device, profile, action, tags, name): what its hourly counts add to
+        # The row after at_ms, without repeats: (instance, device, profile, name, ...,
+        # see _answer); its counts add up under its device, profile, action and name.
+        self.rest = rest
+        self.tags = tags  # every tag the name is listed under
         self.used_tags = used_tags  # tags it counts screen time for
         self.profile_id = profile_id
         self.entries = 0
@@ -96,17 +98,19 @@ class BatchBuilder:
             yield None
         rows: list[tuple[Any, ...]] = []
         hourly: dict[tuple[int, str, int, str, str], int] = {}
-        by_name: dict[tuple[int, int, str, str], int] = {}
+        by_name: dict[tuple[int, int, str, str], int] = {}  # names as stored
         minutes: set[tuple[int, str, int, int]] = set()
         first_hour = int(times[0] // 3600) if times else 0
         for done, answer in enumerate(answers.values(), 1):
-            rows.append((answer.first_ms, *answer.rest, answer.entries))
-            device, profile_id, action, tags, name = answer.group
+            rest = answer.rest
+            rows.append((answer.first_ms, *rest, answer.entries))
+            answer.rest = ()  # the row holds it now: the batch's peak memory is the lower
+            device, profile_id, stored, action = rest[1], rest[2], rest[3], rest[5]
             per_hour = answer.hours or {first_hour: answer.entries}
             for hour, count in per_hour.items():
-                named = (hour, profile_id, action, name)
+                named = (hour, profile_id, action, stored)
                 by_name[named] = by_name.get(named, 0) + count
-                for tag in ("", *tags):
+                for tag in ("", *answer.tags):
                     key = (hour, device, profile_id, tag, action)
                     hourly[key] = hourly.get(key, 0) + count
             for posix_minute in answer.minutes or ():
@@ -114,17 +118,18 @@ class BatchBuilder:
                 minutes.update((profile_id, tag, day, minute) for tag in answer.used_tags)
             if done % size == 0:
                 yield None
+        answers.clear()  # what follows needs only the totals: the peak stays lower
         # Tuples in the statements' column order, text escaped for ExactText:
         # the writer hands them to the driver as they are.
         names: list[tuple[int, int, str, str, int]] = []
         home: dict[tuple[int, str, str], int] = {}
-        for done, ((hour, profile_id, action, name), count) in enumerate(by_name.items(), 1):
-            stored = memo.names[name][0]
+        for done, ((hour, profile_id, action, stored), count) in enumerate(by_name.items(), 1):
             names.append((hour, profile_id, action, stored, count))
             whole_home = (hour, action, stored)
             home[whole_home] = home.get(whole_home, 0) + count
             if done % size == 0:
                 yield None
+        by_name.clear()
         counts: list[tuple[Any, ...]] = []
         yield from _as_rows(hourly, counts, size)
         home_names: list[tuple[Any, ...]] = []
@@ -157,8 +162,7 @@ class BatchBuilder:
             list_id, rule, upstream, response_us, summary[0], summary[1],
         )
         tags = named[1]
-        group = (device, profile_id, action, tags, query.qname)
-        return _Answer(first_ms, rest, group, tags if used else (), profile_id)
+        return _Answer(first_ms, rest, tags, tags if used else (), profile_id)
 
     def _local_minute(self, posix_minute: int) -> tuple[int, int]:
         """The family's day of a minute, and the real minutes since that day's midnight.

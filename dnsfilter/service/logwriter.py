@@ -151,15 +151,18 @@ class LogWriter:
             await asyncio.sleep(min(left, _BUFFER_CHECK))
 
     async def flush(self) -> int:
-        """Write the oldest entries buffered now, at most half of each of the
-        buffer's bounds; StoreError (entries kept) when the database fails.
+        """Write the oldest entries buffered now: ``batch_size`` and half of each
+        of the buffer's bounds at most; StoreError (entries kept) when the
+        database fails.
 
         Half, so that what waits and what is being written stay within the
-        bounds together, the newer half waiting while a write is out, and the
-        rows made from a batch stay small beside them.
+        bounds together, the newer half waiting while a write is out; and
+        the rows made from a batch, about twice its entries' memory, stay
+        small beside them.
         """
         buffer = self.buffer
-        entries = buffer.take(max(1, buffer.limit // 2), max(1, buffer.limit_bytes // 2))
+        most = max(1, min(self.batch_size, buffer.limit // 2))
+        entries = buffer.take(most, max(1, buffer.limit_bytes // 2))
         dropped = self.buffer.dropped - self._dropped_reported
         if not entries and not dropped:
             return 0

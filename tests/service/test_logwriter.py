@@ -201,6 +201,15 @@ async def test_a_write_takes_half_the_bounds_and_the_last_flush_writes_everythin
     assert (buffer.dropped, len(buffer), writer.written) == (0, 0, 60)
 
 
+async def test_a_write_takes_batch_size_entries_at_most(database: Database) -> None:
+    buffer = LogBuffer()
+    for n in range(20):
+        buffer.add(*entry(f"site{n}.example", at=AT + n))
+    writer = LogWriter(lambda: database, buffer, builder(), flush_seconds=60.0, batch_size=7)
+    assert [await writer.flush() for _ in range(4)] == [7, 7, 6, 0]
+    assert [row["name"] for row in stored_rows(database)] == [f"site{n}.example" for n in range(20)]
+
+
 def real_index(path: Path) -> DomainIndex:
     tag_names = ("adult", "games", "social", "service:chatapp")
     index = IndexBuilder(tag_names)
@@ -350,7 +359,7 @@ def logged_times(database: Database) -> list[int]:
 async def test_writer_keeps_entries_it_cannot_write_and_counts_drops_once(database: Database) -> None:
     buffer = LogBuffer(limit=100)
     reachable: list[Database] = []
-    writer = LogWriter(lambda: reachable[0] if reachable else None, buffer, builder(), flush_seconds=1, batch_size=10)
+    writer = LogWriter(lambda: reachable[0] if reachable else None, buffer, builder(), flush_seconds=1, batch_size=1000)
     for item in numbered(0, 150):
         buffer.add(*item)
     with pytest.raises(StoreError, match="cannot be reached"):
