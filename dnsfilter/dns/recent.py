@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 
 from dnsfilter.policy.memo import FORGET_SHARE, forget_oldest
 
-_DEFAULT_LIMIT = 8192
+_DEFAULT_LIMIT = 4096  # sized with the canned replies' memo (canned.py)
 
 Note = TypeVar("Note")
 

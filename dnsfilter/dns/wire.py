@@ -175,7 +175,7 @@ class QueryParser:
 
     __slots__ = ("_memo", "_limit")
 
-    def __init__(self, limit: int = 8192) -> None:
+    def __init__(self, limit: int = 4096) -> None:  # sized as in canned.py
         self._memo: dict[bytes, Query] = {}
         self._limit = limit
 
