@@ -32,10 +32,12 @@ DEFAULT_LIMIT = 200_000
 DEFAULT_LIMIT_BYTES = 8 * 1024 * 1024
 # What an entry holds beyond its reply's bytes: the time, two list slots, the
 # answer tuple, the parsed query and its name, the reply object (measured with
-# tracemalloc: about 470 bytes in all with a 45-byte reply, for a new name;
-# repeats share the parsed query and often the whole answer, so this errs
-# high for them).
+# tracemalloc: about 470 bytes in all with a 45-byte reply, for a new name).
 ENTRY_OVERHEAD = 440
+# What a repeat of an answer adds, the answer being shared: its time and two
+# list slots. (A repeat with an answer of its own, sharing only the parsed
+# query, is counted in full: the estimate errs high for it.)
+REPEAT_BYTES = 48
 
 # Upstream labels for answers no server was asked for.
 FROM_CACHE = "cache"
@@ -66,8 +68,10 @@ class Entries:
 
 
 class LogBuffer:
-    """Bounded by ``limit_bytes`` (an estimate: ``ENTRY_OVERHEAD`` plus the
-    reply's length per entry) and by ``limit`` entries, at each ``take``.
+    """Bounded by ``limit_bytes`` and by ``limit`` entries, at each ``trim`` and
+    ``take``. The bytes are an estimate: ``ENTRY_OVERHEAD`` and the reply for
+    an answer's first entry, ``REPEAT_BYTES`` for each repeat (an answer
+    served again within its second is the same object).
 
     The query path calls ``add_time`` and then ``add_answer``: the lists' own
     methods, so no Python frame runs for it and nothing is measured there.
@@ -82,7 +86,7 @@ class LogBuffer:
 
     __slots__ = (
         "_entries", "add_time", "add_answer", "limit", "limit_bytes", "dropped", "taken",
-        "_measured", "_bytes", "_out", "_out_bytes",
+        "_measured", "_bytes", "_answers_seen", "_out", "_out_bytes",
     )
 
     def __init__(self, limit: int = DEFAULT_LIMIT, limit_bytes: int = DEFAULT_LIMIT_BYTES) -> None:
@@ -95,6 +99,9 @@ class LogBuffer:
         self.taken = 0  # entries handed to the writer
         self._measured = 0  # the oldest entries whose size is in _bytes (appends come after)
         self._bytes = 0
+        # The answers of the measured entries, by identity (held here, so an
+        # identity is not reused while it is a key).
+        self._answers_seen: dict[int, Answered] = {}
         self._out = self._out_bytes = 0  # entries (and their bytes) taken and not yet settled
 
     def __len__(self) -> int:
@@ -124,21 +131,16 @@ class LogBuffer:
         leave beside the entries taken and not yet settled."""
         answers = self._entries.answers
         count = len(answers)
-        size = self._bytes
-        for new in range(self._measured, count):  # what the query path added since
-            size += ENTRY_OVERHEAD + len(answers[new][6])
-        overflow = min(count, max(0, count + self._out - self.limit))
-        size -= _size_of(islice(answers, overflow))
-        room = self.limit_bytes - self._out_bytes
-        while size > room and overflow < count:
-            size -= ENTRY_OVERHEAD + len(answers[overflow][6])
-            overflow += 1
-        if overflow:
+        size = self._bytes + _added_bytes(answers, self._measured, count, self._answers_seen)
+        most, room = self.limit - self._out, self.limit_bytes - self._out_bytes
+        if count > most or size > room:
+            overflow = count - _fitting(reversed(answers), max(0, most), room, at_least_one=False)[0]
             self.dropped += overflow
             del self._entries.times[:overflow]
             del answers[:overflow]
-        self._bytes = size
-        self._measured = count - overflow
+            self._measure_all()
+        else:
+            self._bytes, self._measured = size, count
 
     def take(self, most: int | None = None, most_bytes: int | None = None) -> Entries:
         """The oldest entries buffered (within the bounds): all, or up to ``most``
@@ -146,24 +148,14 @@ class LogBuffer:
         until ``settle`` or ``put_back``; one batch is out at a time."""
         self.trim()
         buffered = self._entries
-        count = len(buffered) if most is None else min(most, len(buffered))
-        size = self._bytes
-        if count < len(buffered) or (most_bytes is not None and size > most_bytes):
-            room = size if most_bytes is None else most_bytes
-            taking = count
-            count = size = 0
-            for answered in islice(buffered.answers, taking):
-                entry_bytes = ENTRY_OVERHEAD + len(answered[6])
-                if count and size + entry_bytes > room:
-                    break
-                size += entry_bytes
-                count += 1
+        count, size = len(buffered), self._bytes
+        if (most is not None and most < count) or (most_bytes is not None and size > most_bytes):
+            count, size = _fitting(buffered.answers, count if most is None else most, most_bytes, at_least_one=True)
         taken = Entries(buffered.times[:count], buffered.answers[:count])
         del buffered.times[:count]
         del buffered.answers[:count]
+        self._measure_all()  # an answer's first entry left may be a repeat no longer
         self.taken += count
-        self._bytes -= size
-        self._measured -= count
         self._out, self._out_bytes = count, size
         return taken
 
@@ -177,11 +169,40 @@ class LogBuffer:
         self.taken -= len(entries)
         self._entries.times[:0] = entries.times
         self._entries.answers[:0] = entries.answers
-        self._bytes += _size_of(entries.answers)
-        self._measured += len(entries)
+        self._measure_all()
         self.trim()
 
+    def _measure_all(self) -> None:
+        self._answers_seen = {}
+        answers = self._entries.answers
+        self._bytes = _added_bytes(answers, 0, len(answers), self._answers_seen)
+        self._measured = len(answers)
 
-def _size_of(answers: Iterable[Answered]) -> int:
-    """The estimated bytes of entries with these answers."""
-    return sum(ENTRY_OVERHEAD + len(answered[6]) for answered in answers)
+
+def _added_bytes(answers: list[Answered], start: int, stop: int | None, seen: dict[int, Answered]) -> int:
+    """The estimate for ``answers[start:stop]``, beside the answers in ``seen`` (which it adds to)."""
+    size = 0
+    for answered in islice(answers, start, stop):
+        if id(answered) in seen:
+            size += REPEAT_BYTES
+        else:
+            seen[id(answered)] = answered
+            size += ENTRY_OVERHEAD + len(answered[6])
+    return size
+
+
+def _fitting(answers: Iterable[Answered], most: int, most_bytes: int | None, at_least_one: bool) -> tuple[int, int]:
+    """How many of ``answers``, in the order given, fit in ``most`` entries and
+    ``most_bytes``, and their estimated bytes. The estimate counts an answer
+    in full once whichever of its entries comes first, so it adds up from
+    either end."""
+    seen: set[int] = set()
+    size = count = 0
+    for answered in islice(answers, most):
+        entry_bytes = REPEAT_BYTES if id(answered) in seen else ENTRY_OVERHEAD + len(answered[6])
+        if most_bytes is not None and size + entry_bytes > most_bytes and (count or not at_least_one):
+            break
+        seen.add(id(answered))
+        size += entry_bytes
+        count += 1
+    return count, size

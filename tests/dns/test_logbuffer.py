@@ -8,7 +8,7 @@ import time
 import tracemalloc
 from collections.abc import Iterable
 
-from dnsfilter.dns.logbuffer import ENTRY_OVERHEAD, FROM_CACHE, Entry, LogBuffer
+from dnsfilter.dns.logbuffer import ENTRY_OVERHEAD, FROM_CACHE, REPEAT_BYTES, Entry, LogBuffer
 from dnsfilter.dns.wire import parse_query
 from dnsfilter.policy.decision import ALLOW
 from tests.fakes import make_query, zone_reply
@@ -195,3 +195,67 @@ def test_a_failed_batch_comes_back_ahead_of_the_newest_within_the_bounds() -> No
     buffer.trim()  # room for three beside the batch: 7-9
     buffer.put_back(failed)
     assert (times(buffer.take()), buffer.dropped, buffer.taken) == ([0, 1, 2, 7, 8, 9], 4, 6)
+
+
+# --- repeats of one answer -------------------------------------------------------------
+
+
+def repeated(answer_count: int, repeats: int, first: int = 0) -> list[Entry]:
+    """``repeats`` entries for each of ``answer_count`` answers, interleaved, as a
+    device asking the same names again within the second makes them."""
+    answers = [("ip:192.0.2.1", 1, QUERY, ALLOW, FROM_CACHE, 0, REPLY) for _ in range(answer_count)]
+    return [(float(first + n), answers[n % answer_count]) for n in range(answer_count * repeats)]
+
+
+def test_a_repeat_of_an_answer_counts_only_what_it_adds() -> None:
+    buffer = LogBuffer()
+    for item in repeated(3, 5):
+        buffer.add(*item)
+    buffer.trim()
+    assert buffer.waiting_bytes == 3 * ENTRY_BYTES + 12 * REPEAT_BYTES
+
+
+def test_repeats_are_dropped_oldest_first_within_the_bound() -> None:
+    buffer = LogBuffer(limit_bytes=2 * ENTRY_BYTES + 3 * REPEAT_BYTES)
+    entries = repeated(2, 10)
+    for item in entries:
+        buffer.add(*item)
+    buffer.trim()  # the newest five: two answers in full and three repeats
+    assert (times(buffer.take()), buffer.dropped) == (times(entries[-5:]), 15)
+
+
+def test_an_answer_whose_first_entry_was_taken_counts_in_full_again() -> None:
+    buffer = LogBuffer()
+    for item in repeated(1, 4):
+        buffer.add(*item)
+    taken = buffer.take(most=1)
+    assert (len(taken), buffer.out_bytes) == (1, ENTRY_BYTES)
+    assert buffer.waiting_bytes == ENTRY_BYTES + 2 * REPEAT_BYTES
+    buffer.put_back(taken)
+    assert buffer.waiting_bytes == ENTRY_BYTES + 3 * REPEAT_BYTES
+
+
+def test_a_batch_of_repeats_is_bounded_by_their_estimate() -> None:
+    buffer = LogBuffer()
+    for item in repeated(2, 50):
+        buffer.add(*item)
+    taken = buffer.take(most_bytes=2 * ENTRY_BYTES + 10 * REPEAT_BYTES)
+    assert (len(taken), buffer.out_bytes, len(buffer)) == (12, 2 * ENTRY_BYTES + 10 * REPEAT_BYTES, 88)
+
+
+def test_the_estimate_is_close_to_the_memory_repeats_take() -> None:
+    count = 20_000
+    answers = [("ip:192.0.2.1", 1, QUERY, ALLOW, FROM_CACHE, 0, REPLY) for _ in range(100)]
+    buffer = LogBuffer()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(count):
+            buffer.add_time(time.time())
+            buffer.add_answer(answers[n % 100])
+        used = (tracemalloc.get_traced_memory()[0] - before) / count
+    finally:
+        tracemalloc.stop()
+    buffer.trim()
+    estimated = (buffer.waiting_bytes - 100 * ENTRY_BYTES) / (count - 100)
+    assert 0.9 * used <= estimated <= 1.5 * used, f"estimated {estimated:.0f} bytes a repeat, used {used:.0f}"
