@@ -15,6 +15,7 @@ else needs a table copy inside the step.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,8 @@ from dnsfilter.store.querylog.models import (
     QueryLogRow,
     UsageMinute,
 )
+
+log = logging.getLogger(__name__)
 
 BASELINE_VERSION = 1
 DEFAULT_PROFILE_NAME = "Everyone"
@@ -128,6 +131,8 @@ def prepare_schema(connection: Connection, migrations: Sequence[Migration], now:
             "Install the newer dnsfilter again, or restore a backup of the database made before it."
         )
     for step in migrations[version - BASELINE_VERSION :]:
+        # Said before the step: copying a large query log's table takes a while.
+        log.info("upgrading the database to schema version %d: %s", step.version, step.summary)
         step.upgrade(connection)
         connection.execute(update(SchemaVersion).where(SchemaVersion.id == 1).values(version=step.version))
     return latest

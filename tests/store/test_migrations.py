@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -159,7 +160,9 @@ def _name_count_rows(database: Database) -> list[tuple[object, ...]]:
         return [tuple(row) for row in rows]
 
 
-def test_upgrade_from_version_5_keeps_the_name_counts_in_key_order(open_db: Callable[..., Database]) -> None:
+def test_upgrade_from_version_5_keeps_the_name_counts_in_key_order(
+    open_db: Callable[..., Database], caplog: pytest.LogCaptureFixture
+) -> None:
     old = open_db(migrations=MIGRATIONS[:4])
     counted = [(500_000, 1, "allow", "example.org", 3), (500_001, 2, "block", "<b>x</b>\\000.example", 4)]
     with old.writing() as session:
@@ -174,7 +177,9 @@ def test_upgrade_from_version_5_keeps_the_name_counts_in_key_order(open_db: Call
             session.execute(text("INSERT INTO name_counts VALUES (:h, :p, :a, :n, :c)"),
                             dict(zip("hpanc", row, strict=True)))
     old.close()
-    upgraded = open_db()
+    with caplog.at_level(logging.INFO, logger="dnsfilter.store.migrations"):
+        upgraded = open_db()
+    assert "upgrading the database to schema version 6: name counts kept in their key's order" in caplog.text
     assert _schema_version(upgraded) == LATEST
     assert _name_count_rows(upgraded) == counted
     if not upgraded.is_postgresql:
