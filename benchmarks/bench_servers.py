@@ -272,6 +272,23 @@ UNBOUND = ServerSpec(
 )
 
 
+def floor_command(port: int, upstream_port: int, data_dir: Path) -> list[str]:
+    script = Path(__file__).resolve().parent / "floor_server.py"
+    return [python_for_helpers(), str(script), "--port", str(port)]
+
+
+def floor_missing() -> str | None:
+    probe = [python_for_helpers(), "-c", "import uvloop"]
+    if subprocess.run(probe, capture_output=True, check=False).returncode:
+        return "uvloop is not installed (pip install -e . in the venv)"
+    return None
+
+
+# What any server on uvloop pays per query (floor_server.py): not a DNS
+# server, so it has no answers to check.
+FLOOR = ServerSpec("floor", floor_command, floor_missing, start_deadline_seconds=10.0)
+
+
 def reference_versions() -> str:
     """dnsperf's, unbound's and dnsmasq's versions and the machine, for a report's header."""
     return (

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 
 from answer_check import FAILURE_EXAMPLES, CheckResult, Expectation, check_answers, format_checks
-from bench_servers import DNSMASQ, OURS, UNBOUND, ProcessGroup, ServerSpec, ServerStartError
+from bench_servers import DNSMASQ, FLOOR, OURS, UNBOUND, ProcessGroup, ServerSpec, ServerStartError
 from bench_servers import dnsmasq_command, unbound_command
 from blocked_files import SEED, SUBDOMAIN_PREFIX, OursCatalog, write_lines, write_queries
 from blocked_runs import LIST_START_DEADLINE_SECONDS, Bench, start_timed, with_arguments
@@ -195,6 +195,7 @@ def make_servers(
             False,
         ),
     ]
+    servers.append(Server("floor", "python floor", FLOOR, False))
     if before is not None:
         servers.append(Server("before", "before", ours(before, configs[0]), True))
     return {server.key: server for server in servers}

@@ -1,7 +1,7 @@
 """Every working set in one run: ours (query log on and off) next to unbound and dnsmasq.
 
     .venv/bin/python benchmarks/working_sets.py [--list PATH] [--allowed PATH]
-        [--sets exact,www,cached,2k,misses] [--only ours,ours-log-off,unbound,dnsmasq]
+        [--sets exact,www,cached,2k,misses] [--only ours,ours-log-off,unbound,dnsmasq,floor]
         [--duration 10] [--rate 20000] [--misses-rate 2000] [--rounds 1]
         [--checks 100] [--before PATH] [--keep]
 
@@ -14,7 +14,10 @@ What is measured
     is one query file, the whole set shuffled, which dnsperf loops over; all
     but misses at one fixed rate (--rate), the same offered load for every
     server; misses at --misses-rate. One fresh server per set and round,
-    pinned to its own CPU, one at a time.
+    pinned to its own CPU, one at a time. "python floor" (floor_server.py)
+    is not a DNS server: it sends each query back as an empty answer, the
+    least any server in Python on uvloop does per query, so its column is
+    the part of ours' figures no work of ours can remove.
 
 How to read the output
     CPU µs/query: the server's CPU from dnsperf's start until it is idle
@@ -90,8 +93,8 @@ from working_set_runs import (
     write_unbound_include,
 )
 
-SERVER_KEYS = ("dnsmasq", "unbound", "before", "ours", "ours-log-off")  # the order they run in
-COLUMN_KEYS = ("ours", "ours-log-off", "before", "unbound", "dnsmasq")
+SERVER_KEYS = ("dnsmasq", "unbound", "floor", "before", "ours", "ours-log-off")  # the order they run in
+COLUMN_KEYS = ("ours", "ours-log-off", "before", "unbound", "dnsmasq", "floor")
 ONLY_KEYS = tuple(key for key in COLUMN_KEYS if key != "before")  # before comes with --before
 
 
@@ -219,6 +222,7 @@ def prepare(settings: Settings) -> Prepared:
         )
         for key in servers
     }
+    checks["floor"] = []  # it answers every query with no record
     return Prepared(
         len(samples.listed), sets, servers, checks, zone_type, files, catalog,
         samples.check_listed[0],
