@@ -25,6 +25,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from answering import LENGTH, serve_answers
 from bench_servers import HOST, free_port
 from dns_probe import RCODE_NAMES, build_query, read_reply
 
@@ -34,7 +35,6 @@ ANSWER_TIMEOUT = 2.0  # seconds a client waits for one answer
 GRACE_SECONDS = 5.0  # after the load: answers still on their way (upstream.timeout is 2 s)
 FLOOD_SOCKETS = 8  # the flood's source ports: 16-bit IDs stay unique per socket
 FAKE_ANSWER = bytes([192, 0, 2, 1])  # TEST-NET-1
-LENGTH = struct.Struct(">H")  # RFC 7766 length prefix
 
 
 def use_uvloop() -> str:
@@ -84,30 +84,9 @@ def fast_upstream_main(conn: Connection) -> None:
         record = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x0e\x10\x00\x04" + FAKE_ANSWER if is_a else b""
         return header + query[12:end] + record
 
-    class Udp(asyncio.DatagramProtocol):
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            self.transport: Any = transport
-
-        def datagram_received(self, data: bytes, addr: Any) -> None:
-            reply = answer(data)
-            if reply is not None:
-                self.transport.sendto(reply, addr)
-
-    async def tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                (length,) = LENGTH.unpack(await reader.readexactly(2))
-                reply = answer(await reader.readexactly(length))
-                if reply is not None:
-                    writer.write(LENGTH.pack(len(reply)) + reply)
-        except (OSError, asyncio.IncompleteReadError):
-            writer.close()
-
     async def serve() -> None:
-        loop = asyncio.get_running_loop()
         port = free_port()
-        await loop.create_datagram_endpoint(Udp, local_addr=(HOST, port))
-        await asyncio.start_server(tcp, HOST, port)
+        await serve_answers(answer, HOST, port)
         conn.send(port)
         await asyncio.Event().wait()  # until terminated
 

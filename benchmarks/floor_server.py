@@ -15,10 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import struct
-from typing import cast
 
-_LENGTH_PREFIX = struct.Struct(">H")
+from answering import serve_answers
+
 _QR = 0x80  # in the first flags byte
 _RA = 0x80  # in the second, where AD and CD are kept and the RCODE is 0
 _AD_CD = 0x30
@@ -31,39 +30,12 @@ def empty_answer(query: bytes) -> bytes | None:
     return b"".join((query[:2], bytes((query[2] | _QR, (query[3] & _AD_CD) | _RA)), query[4:]))
 
 
-class Responder(asyncio.DatagramProtocol):
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's UDP transport has sendto without being a DatagramTransport subclass.
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        answer = empty_answer(data)
-        if answer is not None:
-            self.transport.sendto(answer, addr)
-
-
-async def _answer_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while True:
-            (length,) = _LENGTH_PREFIX.unpack(await reader.readexactly(2))
-            answer = empty_answer(await reader.readexactly(length))
-            if answer is None:
-                break
-            writer.write(_LENGTH_PREFIX.pack(len(answer)) + answer)
-            await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionError):
-        pass
-    finally:
-        writer.close()
-
-
 async def serve(host: str, port: int) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    transport, _ = await loop.create_datagram_endpoint(Responder, local_addr=(host, port))
-    server = await asyncio.start_server(_answer_stream, host, port)
+    transport, server = await serve_answers(empty_answer, host, port)
     print(f"READY {port}", flush=True)
     await stop.wait()
     transport.close()
